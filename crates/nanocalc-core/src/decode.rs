@@ -1,0 +1,357 @@
+//! A borrowing decoder of `CalculatorRequest`: no allocation for canonical input, and exactly the
+//! acceptance rules of prost (the reference decoder, which the tests hold it to). It follows prost's
+//! merge semantics: a oneof member seen twice in a row merges (scalars: last wins; repeated fields
+//! append), another member in between starts over, unknown fields (groups included) are skipped
+//! within prost's recursion limit of 100.
+
+use crate::arith::Op;
+
+/// Why bytes are not a valid `CalculatorRequest`. Each reason is one prost also gives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DecodeError {
+    InvalidVarint,
+    InvalidKey,
+    InvalidWireType,
+    InvalidTag,
+    UnexpectedWireType,
+    BufferUnderflow,
+    PackedLength,
+    UnexpectedEndGroupTag,
+    RecursionLimitReached,
+}
+
+impl DecodeError {
+    pub fn message(self) -> &'static str {
+        match self {
+            DecodeError::InvalidVarint => "malformed request: invalid varint",
+            DecodeError::InvalidKey => "malformed request: invalid field key",
+            DecodeError::InvalidWireType => "malformed request: invalid wire type",
+            DecodeError::InvalidTag => "malformed request: invalid field number 0",
+            DecodeError::UnexpectedWireType => "malformed request: a field has the wrong wire type",
+            DecodeError::BufferUnderflow => "malformed request: truncated (a length runs past the end)",
+            DecodeError::PackedLength => "malformed request: packed sfixed64 length is not a multiple of 8",
+            DecodeError::UnexpectedEndGroupTag => "malformed request: unexpected end-group tag",
+            DecodeError::RecursionLimitReached => "malformed request: nesting deeper than 100",
+        }
+    }
+}
+
+type Result<T> = core::result::Result<T, DecodeError>;
+
+const VARINT: u8 = 0;
+const I64: u8 = 1;
+const LEN: u8 = 2;
+const SGROUP: u8 = 3;
+const EGROUP: u8 = 4;
+const I32: u8 = 5;
+
+/// prost's default recursion budget.
+const RECURSION_LIMIT: u32 = 100;
+
+#[inline(always)]
+pub(crate) fn varint(buf: &mut &[u8]) -> Result<u64> {
+    if let Some(&byte) = buf.first()
+        && byte < 0x80
+    {
+        *buf = &buf[1..];
+        return Ok(u64::from(byte));
+    }
+    varint_multi_byte(buf)
+}
+
+#[inline]
+fn varint_multi_byte(buf: &mut &[u8]) -> Result<u64> {
+    let mut value = 0u64;
+    for (i, &byte) in buf.iter().take(10).enumerate() {
+        value |= u64::from(byte & 0x7f) << (7 * i);
+        if byte < 0x80 {
+            // A tenth byte may only carry the top bit of a u64.
+            if i == 9 && byte >= 2 {
+                return Err(DecodeError::InvalidVarint);
+            }
+            *buf = &buf[i + 1..];
+            return Ok(value);
+        }
+    }
+    Err(DecodeError::InvalidVarint)
+}
+
+#[inline(always)]
+fn key(buf: &mut &[u8]) -> Result<(u32, u8)> {
+    let key = varint(buf)?;
+    if key > u64::from(u32::MAX) {
+        return Err(DecodeError::InvalidKey);
+    }
+    let wire_type = (key & 7) as u8;
+    if wire_type > I32 {
+        return Err(DecodeError::InvalidWireType);
+    }
+    let field = (key as u32) >> 3;
+    if field == 0 {
+        return Err(DecodeError::InvalidTag);
+    }
+    Ok((field, wire_type))
+}
+
+#[inline(always)]
+fn expect(wire_type: u8, expected: u8) -> Result<()> {
+    if wire_type == expected { Ok(()) } else { Err(DecodeError::UnexpectedWireType) }
+}
+
+#[inline(always)]
+fn take<'a>(buf: &mut &'a [u8], len: u64) -> Result<&'a [u8]> {
+    if len > buf.len() as u64 {
+        return Err(DecodeError::BufferUnderflow);
+    }
+    let (head, tail) = buf.split_at(len as usize);
+    *buf = tail;
+    Ok(head)
+}
+
+#[inline(always)]
+fn length_delimited<'a>(buf: &mut &'a [u8]) -> Result<&'a [u8]> {
+    let len = varint(buf)?;
+    take(buf, len)
+}
+
+/// Enters a nested message as prost does: fails when the budget is spent, else spends one level.
+#[inline(always)]
+fn enter(depth: u32) -> Result<u32> {
+    depth.checked_sub(1).ok_or(DecodeError::RecursionLimitReached)
+}
+
+/// Skips an unknown field, validating it exactly as prost's `skip_field`.
+fn skip(buf: &mut &[u8], wire_type: u8, field: u32, depth: u32) -> Result<()> {
+    if depth == 0 {
+        return Err(DecodeError::RecursionLimitReached);
+    }
+    match wire_type {
+        VARINT => varint(buf).map(drop),
+        I64 => take(buf, 8).map(drop),
+        LEN => length_delimited(buf).map(drop),
+        I32 => take(buf, 4).map(drop),
+        SGROUP => loop {
+            let (inner_field, inner_wire_type) = key(buf)?;
+            if inner_wire_type == EGROUP {
+                return if inner_field == field { Ok(()) } else { Err(DecodeError::UnexpectedEndGroupTag) };
+            }
+            skip(buf, inner_wire_type, inner_field, depth - 1)?;
+        },
+        _ => Err(DecodeError::UnexpectedEndGroupTag),
+    }
+}
+
+/// Merges one encoded `BinaryOp` into `(a, b)`.
+#[inline(always)]
+fn merge_binary_op(mut body: &[u8], depth: u32, operands: &mut (i64, i64)) -> Result<()> {
+    while !body.is_empty() {
+        let (field, wire_type) = key(&mut body)?;
+        match field {
+            1 => {
+                expect(wire_type, VARINT)?;
+                operands.0 = varint(&mut body)? as i64;
+            }
+            2 => {
+                expect(wire_type, VARINT)?;
+                operands.1 = varint(&mut body)? as i64;
+            }
+            _ => skip(&mut body, wire_type, field, depth)?,
+        }
+    }
+    Ok(())
+}
+
+/// A packed `sfixed64` column: little-endian `i64`s, borrowed from the request when it arrived as
+/// one chunk (the canonical encoding), gathered into an owned buffer otherwise.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Column<'a> {
+    Borrowed(&'a [u8]),
+    Owned(Vec<u8>),
+}
+
+impl<'a> Column<'a> {
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            Column::Borrowed(bytes) => bytes,
+            Column::Owned(bytes) => bytes,
+        }
+    }
+
+    /// Number of `i64` values.
+    pub fn len(&self) -> usize {
+        self.bytes().len() / 8
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes().is_empty()
+    }
+
+    fn append(&mut self, bytes: &'a [u8]) {
+        match self {
+            Column::Borrowed(current) if current.is_empty() => *current = bytes,
+            Column::Borrowed(_) if bytes.is_empty() => {}
+            Column::Borrowed(current) => *self = Column::Owned([*current, bytes].concat()),
+            Column::Owned(current) => current.extend_from_slice(bytes),
+        }
+    }
+
+    /// Merges one occurrence of a `repeated sfixed64` field: packed (length-delimited) or a single value.
+    fn merge(&mut self, buf: &mut &'a [u8], wire_type: u8) -> Result<()> {
+        let bytes = match wire_type {
+            LEN => {
+                let bytes = length_delimited(buf)?;
+                if bytes.len() % 8 != 0 {
+                    return Err(DecodeError::PackedLength);
+                }
+                bytes
+            }
+            I64 => take(buf, 8)?,
+            _ => return Err(DecodeError::UnexpectedWireType),
+        };
+        self.append(bytes);
+        Ok(())
+    }
+}
+
+/// The rows of a `BatchOperation` (row form), left in place: `run` holds the request from the
+/// first chunk of the batch on, and [`Rows::iter`] walks it again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rows<'a> {
+    pub operation: i32,
+    pub count: usize,
+    run: &'a [u8],
+}
+
+impl<'a> Rows<'a> {
+    /// The operands of each row, in order. Only ever built from validated bytes.
+    pub fn iter(&self) -> RowIter<'a> {
+        RowIter { top: self.run, batch: &[] }
+    }
+}
+
+/// Iterator over the `(a, b)` of each row. The bytes were validated by [`decode`], so a failure
+/// here is impossible; should one happen anyway the iteration ends early, which the engine detects
+/// by comparing with [`Rows::count`].
+pub struct RowIter<'a> {
+    top: &'a [u8],
+    batch: &'a [u8],
+}
+
+impl Iterator for RowIter<'_> {
+    type Item = (i64, i64);
+
+    #[inline]
+    fn next(&mut self) -> Option<(i64, i64)> {
+        loop {
+            while !self.batch.is_empty() {
+                let (field, wire_type) = key(&mut self.batch).ok()?;
+                if field == 2 {
+                    let body = length_delimited(&mut self.batch).ok()?;
+                    let mut operands = (0, 0);
+                    merge_binary_op(body, RECURSION_LIMIT, &mut operands).ok()?;
+                    return Some(operands);
+                }
+                skip(&mut self.batch, wire_type, field, RECURSION_LIMIT).ok()?;
+            }
+            if self.top.is_empty() {
+                return None;
+            }
+            let (field, wire_type) = key(&mut self.top).ok()?;
+            if field == 6 {
+                self.batch = length_delimited(&mut self.top).ok()?;
+            } else {
+                skip(&mut self.top, wire_type, field, RECURSION_LIMIT).ok()?;
+            }
+        }
+    }
+}
+
+/// A decoded `CalculatorRequest`, borrowing from the bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Request<'a> {
+    /// No member of the `operation` oneof was set.
+    Empty,
+    Binary { op: Op, a: i64, b: i64 },
+    Rows(Rows<'a>),
+    Columns { operation: i32, a: Column<'a>, b: Column<'a> },
+}
+
+impl Request<'_> {
+    /// The oneof field number this request carries (0 for none).
+    fn field(&self) -> u32 {
+        match self {
+            Request::Empty => 0,
+            Request::Binary { op, .. } => *op as u32,
+            Request::Rows(_) => 6,
+            Request::Columns { .. } => 7,
+        }
+    }
+}
+
+/// Decodes a `CalculatorRequest`, accepting exactly what prost accepts.
+pub fn decode(bytes: &[u8]) -> Result<Request<'_>> {
+    let depth = RECURSION_LIMIT;
+    let mut request = Request::Empty;
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let field_start = rest;
+        let (field, wire_type) = key(&mut rest)?;
+        if !(1..=7).contains(&field) {
+            skip(&mut rest, wire_type, field, depth)?;
+            continue;
+        }
+        expect(wire_type, LEN)?;
+        let inner = enter(depth)?;
+        let mut body = length_delimited(&mut rest)?;
+        if request.field() != field {
+            // Another oneof member replaces the current one.
+            request = match field {
+                6 => Request::Rows(Rows { operation: 0, count: 0, run: field_start }),
+                7 => Request::Columns { operation: 0, a: Column::Borrowed(&[]), b: Column::Borrowed(&[]) },
+                _ => Request::Binary { op: Op::from_wire(field as i32).ok_or(DecodeError::InvalidTag)?, a: 0, b: 0 },
+            };
+        }
+        match &mut request {
+            Request::Binary { a, b, .. } => {
+                let mut operands = (*a, *b);
+                merge_binary_op(body, inner, &mut operands)?;
+                (*a, *b) = operands;
+            }
+            Request::Rows(rows) => {
+                while !body.is_empty() {
+                    let (field, wire_type) = key(&mut body)?;
+                    match field {
+                        1 => {
+                            expect(wire_type, VARINT)?;
+                            rows.operation = varint(&mut body)? as i32;
+                        }
+                        2 => {
+                            expect(wire_type, LEN)?;
+                            let row_depth = enter(inner)?;
+                            let row = length_delimited(&mut body)?;
+                            merge_binary_op(row, row_depth, &mut (0, 0))?;
+                            rows.count += 1;
+                        }
+                        _ => skip(&mut body, wire_type, field, inner)?,
+                    }
+                }
+            }
+            Request::Columns { operation, a, b } => {
+                while !body.is_empty() {
+                    let (field, wire_type) = key(&mut body)?;
+                    match field {
+                        1 => {
+                            expect(wire_type, VARINT)?;
+                            *operation = varint(&mut body)? as i32;
+                        }
+                        2 => a.merge(&mut body, wire_type)?,
+                        3 => b.merge(&mut body, wire_type)?,
+                        _ => skip(&mut body, wire_type, field, inner)?,
+                    }
+                }
+            }
+            Request::Empty => {} // impossible: a member was just set
+        }
+    }
+    Ok(request)
+}
