@@ -1,0 +1,346 @@
+import {
+  COLUMNS_A_OFFSET,
+  FIELD,
+  I64_MAX,
+  I64_MIN,
+  OPERATION,
+  type Operation,
+  columnsBOffset,
+  columnsRequestLength,
+  decodeBatchResult,
+  decodeBigintResult,
+  decodeNumberResult,
+  encodeBinaryBigints,
+  encodeBinaryNumbers,
+  encodeColumnsFrame,
+  encodeErrorResponse,
+} from './codec.js';
+import { CalculatorError } from './errors.js';
+import { native } from './native.js';
+
+export type { Operation } from './codec.js';
+
+/** Operands of a batch: one column of signed 64-bit integers. */
+export type BatchInput = BigInt64Array | readonly bigint[] | readonly number[];
+
+export interface CalculatorOptions {
+  /** Largest request accepted, in bytes (default 64 MiB). */
+  maxRequestBytes?: number;
+  /** Most operations in one batch (default 8,000,000). */
+  maxBatchLength?: number;
+}
+
+export const DEFAULT_MAX_REQUEST_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_MAX_BATCH_LENGTH = 8_000_000;
+// The native call passes the request length as a u32; keep every buffer well inside that.
+const MAX_REQUEST_BYTES_LIMIT = 2 ** 31 - 1;
+const MAX_BATCH_LENGTH_LIMIT = 2 ** 27;
+
+/** Every response but a batch result fits in this many bytes (the engine's SMALL_RESPONSE_MAX). */
+const SMALL_RESPONSE_MAX = 192;
+const INITIAL_CAPACITY = 64 * 1024;
+const ERROR_CODE_LIMIT_EXCEEDED = 3;
+
+const OPEN = 0;
+const CLOSED = 1;
+const BUSY = 2;
+
+// A Calculator dropped without close() releases its engine slot when it is collected.
+const slots = new FinalizationRegistry<number>((slot) => native.engineClose(slot));
+
+function align8(n: number): number {
+  return (n + 7) & ~7;
+}
+
+function checkLimit(value: number | undefined, fallback: number, max: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value < 1 || value > max) {
+    throw new RangeError(`nanocalc: ${name} must be an integer from 1 to ${max}, got ${String(value)}`);
+  }
+  return value;
+}
+
+function operandTypeError(a: unknown, b: unknown): TypeError {
+  return new TypeError(
+    `nanocalc: operands must be two numbers or two bigints, got ${describe(a)} and ${describe(b)}`,
+  );
+}
+
+function describe(value: unknown): string {
+  return value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
+}
+
+function checkSafe(n: number, name: string): void {
+  if (!Number.isSafeInteger(n)) {
+    throw new RangeError(`nanocalc: ${name} must be a safe integer (use bigint for the full i64 range), got ${n}`);
+  }
+}
+
+function checkI64(n: bigint, name: string): void {
+  if (n < I64_MIN || n > I64_MAX) {
+    throw new RangeError(`nanocalc: ${name} is outside the signed 64-bit range: ${n}`);
+  }
+}
+
+/**
+ * A 64-bit integer calculator whose engine is Rust, in this process. Each call crosses to Rust
+ * as protobuf bytes (`nanocalc.v1.CalculatorRequest`) written into a buffer both sides share.
+ * Not for sharing between threads: each worker creates its own.
+ */
+export class Calculator {
+  #slot: number;
+  /** OPEN, or CLOSED, or BUSY while a batch reads its input arrays (which may run user code). */
+  #state = OPEN;
+  #u8: Uint8Array;
+  #i64: BigInt64Array;
+  #i32: Int32Array;
+  readonly #maxRequestBytes: number;
+  readonly #maxBatchLength: number;
+
+  constructor(options: CalculatorOptions = {}) {
+    if (typeof options !== 'object' || options === null) {
+      throw new TypeError('nanocalc: options must be an object');
+    }
+    this.#maxRequestBytes = checkLimit(
+      options.maxRequestBytes,
+      DEFAULT_MAX_REQUEST_BYTES,
+      MAX_REQUEST_BYTES_LIMIT,
+      'maxRequestBytes',
+    );
+    this.#maxBatchLength = checkLimit(
+      options.maxBatchLength,
+      DEFAULT_MAX_BATCH_LENGTH,
+      MAX_BATCH_LENGTH_LIMIT,
+      'maxBatchLength',
+    );
+    const buffer = new ArrayBuffer(INITIAL_CAPACITY);
+    this.#u8 = new Uint8Array(buffer);
+    this.#i64 = new BigInt64Array(buffer);
+    this.#i32 = new Int32Array(buffer);
+    this.#slot = native.engineOpen(this.#u8, this.#maxRequestBytes, this.#maxBatchLength);
+    slots.register(this, this.#slot, this);
+  }
+
+  /** `a + b`, saturated to the i64 range. */
+  add(a: number, b: number): number;
+  add(a: bigint, b: bigint): bigint;
+  add(a: number | bigint, b: number | bigint): number | bigint {
+    return this.#binary(FIELD.add, a, b);
+  }
+
+  /** `a - b`, saturated to the i64 range. */
+  subtract(a: number, b: number): number;
+  subtract(a: bigint, b: bigint): bigint;
+  subtract(a: number | bigint, b: number | bigint): number | bigint {
+    return this.#binary(FIELD.subtract, a, b);
+  }
+
+  /** `a * b`, saturated to the i64 range. */
+  multiply(a: number, b: number): number;
+  multiply(a: bigint, b: bigint): bigint;
+  multiply(a: number | bigint, b: number | bigint): number | bigint {
+    return this.#binary(FIELD.multiply, a, b);
+  }
+
+  /** `a / b` truncated toward zero (`MIN / -1` saturates to `MAX`); `b = 0` throws DIVISION_BY_ZERO. */
+  divide(a: number, b: number): number;
+  divide(a: bigint, b: bigint): bigint;
+  divide(a: number | bigint, b: number | bigint): number | bigint {
+    return this.#binary(FIELD.divide, a, b);
+  }
+
+  /** `a % b` with the sign of `a` (`MIN % -1 = 0`); `b = 0` throws DIVISION_BY_ZERO. */
+  remainder(a: number, b: number): number;
+  remainder(a: bigint, b: bigint): bigint;
+  remainder(a: number | bigint, b: number | bigint): number | bigint {
+    return this.#binary(FIELD.remainder, a, b);
+  }
+
+  /**
+   * Applies `operation` element-wise to two columns of equal length and returns the results as a
+   * new `BigInt64Array`, or writes them into `out` (a `BigInt64Array` of the same length) and
+   * returns `out`. The first failing element fails the whole batch (`CalculatorError.index`).
+   */
+  batch(operation: Operation, a: BatchInput, b: BatchInput, out?: BigInt64Array): BigInt64Array {
+    this.#checkOpen();
+    const opValue = typeof operation === 'string' && Object.hasOwn(OPERATION, operation) ? OPERATION[operation] : 0;
+    if (opValue === 0) throw new TypeError(`nanocalc: unknown operation ${JSON.stringify(String(operation))}`);
+    const n = columnLength(a, 'a');
+    if (columnLength(b, 'b') !== n) {
+      throw new RangeError(`nanocalc: batch columns differ in length: a has ${n}, b has ${(b as ArrayLike<unknown>).length}`);
+    }
+    if (out !== undefined) {
+      if (!(out instanceof BigInt64Array)) throw new TypeError('nanocalc: out must be a BigInt64Array');
+      if (out.length !== n) throw new RangeError(`nanocalc: out has length ${out.length}, expected ${n}`);
+    }
+    const requestLength = columnsRequestLength(n);
+    if (n > this.#maxBatchLength) {
+      throw new CalculatorError(
+        'LIMIT_EXCEEDED',
+        `batch of ${n} operations exceeds the limit of ${this.#maxBatchLength}`,
+      );
+    }
+    if (requestLength > this.#maxRequestBytes) {
+      throw new CalculatorError(
+        'LIMIT_EXCEEDED',
+        `request of ${requestLength} bytes exceeds the limit of ${this.#maxRequestBytes} bytes`,
+      );
+    }
+    // Request, then the response: header (≤ 32 bytes with alignment) and n values.
+    this.#reserve(align8(requestLength) + Math.max(SMALL_RESPONSE_MAX, 32 + 8 * n));
+    encodeColumnsFrame(this.#u8, opValue, n);
+    // Reading a plain array can run user code (getters, proxies); a call from there would reuse
+    // the buffer this request is being written into, so it is refused until the columns are in.
+    this.#state = BUSY;
+    try {
+      this.#writeColumn(a, COLUMNS_A_OFFSET, 'a');
+      this.#writeColumn(b, columnsBOffset(n), 'b');
+    } finally {
+      if (this.#state === BUSY) this.#state = OPEN;
+    }
+    this.#checkOpen();
+    const [start, end] = this.#call(requestLength);
+    const at = decodeBatchResult(this.#u8, start, end, n) / 8;
+    if (out === undefined) return this.#i64.slice(at, at + n);
+    out.set(this.#i64.subarray(at, at + n));
+    return out;
+  }
+
+  /**
+   * Answers an encoded `nanocalc.v1.CalculatorRequest` with an encoded `CalculatorResponse`.
+   * Failures of any kind, malformed bytes included, are answered inside the response; only a
+   * non-`Uint8Array` argument or a closed calculator throws.
+   */
+  process(request: Uint8Array): Uint8Array {
+    this.#checkOpen();
+    if (!(request instanceof Uint8Array)) throw new TypeError('nanocalc: process() takes a Uint8Array');
+    const length = request.length;
+    if (length > this.#maxRequestBytes) {
+      // Answered here so an oversized request is never copied.
+      return encodeErrorResponse(
+        ERROR_CODE_LIMIT_EXCEEDED,
+        `request of ${length} bytes exceeds the limit of ${this.#maxRequestBytes} bytes`,
+      );
+    }
+    this.#reserve(align8(length) + SMALL_RESPONSE_MAX);
+    this.#u8.set(request);
+    const [start, end] = this.#call(length);
+    return this.#u8.slice(start, end);
+  }
+
+  /** Releases the native engine. Later calls throw CLOSED; closing again does nothing. */
+  close(): void {
+    if (this.#state === CLOSED) return;
+    this.#state = CLOSED;
+    slots.unregister(this);
+    native.engineClose(this.#slot);
+    // Drop the views so the buffer can be collected.
+    this.#u8 = new Uint8Array(0);
+    this.#i64 = new BigInt64Array(0);
+    this.#i32 = new Int32Array(0);
+  }
+
+  #checkOpen(): void {
+    if (this.#state === CLOSED) throw new CalculatorError('CLOSED', 'nanocalc: this Calculator is closed');
+    if (this.#state === BUSY) {
+      throw new Error('nanocalc: a Calculator cannot be called while a batch is reading its input (reentrant call)');
+    }
+  }
+
+  #binary(field: number, a: number | bigint, b: number | bigint): number | bigint {
+    if (this.#state !== OPEN) this.#checkOpen();
+    if (typeof a === 'number') {
+      if (typeof b !== 'number') throw operandTypeError(a, b);
+      checkSafe(a, 'a');
+      checkSafe(b, 'b');
+      const length = encodeBinaryNumbers(this.#u8, field, a, b);
+      const result = native.engineCall(this.#slot, length);
+      const start = align8(length);
+      return decodeNumberResult(this.#u8, start, start + result / 8);
+    }
+    if (typeof a === 'bigint') {
+      if (typeof b !== 'bigint') throw operandTypeError(a, b);
+      checkI64(a, 'a');
+      checkI64(b, 'b');
+      const length = encodeBinaryBigints(this.#u8, field, a, b);
+      const result = native.engineCall(this.#slot, length);
+      const start = align8(length);
+      return decodeBigintResult(this.#u8, start, start + result / 8);
+    }
+    throw operandTypeError(a, b);
+  }
+
+  /**
+   * Runs the request in `[0, length)` and returns the response's `[start, end)`, growing the
+   * buffer and retrying once if the engine asks for more room.
+   */
+  #call(length: number): [number, number] {
+    const base = align8(length);
+    let result = native.engineCall(this.#slot, length);
+    if (result < 0) {
+      this.#reserve(base - result, length);
+      result = native.engineCall(this.#slot, length);
+      if (result < 0) throw new CalculatorError('INTERNAL', 'nanocalc: the engine asked twice for more room');
+    }
+    const start = base + (result % 8);
+    return [start, start + Math.floor(result / 8)];
+  }
+
+  /** Ensures the shared buffer holds `capacity` bytes, keeping its first `keep` bytes. */
+  #reserve(capacity: number, keep = 0): void {
+    if (capacity <= this.#u8.length) return;
+    const buffer = new ArrayBuffer(align8(Math.max(capacity, this.#u8.length * 2)));
+    const u8 = new Uint8Array(buffer);
+    if (keep > 0) u8.set(this.#u8.subarray(0, keep));
+    native.engineAttach(this.#slot, u8);
+    this.#u8 = u8;
+    this.#i64 = new BigInt64Array(buffer);
+    this.#i32 = new Int32Array(buffer);
+  }
+
+  /** Copies one column into the request at byte `offset` (a multiple of 8), checking each value. */
+  #writeColumn(column: BatchInput, offset: number, name: string): void {
+    const index = offset / 8;
+    if (column instanceof BigInt64Array) {
+      this.#i64.set(column, index);
+      return;
+    }
+    const n = column.length;
+    if (n === 0) return;
+    const i64 = this.#i64;
+    const i32 = this.#i32;
+    if (typeof column[0] === 'bigint') {
+      for (let i = 0; i < n; i++) {
+        const value = column[i];
+        if (typeof value !== 'bigint') throw elementTypeError(name, i, value, 'bigint');
+        if (value < I64_MIN || value > I64_MAX) {
+          throw new RangeError(`nanocalc: ${name}[${i}] is outside the signed 64-bit range: ${value}`);
+        }
+        i64[index + i] = value;
+      }
+      return;
+    }
+    for (let i = 0, w = 2 * index; i < n; i++, w += 2) {
+      const value = column[i];
+      if (typeof value !== 'number') throw elementTypeError(name, i, value, 'number');
+      if (!Number.isSafeInteger(value)) {
+        throw new RangeError(`nanocalc: ${name}[${i}] must be a safe integer, got ${value}`);
+      }
+      // Little-endian two's complement halves; exact for safe integers.
+      i32[w] = value | 0;
+      i32[w + 1] = Math.floor(value / 4294967296);
+    }
+  }
+}
+
+function elementTypeError(name: string, i: number, value: unknown, expected: string): TypeError {
+  return new TypeError(`nanocalc: ${name}[${i}] must be a ${expected} like ${name}[0], got ${describe(value)}`);
+}
+
+/** The length of a batch column, or a TypeError if it is not one of the accepted kinds. */
+function columnLength(column: unknown, name: string): number {
+  if (column instanceof BigInt64Array || Array.isArray(column)) return column.length;
+  throw new TypeError(
+    `nanocalc: batch column ${name} must be a BigInt64Array, a bigint[] or a number[], got ${describe(column)}`,
+  );
+}
