@@ -2,6 +2,8 @@ import {
   COLUMNS_A_OFFSET,
   FIELD,
   I64_MAX,
+  NEED_CAPACITY,
+  REQUEST_OFFSET,
   I64_MIN,
   OPERATION,
   type Operation,
@@ -45,9 +47,6 @@ const OPEN = 0;
 const CLOSED = 1;
 const BUSY = 2;
 
-// A Calculator dropped without close() releases its engine slot when it is collected.
-const slots = new FinalizationRegistry<number>((slot) => native.engineClose(slot));
-
 function align8(n: number): number {
   return (n + 7) & ~7;
 }
@@ -88,12 +87,14 @@ function checkI64(n: bigint, name: string): void {
  * Not for sharing between threads: each worker creates its own.
  */
 export class Calculator {
-  #slot: number;
+  /** Runs the request in the shared buffer; the engine is freed when this function is collected. */
+  #engine: () => void;
   /** OPEN, or CLOSED, or BUSY while a batch reads its input arrays (which may run user code). */
   #state = OPEN;
   #u8: Uint8Array;
   #i64: BigInt64Array;
   #i32: Int32Array;
+  #u32: Uint32Array;
   readonly #maxRequestBytes: number;
   readonly #maxBatchLength: number;
 
@@ -117,8 +118,8 @@ export class Calculator {
     this.#u8 = new Uint8Array(buffer);
     this.#i64 = new BigInt64Array(buffer);
     this.#i32 = new Int32Array(buffer);
-    this.#slot = native.engineOpen(this.#u8, this.#maxRequestBytes, this.#maxBatchLength);
-    slots.register(this, this.#slot, this);
+    this.#u32 = new Uint32Array(buffer);
+    this.#engine = native.engineOpen(this.#u8, this.#maxRequestBytes, this.#maxBatchLength);
   }
 
   /** `a + b`, saturated to the i64 range. */
@@ -187,7 +188,7 @@ export class Calculator {
       );
     }
     // Request, then the response: header (≤ 32 bytes with alignment) and n values.
-    this.#reserve(align8(requestLength) + Math.max(SMALL_RESPONSE_MAX, 32 + 8 * n));
+    this.#reserve(align8(REQUEST_OFFSET + requestLength) + Math.max(SMALL_RESPONSE_MAX, 32 + 8 * n));
     encodeColumnsFrame(this.#u8, opValue, n);
     // Reading a plain array can run user code (getters, proxies); a call from there would reuse
     // the buffer this request is being written into, so it is refused until the columns are in.
@@ -222,8 +223,8 @@ export class Calculator {
         `request of ${length} bytes exceeds the limit of ${this.#maxRequestBytes} bytes`,
       );
     }
-    this.#reserve(align8(length) + SMALL_RESPONSE_MAX);
-    this.#u8.set(request);
+    this.#reserve(align8(REQUEST_OFFSET + length) + SMALL_RESPONSE_MAX);
+    this.#u8.set(request, REQUEST_OFFSET);
     const [start, end] = this.#call(length);
     return this.#u8.slice(start, end);
   }
@@ -232,12 +233,12 @@ export class Calculator {
   close(): void {
     if (this.#state === CLOSED) return;
     this.#state = CLOSED;
-    slots.unregister(this);
-    native.engineClose(this.#slot);
+    native.engineClose(this.#engine);
     // Drop the views so the buffer can be collected.
     this.#u8 = new Uint8Array(0);
     this.#i64 = new BigInt64Array(0);
     this.#i32 = new Int32Array(0);
+    this.#u32 = new Uint32Array(0);
   }
 
   #checkOpen(): void {
@@ -253,19 +254,21 @@ export class Calculator {
       if (typeof b !== 'number') throw operandTypeError(a, b);
       checkSafe(a, 'a');
       checkSafe(b, 'b');
-      const length = encodeBinaryNumbers(this.#u8, field, a, b);
-      const result = native.engineCall(this.#slot, length);
-      const start = align8(length);
-      return decodeNumberResult(this.#u8, start, start + result / 8);
+      const u32 = this.#u32;
+      u32[0] = encodeBinaryNumbers(this.#u8, field, a, b);
+      this.#engine();
+      const start = u32[1]!;
+      return decodeNumberResult(this.#u8, start, start + u32[2]!);
     }
     if (typeof a === 'bigint') {
       if (typeof b !== 'bigint') throw operandTypeError(a, b);
       checkI64(a, 'a');
       checkI64(b, 'b');
-      const length = encodeBinaryBigints(this.#u8, field, a, b);
-      const result = native.engineCall(this.#slot, length);
-      const start = align8(length);
-      return decodeBigintResult(this.#u8, start, start + result / 8);
+      const u32 = this.#u32;
+      u32[0] = encodeBinaryBigints(this.#u8, field, a, b);
+      this.#engine();
+      const start = u32[1]!;
+      return decodeBigintResult(this.#u8, start, start + u32[2]!);
     }
     throw operandTypeError(a, b);
   }
@@ -275,15 +278,17 @@ export class Calculator {
    * buffer and retrying once if the engine asks for more room.
    */
   #call(length: number): [number, number] {
-    const base = align8(length);
-    let result = native.engineCall(this.#slot, length);
-    if (result < 0) {
-      this.#reserve(base - result, length);
-      result = native.engineCall(this.#slot, length);
-      if (result < 0) throw new CalculatorError('INTERNAL', 'nanocalc: the engine asked twice for more room');
+    this.#u32[0] = length;
+    this.#engine();
+    if (this.#u32[2] === NEED_CAPACITY) {
+      this.#reserve(this.#u32[1]!, REQUEST_OFFSET + length);
+      this.#engine();
+      if (this.#u32[2] === NEED_CAPACITY) {
+        throw new CalculatorError('INTERNAL', 'nanocalc: the engine asked twice for more room');
+      }
     }
-    const start = base + (result % 8);
-    return [start, start + Math.floor(result / 8)];
+    const start = this.#u32[1]!;
+    return [start, start + this.#u32[2]!];
   }
 
   /** Ensures the shared buffer holds `capacity` bytes, keeping its first `keep` bytes. */
@@ -292,10 +297,11 @@ export class Calculator {
     const buffer = new ArrayBuffer(align8(Math.max(capacity, this.#u8.length * 2)));
     const u8 = new Uint8Array(buffer);
     if (keep > 0) u8.set(this.#u8.subarray(0, keep));
-    native.engineAttach(this.#slot, u8);
+    native.engineAttach(this.#engine, u8);
     this.#u8 = u8;
     this.#i64 = new BigInt64Array(buffer);
     this.#i32 = new Int32Array(buffer);
+    this.#u32 = new Uint32Array(buffer);
   }
 
   /** Copies one column into the request at byte `offset` (a multiple of 8), checking each value. */

@@ -11,6 +11,14 @@ export const FIELD = { add: 1, subtract: 2, multiply: 3, divide: 4, remainder: 5
 export const OPERATION = { add: 1, subtract: 2, multiply: 3, divide: 4, remainder: 5 } as const;
 export type Operation = keyof typeof OPERATION;
 
+/**
+ * Layout of the buffer shared with the engine (crates/nanocalc-node): three u32 control words
+ * (request length; response start; response length, or NEED_CAPACITY with the start word holding
+ * the capacity needed), then the request from byte 16, then the response after it.
+ */
+export const REQUEST_OFFSET = 16;
+export const NEED_CAPACITY = 0xffffffff;
+
 export const I64_MIN = -(2n ** 63n);
 export const I64_MAX = 2n ** 63n - 1n;
 const TWO_32 = 4294967296;
@@ -60,10 +68,10 @@ function writePaddedVarint(u8: Uint8Array, pos: number, value: number, width: nu
   return pos;
 }
 
-/** Encodes `CalculatorRequest { <field>: BinaryOp { a, b } }` at offset 0; returns its length. */
+/** Encodes `CalculatorRequest { <field>: BinaryOp { a, b } }` at REQUEST_OFFSET; returns its length. */
 export function encodeBinaryNumbers(u8: Uint8Array, field: number, a: number, b: number): number {
-  u8[0] = (field << 3) | 2;
-  let pos = 2;
+  u8[REQUEST_OFFSET] = (field << 3) | 2;
+  let pos = REQUEST_OFFSET + 2;
   if (a !== 0) {
     u8[pos++] = 0x08;
     pos = writeInt64Number(u8, pos, a);
@@ -72,14 +80,14 @@ export function encodeBinaryNumbers(u8: Uint8Array, field: number, a: number, b:
     u8[pos++] = 0x10;
     pos = writeInt64Number(u8, pos, b);
   }
-  u8[1] = pos - 2; // at most 22 bytes: a one-byte length
-  return pos;
+  u8[REQUEST_OFFSET + 1] = pos - REQUEST_OFFSET - 2; // at most 22 bytes: a one-byte length
+  return pos - REQUEST_OFFSET;
 }
 
 /** As {@link encodeBinaryNumbers}, for bigints already checked to be in the i64 range. */
 export function encodeBinaryBigints(u8: Uint8Array, field: number, a: bigint, b: bigint): number {
-  u8[0] = (field << 3) | 2;
-  let pos = 2;
+  u8[REQUEST_OFFSET] = (field << 3) | 2;
+  let pos = REQUEST_OFFSET + 2;
   if (a !== 0n) {
     u8[pos++] = 0x08;
     pos = writeInt64Bigint(u8, pos, a);
@@ -88,18 +96,18 @@ export function encodeBinaryBigints(u8: Uint8Array, field: number, a: bigint, b:
     u8[pos++] = 0x10;
     pos = writeInt64Bigint(u8, pos, b);
   }
-  u8[1] = pos - 2;
-  return pos;
+  u8[REQUEST_OFFSET + 1] = pos - REQUEST_OFFSET - 2;
+  return pos - REQUEST_OFFSET;
 }
 
 /**
  * Layout of `CalculatorRequest { columns: ColumnBatch { operation, a, b } }` for `n` values:
  * `3A <len:5> 08 <op> 12 <8n:7> a… 1A <8n:7> b…`, with padded lengths so that both columns start
- * at multiples of 8. `a` starts at byte 16, `b` at byte `24 + 8n`.
+ * at multiples of 8: `a` 16 bytes into the request, `b` `24 + 8n` bytes in.
  */
-export const COLUMNS_A_OFFSET = 16;
+export const COLUMNS_A_OFFSET = REQUEST_OFFSET + 16;
 export function columnsBOffset(n: number): number {
-  return 24 + 8 * n;
+  return REQUEST_OFFSET + 24 + 8 * n;
 }
 export function columnsRequestLength(n: number): number {
   return 24 + 16 * n;
@@ -107,12 +115,13 @@ export function columnsRequestLength(n: number): number {
 
 /** Writes the framing of a column batch of `n` values; the caller fills the two columns. */
 export function encodeColumnsFrame(u8: Uint8Array, operation: number, n: number): number {
-  u8[0] = (FIELD.columns << 3) | 2;
-  writePaddedVarint(u8, 1, 18 + 16 * n, 5);
-  u8[6] = 0x08;
-  u8[7] = operation;
-  u8[8] = 0x12;
-  writePaddedVarint(u8, 9, 8 * n, 7);
+  const at = REQUEST_OFFSET;
+  u8[at] = (FIELD.columns << 3) | 2;
+  writePaddedVarint(u8, at + 1, 18 + 16 * n, 5);
+  u8[at + 6] = 0x08;
+  u8[at + 7] = operation;
+  u8[at + 8] = 0x12;
+  writePaddedVarint(u8, at + 9, 8 * n, 7);
   const tagB = COLUMNS_A_OFFSET + 8 * n;
   u8[tagB] = 0x1a;
   writePaddedVarint(u8, tagB + 1, 8 * n, 7);

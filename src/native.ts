@@ -2,7 +2,10 @@
 import { createRequire } from 'node:module';
 import type * as Binding from '../native/index.js';
 
-export type NativeBinding = typeof Binding;
+export type NativeBinding = typeof Binding & {
+  /** A raw Node-API callback that does nothing: the floor of a crossing, for the benchmark. */
+  boundaryFloor(): void;
+};
 
 const require = createRequire(import.meta.url);
 export const native: NativeBinding = require('../../native/nanocalc.node') as NativeBinding;

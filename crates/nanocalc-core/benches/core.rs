@@ -1,1 +1,70 @@
-fn main() {}
+//! Criterion benches of the engine alone, no boundary: `cargo bench -p nanocalc-core`.
+
+use criterion::{BatchSize, Criterion, Throughput, black_box, criterion_group, criterion_main};
+use nanocalc_core::pb::{self, calculator_request::Operation as Member};
+use nanocalc_core::{Limits, Outcome, process_into};
+use prost::Message;
+
+fn encode(member: Member) -> Vec<u8> {
+    pb::CalculatorRequest { operation: Some(member) }.encode_to_vec()
+}
+
+fn rows(n: usize) -> Vec<u8> {
+    let operations = (0..n as i64).map(|i| pb::BinaryOp { a: i * 7919 - 1_000_000, b: i + 1 }).collect();
+    encode(Member::Batch(pb::BatchOperation { operation: pb::Operation::Add as i32, operations }))
+}
+
+fn columns(n: usize) -> Vec<u8> {
+    let a = (0..n as i64).map(|i| i * 7919 - 1_000_000).collect();
+    let b = (0..n as i64).map(|i| i + 1).collect();
+    encode(Member::Columns(pb::ColumnBatch { operation: pb::Operation::Add as i32, a, b }))
+}
+
+/// An output buffer aligned like the shared buffer (8 bytes).
+fn out_buffer(bytes: usize) -> Vec<u64> {
+    vec![0u64; bytes.div_ceil(8)]
+}
+
+fn run(c: &mut Criterion, name: &str, request: &[u8], ops: u64) {
+    let limits = Limits::default();
+    let mut out = out_buffer(request.len() * 4 + 256);
+    let mut group = c.benchmark_group(name);
+    group.throughput(Throughput::Elements(ops));
+    group.bench_function("process_into", |bench| {
+        bench.iter(|| {
+            let out: &mut [u8] = bytemuck_bytes(&mut out);
+            let outcome = process_into(black_box(request), out, &limits);
+            assert!(matches!(outcome, Outcome::Written { .. }));
+            black_box(outcome)
+        })
+    });
+    group.bench_function("prost_reference", |bench| {
+        bench.iter_batched(
+            || (),
+            |()| {
+                let decoded = pb::CalculatorRequest::decode(black_box(request)).expect("valid");
+                black_box(decoded)
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
+fn bytemuck_bytes(words: &mut [u64]) -> &mut [u8] {
+    // SAFETY: u64 has no padding and any byte pattern is a valid u8.
+    unsafe { std::slice::from_raw_parts_mut(words.as_mut_ptr().cast::<u8>(), words.len() * 8) }
+}
+
+fn benches(c: &mut Criterion) {
+    let add = encode(Member::Add(pb::BinaryOp { a: 2, b: 3 }));
+    run(c, "single_add_small", &add, 1);
+    let add = encode(Member::Add(pb::BinaryOp { a: 123_456_789, b: -987_654_321 }));
+    run(c, "single_add", &add, 1);
+    run(c, "rows_1000", &rows(1000), 1000);
+    run(c, "columns_1000", &columns(1000), 1000);
+    run(c, "columns_1000000", &columns(1_000_000), 1_000_000);
+}
+
+criterion_group!(core, benches);
+criterion_main!(core);

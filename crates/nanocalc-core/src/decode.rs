@@ -271,9 +271,17 @@ impl Iterator for RowIter<'_> {
 pub enum Request<'a> {
     /// No member of the `operation` oneof was set.
     Empty,
-    Binary { op: Op, a: i64, b: i64 },
+    Binary {
+        op: Op,
+        a: i64,
+        b: i64,
+    },
     Rows(Rows<'a>),
-    Columns { operation: i32, a: Column<'a>, b: Column<'a> },
+    Columns {
+        operation: i32,
+        a: Column<'a>,
+        b: Column<'a>,
+    },
 }
 
 impl Request<'_> {

@@ -66,7 +66,8 @@ pub fn process_into(request: &[u8], out: &mut [u8], limits: &Limits) -> Outcome 
     }
     if request.len() > limits.max_request_bytes {
         let mut text = StackText::new();
-        let _ = write!(text, "request of {} bytes exceeds the limit of {} bytes", request.len(), limits.max_request_bytes);
+        let _ =
+            write!(text, "request of {} bytes exceeds the limit of {} bytes", request.len(), limits.max_request_bytes);
         return error(out, ErrorCode::LimitExceeded, text.as_str(), 0);
     }
     match decode::decode(request) {
