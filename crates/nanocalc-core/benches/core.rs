@@ -1,9 +1,10 @@
 //! Criterion benches of the engine alone, no boundary: `cargo bench -p nanocalc-core`.
 
-use criterion::{BatchSize, Criterion, Throughput, black_box, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use nanocalc_core::pb::{self, calculator_request::Operation as Member};
 use nanocalc_core::{Limits, Outcome, process_into};
 use prost::Message;
+use std::hint::black_box;
 
 fn encode(member: Member) -> Vec<u8> {
     pb::CalculatorRequest { operation: Some(member) }.encode_to_vec()

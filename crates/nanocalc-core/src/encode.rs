@@ -11,7 +11,7 @@ pub const MAX_MESSAGE_LEN: usize = 120;
 #[inline(always)]
 pub const fn varint_len(value: u64) -> usize {
     // 1 byte per 7 bits, at least 1.
-    ((64 - (value | 1).leading_zeros() as usize) + 6) / 7
+    (64 - (value | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 /// Writes `value` as a varint at `out[at..]`, returning the position after it.

@@ -1,0 +1,214 @@
+// An independent model of nanocalc's arithmetic and of its answers to protobuf requests, written
+// with plain BigInt (exact, unbounded) and clamped to the signed 64-bit range afterwards. It shares
+// no code with src/ or the engine; tests compare the real thing against it.
+
+import fc from 'fast-check';
+import { create } from '@bufbuild/protobuf';
+import {
+  BatchOperationSchema,
+  BinaryOpSchema,
+  CalculatorRequestSchema,
+  ColumnBatchSchema,
+  ErrorCode,
+  type CalculatorRequest,
+  type CalculatorResponse,
+} from '../gen/nanocalc/v1/calculator_pb.js';
+
+export const MIN = -(2n ** 63n);
+export const MAX = 2n ** 63n - 1n;
+export const EDGES: readonly bigint[] = [MIN, MIN + 1n, -1n, 0n, 1n, MAX - 1n, MAX];
+
+export type Op = 'add' | 'subtract' | 'multiply' | 'divide' | 'remainder';
+export const OPS: readonly Op[] = ['add', 'subtract', 'multiply', 'divide', 'remainder'];
+/** The schema's Operation enum value of each op. */
+export const OP_WIRE: Readonly<Record<Op, number>> = { add: 1, subtract: 2, multiply: 3, divide: 4, remainder: 5 };
+
+export function clamp(x: bigint): bigint {
+  return x < MIN ? MIN : x > MAX ? MAX : x;
+}
+
+/** `a op b` by the contract: the exact result clamped to i64; null for a division by zero. */
+export function reference(op: Op, a: bigint, b: bigint): bigint | null {
+  switch (op) {
+    case 'add':
+      return clamp(a + b);
+    case 'subtract':
+      return clamp(a - b);
+    case 'multiply':
+      return clamp(a * b);
+    case 'divide':
+      return b === 0n ? null : clamp(a / b); // BigInt division truncates toward zero
+    case 'remainder':
+      return b === 0n ? null : clamp(a % b); // sign of the dividend; MIN % -1 is 0
+  }
+}
+
+export type BatchOutcome = { values: bigint[] } | { failsAt: number };
+
+/** Element-wise `reference`; the first division by zero fails the whole batch. */
+export function referenceBatch(op: Op, a: readonly bigint[], b: readonly bigint[]): BatchOutcome {
+  if (a.length !== b.length) throw new Error('referenceBatch: columns differ in length');
+  const values: bigint[] = [];
+  for (let i = 0; i < a.length; i++) {
+    const r = reference(op, a[i]!, b[i]!);
+    if (r === null) return { failsAt: i };
+    values.push(r);
+  }
+  return { values };
+}
+
+// ---- arbitraries ----------------------------------------------------------------------------
+
+/** Any i64, with the edge values and small numbers (where division is interesting) well represented. */
+export const i64: fc.Arbitrary<bigint> = fc.oneof(
+  { weight: 4, arbitrary: fc.bigInt({ min: MIN, max: MAX }) },
+  { weight: 2, arbitrary: fc.constantFrom(...EDGES) },
+  { weight: 2, arbitrary: fc.bigInt({ min: -100n, max: 100n }) },
+  { weight: 1, arbitrary: fc.bigInt({ min: -(2n ** 32n), max: 2n ** 32n }) },
+);
+
+export const SAFE_MIN = Number.MIN_SAFE_INTEGER;
+export const SAFE_MAX = Number.MAX_SAFE_INTEGER;
+export const SAFE_EDGES: readonly number[] = [SAFE_MIN, SAFE_MIN + 1, -1, 0, 1, SAFE_MAX - 1, SAFE_MAX];
+
+/** Any safe integer, edges and small values well represented. */
+export const safeInt: fc.Arbitrary<number> = fc.oneof(
+  { weight: 4, arbitrary: fc.integer({ min: SAFE_MIN, max: SAFE_MAX }) },
+  { weight: 2, arbitrary: fc.constantFrom(...SAFE_EDGES) },
+  { weight: 2, arbitrary: fc.integer({ min: -100, max: 100 }) },
+  { weight: 1, arbitrary: fc.integer({ min: -(2 ** 32), max: 2 ** 32 }) },
+  { weight: 1, arbitrary: fc.integer({ min: -(2 ** 26), max: 2 ** 26 }) }, // products near the safe edge
+);
+
+export const op: fc.Arbitrary<Op> = fc.constantFrom(...OPS);
+
+/** Values of the Operation enum as they may arrive on the wire: valid, unspecified and unknown. */
+export const wireOperation: fc.Arbitrary<number> = fc.oneof(
+  { weight: 6, arbitrary: fc.constantFrom(1, 2, 3, 4, 5) },
+  { weight: 1, arbitrary: fc.constantFrom(0, 6, 9, -1, 2 ** 31 - 1, -(2 ** 31)) },
+  { weight: 1, arbitrary: fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }) },
+);
+
+// ---- the model of process() -----------------------------------------------------------------
+
+/** What a CalculatorResponse should say, in the terms tests compare. */
+export type ExpectedResponse =
+  | { case: 'value'; value: bigint }
+  | { case: 'batch'; values: bigint[] }
+  | { case: 'error'; code: ErrorCode; index: bigint };
+
+export interface ModelLimits {
+  maxRequestBytes: number;
+  maxBatchLength: number;
+}
+export const DEFAULT_LIMITS: ModelLimits = { maxRequestBytes: 64 * 1024 * 1024, maxBatchLength: 8_000_000 };
+
+function errorOf(code: ErrorCode, index = 0n): ExpectedResponse {
+  return { case: 'error', code, index };
+}
+
+function wireOp(value: number): Op | undefined {
+  return OPS.find((o) => OP_WIRE[o] === value);
+}
+
+function batchResponse(op: Op, a: readonly bigint[], b: readonly bigint[]): ExpectedResponse {
+  const outcome = referenceBatch(op, a, b);
+  return 'failsAt' in outcome
+    ? errorOf(ErrorCode.DIVISION_BY_ZERO, BigInt(outcome.failsAt))
+    : { case: 'batch', values: outcome.values };
+}
+
+/**
+ * The answer the contract gives to a (decoded) request of `byteLength` bytes: the request-size
+ * limit first, then no operation / unknown batch operation / unequal columns (INVALID_REQUEST),
+ * then the batch-length limit, then the arithmetic.
+ */
+export function expectedResponse(
+  request: CalculatorRequest,
+  byteLength: number,
+  limits: ModelLimits = DEFAULT_LIMITS,
+): ExpectedResponse {
+  if (byteLength > limits.maxRequestBytes) return errorOf(ErrorCode.LIMIT_EXCEEDED);
+  const { operation } = request;
+  switch (operation.case) {
+    case undefined:
+      return errorOf(ErrorCode.INVALID_REQUEST);
+    case 'add':
+    case 'subtract':
+    case 'multiply':
+    case 'divide':
+    case 'remainder': {
+      const r = reference(operation.case, operation.value.a, operation.value.b);
+      return r === null ? errorOf(ErrorCode.DIVISION_BY_ZERO) : { case: 'value', value: r };
+    }
+    case 'batch': {
+      const op = wireOp(operation.value.operation);
+      if (op === undefined) return errorOf(ErrorCode.INVALID_REQUEST);
+      const rows = operation.value.operations;
+      if (rows.length > limits.maxBatchLength) return errorOf(ErrorCode.LIMIT_EXCEEDED);
+      return batchResponse(
+        op,
+        rows.map((r) => r.a),
+        rows.map((r) => r.b),
+      );
+    }
+    case 'columns': {
+      const { a, b } = operation.value;
+      if (a.length !== b.length) return errorOf(ErrorCode.INVALID_REQUEST);
+      const op = wireOp(operation.value.operation);
+      if (op === undefined) return errorOf(ErrorCode.INVALID_REQUEST);
+      if (a.length > limits.maxBatchLength) return errorOf(ErrorCode.LIMIT_EXCEEDED);
+      return batchResponse(op, a, b);
+    }
+  }
+}
+
+/** A decoded response in the terms of {@link ExpectedResponse} (the message text is dropped). */
+export function summarize(response: CalculatorResponse): ExpectedResponse | { case: undefined } {
+  const { result } = response;
+  switch (result.case) {
+    case 'value':
+      return { case: 'value', value: result.value };
+    case 'batch':
+      return { case: 'batch', values: [...result.value.values] };
+    case 'error':
+      return { case: 'error', code: result.value.code, index: result.value.index };
+    case undefined:
+      return { case: undefined };
+  }
+}
+
+// ---- request arbitraries --------------------------------------------------------------------
+
+const binaryOp = fc.record({ a: i64, b: i64 }).map((v) => create(BinaryOpSchema, v));
+/** Operands with zeros common, so divisions by zero happen. */
+const operand = fc.oneof({ weight: 5, arbitrary: i64 }, { weight: 1, arbitrary: fc.constant(0n) });
+const row = fc.record({ a: operand, b: operand }).map((v) => create(BinaryOpSchema, v));
+
+const column = (maxLength: number) => fc.array(operand, { maxLength });
+const exactly = (n: number) => fc.array(operand, { minLength: n, maxLength: n });
+
+const columnBatch = fc
+  .oneof(
+    // Equal lengths (the usual case).
+    fc.integer({ min: 0, max: 40 }).chain((n) =>
+      fc.record({ operation: wireOperation, a: exactly(n), b: exactly(n) }),
+    ),
+    // Lengths that may differ.
+    fc.record({ operation: wireOperation, a: column(20), b: column(20) }),
+  )
+  .map((v) => create(ColumnBatchSchema, v));
+
+const rowBatch = fc
+  .record({ operation: wireOperation, operations: fc.array(row, { maxLength: 40 }) })
+  .map((v) => create(BatchOperationSchema, v));
+
+/** Any CalculatorRequest: every oneof case, and none. */
+export const request: fc.Arbitrary<CalculatorRequest> = fc.oneof(
+  fc.constant(create(CalculatorRequestSchema, {})),
+  ...(['add', 'subtract', 'multiply', 'divide', 'remainder'] as const).map((c) =>
+    fc.oneof(binaryOp, row).map((value) => create(CalculatorRequestSchema, { operation: { case: c, value } })),
+  ),
+  rowBatch.map((value) => create(CalculatorRequestSchema, { operation: { case: 'batch', value } })),
+  columnBatch.map((value) => create(CalculatorRequestSchema, { operation: { case: 'columns', value } })),
+);
