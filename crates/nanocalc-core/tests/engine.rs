@@ -14,7 +14,10 @@ fn answer(request: &[u8]) -> Answer {
     decode_response(&process(request, &Limits::default())).result.expect("a result is always set")
 }
 
-fn binary(member: fn(pb::BinaryOp) -> Member, a: i64, b: i64) -> Answer {
+/// A constructor of a `CalculatorRequest` oneof member from its `BinaryOp`.
+type MemberOf = fn(pb::BinaryOp) -> Member;
+
+fn binary(member: MemberOf, a: i64, b: i64) -> Answer {
     answer(&encode(member(pb::BinaryOp { a, b })))
 }
 
@@ -27,7 +30,7 @@ fn error_code(answer: &Answer) -> (pb::ErrorCode, u64) {
 
 #[test]
 fn add_subtract_multiply_saturate_at_both_ends() {
-    let cases: &[(fn(pb::BinaryOp) -> Member, i64, i64, i64)] = &[
+    let cases: &[(MemberOf, i64, i64, i64)] = &[
         (Member::Add, MAX, 1, MAX),
         (Member::Add, MIN, -1, MIN),
         (Member::Add, MAX, MIN, -1),
@@ -71,7 +74,7 @@ fn remainder_takes_the_sign_of_the_dividend() {
 
 #[test]
 fn division_and_remainder_by_zero_are_errors() {
-    for member in [Member::Divide as fn(_) -> _, Member::Remainder] {
+    for member in [Member::Divide as MemberOf, Member::Remainder] {
         for a in [MIN, -1, 0, 1, MAX] {
             assert_eq!(error_code(&binary(member, a, 0)), (pb::ErrorCode::DivisionByZero, 0));
         }
