@@ -153,6 +153,21 @@ fn requests_without_a_known_operation_are_invalid() {
 }
 
 #[test]
+fn a_binary_op_longer_than_127_bytes_has_a_two_byte_length() {
+    // add { a: 1, b: 2, <unknown bytes field of 126 bytes> }: 132 bytes of body, length 84 01.
+    let mut body = vec![0x08, 0x01, 0x10, 0x02, 0x1a, 0x7e];
+    body.extend([0u8; 126]);
+    let mut request = vec![0x0a, 0x84, 0x01];
+    request.extend(&body);
+    assert_eq!(answer(&request), Answer::Value(3));
+    // Without the length's second byte, 84 08 is a length of 1028: not a valid request, even
+    // though the first length byte alone (0x84) equals what follows.
+    let mut truncated = vec![0x0a, 0x84];
+    truncated.extend(&body);
+    assert_eq!(error_code(&answer(&truncated)).0, pb::ErrorCode::InvalidRequest);
+}
+
+#[test]
 fn deep_groups_within_the_limit_are_skipped() {
     let request = [vec![0x43; 99], vec![0x44; 99], encode(Member::Add(pb::BinaryOp { a: 1, b: 2 }))].concat();
     assert!(pb::CalculatorRequest::decode(&request[..]).is_ok());
