@@ -212,3 +212,196 @@ export const request: fc.Arbitrary<CalculatorRequest> = fc.oneof(
   rowBatch.map((value) => create(CalculatorRequestSchema, { operation: { case: 'batch', value } })),
   columnBatch.map((value) => create(CalculatorRequestSchema, { operation: { case: 'columns', value } })),
 );
+
+// ---- a strict decoder of CalculatorRequest: the wire rules of prost -------------------------
+//
+// The engine documents that it accepts exactly what prost accepts. protobuf-es is more lenient on
+// malformed wire data (it reads a known field whatever its wire type, lets a nested message read
+// past its end, and keeps the low bits of over-long varints), and stricter on two exotic points
+// (tags longer than 5 bytes, nesting at exactly depth 100). This decoder, written from the
+// protobuf encoding spec and prost's documented checks, is the oracle for arbitrary bytes; the
+// tests cross-check it against protobuf-es wherever both accept the bytes.
+
+export class WireError extends Error {}
+
+/** What the strict decoder noticed beyond the decoded message. */
+export interface WireNotes {
+  /** A tag was encoded in more than 5 bytes (valid for prost, rejected by protobuf-es). */
+  longTag: boolean;
+  /** The lowest recursion budget anything was read with (prost starts at 100). */
+  minBudget: number;
+}
+
+const VARINT = 0;
+const I64 = 1;
+const LEN = 2;
+const SGROUP = 3;
+const EGROUP = 4;
+const I32 = 5;
+const RECURSION_LIMIT = 100;
+
+class Wire {
+  pos = 0;
+  constructor(
+    readonly buf: Uint8Array,
+    readonly notes: WireNotes,
+  ) {}
+
+  get done(): boolean {
+    return this.pos >= this.buf.length;
+  }
+
+  varint(): bigint {
+    let value = 0n;
+    for (let i = 0; i < 10; i++) {
+      if (this.pos >= this.buf.length) throw new WireError('truncated varint');
+      const byte = this.buf[this.pos++]!;
+      if (i === 9 && byte > 1) throw new WireError('varint overflows 64 bits');
+      value |= BigInt(byte & 0x7f) << BigInt(7 * i);
+      if (byte < 0x80) return value;
+    }
+    throw new WireError('varint longer than 10 bytes');
+  }
+
+  key(): [field: number, wireType: number] {
+    const start = this.pos;
+    const key = this.varint();
+    if (this.pos - start > 5) this.notes.longTag = true;
+    if (key > 0xffffffffn) throw new WireError('key overflows 32 bits');
+    const wireType = Number(key & 7n);
+    if (wireType > I32) throw new WireError(`invalid wire type ${wireType}`);
+    const field = Number(key >> 3n);
+    if (field === 0) throw new WireError('field number 0');
+    return [field, wireType];
+  }
+
+  take(length: bigint): Uint8Array {
+    if (length > BigInt(this.buf.length - this.pos)) throw new WireError('length past the end');
+    const n = Number(length);
+    const bytes = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return bytes;
+  }
+
+  delimited(): Uint8Array {
+    return this.take(this.varint());
+  }
+
+  /** Skips an unknown field with `budget` levels of recursion left (prost's skip_field). */
+  skip(wireType: number, field: number, budget: number): void {
+    if (budget <= 0) throw new WireError('recursion limit reached');
+    this.notes.minBudget = Math.min(this.notes.minBudget, budget);
+    switch (wireType) {
+      case VARINT:
+        this.varint();
+        return;
+      case I64:
+        this.take(8n);
+        return;
+      case LEN:
+        this.delimited();
+        return;
+      case I32:
+        this.take(4n);
+        return;
+      case SGROUP:
+        for (;;) {
+          const [inner, innerType] = this.key();
+          if (innerType === EGROUP) {
+            if (inner !== field) throw new WireError('end group tag does not match');
+            return;
+          }
+          this.skip(innerType, inner, budget - 1);
+        }
+      default:
+        throw new WireError('unexpected end group tag');
+    }
+  }
+
+  /** The body of a nested message field, entered as prost does (spending one level of budget). */
+  message(wireType: number, budget: number): { body: Wire; budget: number } {
+    if (wireType !== LEN) throw new WireError('message field with a wrong wire type');
+    if (budget <= 0) throw new WireError('recursion limit reached');
+    this.notes.minBudget = Math.min(this.notes.minBudget, budget);
+    return { body: new Wire(this.delimited(), this.notes), budget: budget - 1 };
+  }
+
+  int64(wireType: number): bigint {
+    if (wireType !== VARINT) throw new WireError('varint field with a wrong wire type');
+    return BigInt.asIntN(64, this.varint());
+  }
+
+  sfixed64s(wireType: number, into: bigint[]): void {
+    const bytes = wireType === LEN ? this.delimited() : wireType === I64 ? this.take(8n) : undefined;
+    if (bytes === undefined) throw new WireError('sfixed64 field with a wrong wire type');
+    if (bytes.length % 8 !== 0) throw new WireError('packed sfixed64 length not a multiple of 8');
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (let at = 0; at < bytes.length; at += 8) into.push(view.getBigInt64(at, true));
+  }
+}
+
+function mergeBinaryOp(wire: Wire, budget: number, into: { a: bigint; b: bigint }): void {
+  while (!wire.done) {
+    const [field, wireType] = wire.key();
+    if (field === 1) into.a = wire.int64(wireType);
+    else if (field === 2) into.b = wire.int64(wireType);
+    else wire.skip(wireType, field, budget);
+  }
+}
+
+const BINARY_CASES = ['add', 'subtract', 'multiply', 'divide', 'remainder'] as const;
+
+/**
+ * Decodes `bytes` as a CalculatorRequest by prost's rules (merge semantics included: a oneof member
+ * repeated merges, another member in between starts over), or says why prost would reject them.
+ */
+export function decodeStrict(bytes: Uint8Array): { request: CalculatorRequest; notes: WireNotes } | { error: string } {
+  const notes: WireNotes = { longTag: false, minBudget: RECURSION_LIMIT };
+  const wire = new Wire(bytes, notes);
+  const budget = RECURSION_LIMIT;
+  let request = create(CalculatorRequestSchema, {});
+  try {
+    while (!wire.done) {
+      const [field, wireType] = wire.key();
+      if (field < 1 || field > 7) {
+        wire.skip(wireType, field, budget);
+        continue;
+      }
+      const { body, budget: inner } = wire.message(wireType, budget);
+      const op = request.operation;
+      if (field <= 5) {
+        const c = BINARY_CASES[field - 1]!;
+        const value = op.case === c ? op.value : create(BinaryOpSchema, {});
+        mergeBinaryOp(body, inner, value);
+        request = create(CalculatorRequestSchema, { operation: { case: c, value } });
+      } else if (field === 6) {
+        const value = op.case === 'batch' ? op.value : create(BatchOperationSchema, {});
+        while (!body.done) {
+          const [f, t] = body.key();
+          if (f === 1) value.operation = Number(BigInt.asIntN(32, body.int64(t)));
+          else if (f === 2) {
+            const row = body.message(t, inner);
+            const operands = create(BinaryOpSchema, {});
+            mergeBinaryOp(row.body, row.budget, operands);
+            value.operations.push(operands);
+          } else body.skip(t, f, inner);
+        }
+        request = create(CalculatorRequestSchema, { operation: { case: 'batch', value } });
+      } else {
+        const value = op.case === 'columns' ? op.value : create(ColumnBatchSchema, {});
+        while (!body.done) {
+          const [f, t] = body.key();
+          if (f === 1) value.operation = Number(BigInt.asIntN(32, body.int64(t)));
+          else if (f === 2) body.sfixed64s(t, value.a);
+          else if (f === 3) body.sfixed64s(t, value.b);
+          else body.skip(t, f, inner);
+        }
+        request = create(CalculatorRequestSchema, { operation: { case: 'columns', value } });
+      }
+    }
+  } catch (e) {
+    if (e instanceof WireError) return { error: e.message };
+    throw e;
+  }
+  return { request, notes };
+}

@@ -1,0 +1,56 @@
+// Small assertion helpers shared by the test files.
+
+import assert from 'node:assert/strict';
+import { CalculatorError } from 'nanocalc';
+
+/** JSON with bigints spelled out, for assertion messages. */
+export function show(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
+}
+
+/** Asserts that `fn` throws a CalculatorError with `code` (and, when given, `index`); returns it. */
+export function assertCalculatorError(
+  fn: () => unknown,
+  code: string,
+  index?: number | 'none',
+  context = '',
+): CalculatorError {
+  let thrown: unknown;
+  try {
+    fn();
+  } catch (e) {
+    thrown = e;
+  }
+  assert.ok(thrown !== undefined, `expected CalculatorError ${code}, nothing was thrown ${context}`);
+  assert.ok(thrown instanceof CalculatorError, `expected a CalculatorError, got ${String(thrown)} ${context}`);
+  assert.equal(thrown.code, code, `${context}: ${thrown.message}`);
+  if (index === 'none') assert.equal(thrown.index, undefined, context);
+  else if (index !== undefined) assert.equal(thrown.index, index, context);
+  return thrown;
+}
+
+/** Asserts that `fn` throws exactly an instance of `type` (RangeError, TypeError), not a subclass or a CalculatorError. */
+export function assertThrowsExactly(fn: () => unknown, type: ErrorConstructor, context = ''): void {
+  let thrown: unknown;
+  try {
+    fn();
+  } catch (e) {
+    thrown = e;
+  }
+  assert.ok(thrown !== undefined, `expected ${type.name}, nothing was thrown ${context}`);
+  assert.ok(
+    thrown instanceof Error && Object.getPrototypeOf(thrown) === type.prototype,
+    `expected ${type.name}, got ${thrown instanceof Error ? `${thrown.name}: ${thrown.message}` : String(thrown)} ${context}`,
+  );
+}
+
+/** A deterministic stream of 64-bit values (xorshift64*), for large inputs that need no shrinking. */
+export function* pseudoRandomI64(seed: bigint): Generator<bigint> {
+  let x = BigInt.asUintN(64, seed) || 1n;
+  for (;;) {
+    x ^= x >> 12n;
+    x ^= BigInt.asUintN(64, x << 25n);
+    x ^= x >> 27n;
+    yield BigInt.asIntN(64, x * 0x2545f4914f6cdd1dn);
+  }
+}
