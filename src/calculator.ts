@@ -11,7 +11,7 @@ import {
   columnsRequestLength,
   decodeBatchResult,
   decodeBigintResult,
-  decodeNumberResult,
+  decodeNumberResultFast,
   encodeBinaryBigints,
   encodeBinaryNumbers,
   encodeColumnsFrame,
@@ -254,11 +254,12 @@ export class Calculator {
       if (typeof b !== 'number') throw operandTypeError(a, b);
       checkSafe(a, 'a');
       checkSafe(b, 'b');
+      const u8 = this.#u8;
       const u32 = this.#u32;
-      u32[0] = encodeBinaryNumbers(this.#u8, field, a, b);
+      u32[0] = encodeBinaryNumbers(u8, field, a, b);
       this.#engine();
       const start = u32[1]!;
-      return decodeNumberResult(this.#u8, start, start + u32[2]!);
+      return decodeNumberResultFast(u8, start, start + u32[2]!);
     }
     if (typeof a === 'bigint') {
       if (typeof b !== 'bigint') throw operandTypeError(a, b);

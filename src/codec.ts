@@ -42,11 +42,29 @@ function writeVarint64(u8: Uint8Array, pos: number, lo: number, hi: number): num
   return pos;
 }
 
+/** Writes 0 ≤ n < 16384 as a one- or two-byte varint: small enough for V8 to inline. */
+function writeSmallVarint(u8: Uint8Array, pos: number, n: number): number {
+  if (n < 128) {
+    u8[pos] = n;
+    return pos + 1;
+  }
+  u8[pos] = (n & 127) | 128;
+  u8[pos + 1] = n >>> 7;
+  return pos + 2;
+}
+
 /** Writes a safe integer as an `int64` varint (negative values take ten bytes, as in protobuf). */
 function writeInt64Number(u8: Uint8Array, pos: number, n: number): number {
-  if (n >= 0 && n < TWO_32) return writeVarint64(u8, pos, n, 0);
-  const lo = n >>> 0;
-  return writeVarint64(u8, pos, lo, Math.floor(n / TWO_32) >>> 0);
+  if (n >>> 0 === n) {
+    // 0 ≤ n < 2^32: 32-bit arithmetic only.
+    while (n > 127) {
+      u8[pos++] = (n & 127) | 128;
+      n >>>= 7;
+    }
+    u8[pos] = n;
+    return pos + 1;
+  }
+  return writeVarint64(u8, pos, n >>> 0, Math.floor(n / TWO_32) >>> 0);
 }
 
 /** Writes an in-range bigint as an `int64` varint. */
@@ -74,11 +92,11 @@ export function encodeBinaryNumbers(u8: Uint8Array, field: number, a: number, b:
   let pos = REQUEST_OFFSET + 2;
   if (a !== 0) {
     u8[pos++] = 0x08;
-    pos = writeInt64Number(u8, pos, a);
+    pos = a >>> 0 === a && a < 16384 ? writeSmallVarint(u8, pos, a) : writeInt64Number(u8, pos, a);
   }
   if (b !== 0) {
     u8[pos++] = 0x10;
-    pos = writeInt64Number(u8, pos, b);
+    pos = b >>> 0 === b && b < 16384 ? writeSmallVarint(u8, pos, b) : writeInt64Number(u8, pos, b);
   }
   u8[REQUEST_OFFSET + 1] = pos - REQUEST_OFFSET - 2; // at most 22 bytes: a one-byte length
   return pos - REQUEST_OFFSET;
@@ -238,6 +256,24 @@ function readResultKey(u8: Uint8Array, start: number, end: number, batch: boolea
     throw decodeError(u8, cursor + len, batch);
   }
   return key;
+}
+
+/**
+ * Decodes a `value` response as a number, reading values below 2^21 in place and handing
+ * everything else (larger values, errors) to {@link decodeNumberResult}.
+ */
+export function decodeNumberResultFast(u8: Uint8Array, start: number, end: number): number {
+  if (u8[start] === 0x08 && end - start <= 4) {
+    let byte = u8[start + 1]!;
+    if (byte < 128) return byte;
+    let value = byte & 127;
+    byte = u8[start + 2]!;
+    if (byte < 128) return value | (byte << 7);
+    value |= (byte & 127) << 7;
+    byte = u8[start + 3]!;
+    if (byte < 128) return value | (byte << 14);
+  }
+  return decodeNumberResult(u8, start, end);
 }
 
 /** Decodes a `value` response as a number; a value beyond the safe range is a `RangeError`. */
