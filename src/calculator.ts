@@ -10,7 +10,7 @@ import {
   columnsBOffset,
   columnsRequestLength,
   decodeBatchResult,
-  decodeBigintResult,
+  decodeBigintResultFast,
   decodeNumberResultFast,
   encodeBinaryBigints,
   encodeBinaryNumbers,
@@ -265,11 +265,12 @@ export class Calculator {
       if (typeof b !== 'bigint') throw operandTypeError(a, b);
       checkI64(a, 'a');
       checkI64(b, 'b');
+      const u8 = this.#u8;
       const u32 = this.#u32;
-      u32[0] = encodeBinaryBigints(this.#u8, field, a, b);
+      u32[0] = encodeBinaryBigints(u8, field, a, b);
       this.#engine();
       const start = u32[1]!;
-      return decodeBigintResult(this.#u8, start, start + u32[2]!);
+      return decodeBigintResultFast(u8, start, start + u32[2]!);
     }
     throw operandTypeError(a, b);
   }

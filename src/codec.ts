@@ -70,7 +70,10 @@ function writeInt64Number(u8: Uint8Array, pos: number, n: number): number {
 /** Writes an in-range bigint as an `int64` varint. */
 function writeInt64Bigint(u8: Uint8Array, pos: number, n: bigint): number {
   scratch64[0] = n;
-  return writeVarint64(u8, pos, scratch32[0]!, scratch32[1]!);
+  const lo = scratch32[0]!;
+  const hi = scratch32[1]!;
+  if (hi === 0 && lo < 16384) return writeSmallVarint(u8, pos, lo);
+  return writeVarint64(u8, pos, lo, hi);
 }
 
 /**
@@ -295,6 +298,21 @@ function bigintFromHalves(lo: number, hi: number): bigint {
   scratch32[0] = lo;
   scratch32[1] = hi;
   return scratch64[0]!;
+}
+
+/** {@link decodeBigintResult}, reading values below 2^21 in place. */
+export function decodeBigintResultFast(u8: Uint8Array, start: number, end: number): bigint {
+  if (u8[start] === 0x08 && end - start <= 4) {
+    let byte = u8[start + 1]!;
+    if (byte < 128) return BigInt(byte);
+    let value = byte & 127;
+    byte = u8[start + 2]!;
+    if (byte < 128) return BigInt(value | (byte << 7));
+    value |= (byte & 127) << 7;
+    byte = u8[start + 3]!;
+    if (byte < 128) return BigInt(value | (byte << 14));
+  }
+  return decodeBigintResult(u8, start, end);
 }
 
 /** Decodes a `value` response as a bigint. */
