@@ -1,5 +1,7 @@
 // Pure-TypeScript implementations of the same operations: the baselines every row is measured beside.
 
+import type { Row } from './report.js';
+
 export const I64_MIN = -(2n ** 63n);
 export const I64_MAX = 2n ** 63n - 1n;
 
@@ -18,3 +20,24 @@ export function addInto(a: BigInt64Array, b: BigInt64Array, out: BigInt64Array):
 export function addNew(a: BigInt64Array, b: BigInt64Array): BigInt64Array {
   return addInto(a, b, new BigInt64Array(a.length));
 }
+
+/**
+ * Fixed reference rows: the original Dart + Rust design's published figures (from its design document),
+ * not measured here, each beside that design's own projection after all its optimizations.
+ */
+export const PUBLISHED_ROWS: Row[] = [
+  {
+    name: 'original Dart + Rust design, individual call (published, not measured here)',
+    ns: 637,
+    baseline: 'its projection after all optimizations (published, not measured here)',
+    baselineNs: 296,
+    kind: 'reference',
+  },
+  {
+    name: 'original Dart + Rust design, batch of 1000, per op (published, not measured here)',
+    ns: 219,
+    baseline: 'its projection after all optimizations (published, not measured here)',
+    baselineNs: 58,
+    kind: 'reference',
+  },
+];
