@@ -1,0 +1,153 @@
+//! Flags, each with an environment variable as fallback.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use nanocalc_core::Limits;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+impl LogLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+            LogLevel::Trace => "trace",
+        }
+    }
+}
+
+/// nanocalc's engine as a gRPC service (nanocalc.v1.CalculatorService, with grpc.health.v1 and
+/// server reflection). Prints `listening on ADDR` on stdout once bound; logs go to stderr.
+#[derive(Clone, Debug, Parser)]
+#[command(name = "nanocalc-server", version)]
+pub struct Config {
+    /// Address to listen on. Port 0 picks a free port. Only loopback by default: give 0.0.0.0:PORT
+    /// or [::]:PORT to listen on all interfaces.
+    #[arg(long, env = "NANOCALC_ADDR", default_value = "127.0.0.1:50051")]
+    pub addr: SocketAddr,
+
+    /// Largest gRPC message accepted, in bytes; a larger one is refused with RESOURCE_EXHAUSTED.
+    #[arg(long, env = "NANOCALC_MAX_MESSAGE_BYTES", default_value_t = Limits::DEFAULT_MAX_REQUEST_BYTES)]
+    pub max_message_bytes: usize,
+
+    /// The engine's request size limit (a larger request is answered LIMIT_EXCEEDED).
+    #[arg(long, env = "NANOCALC_MAX_REQUEST_BYTES", default_value_t = Limits::DEFAULT_MAX_REQUEST_BYTES)]
+    pub max_request_bytes: usize,
+
+    /// The engine's batch length limit (a longer batch is answered LIMIT_EXCEEDED).
+    #[arg(long, env = "NANOCALC_MAX_BATCH_LENGTH", default_value_t = Limits::DEFAULT_MAX_BATCH_LENGTH)]
+    pub max_batch_length: usize,
+
+    /// Most requests computed at once, over all connections; others wait their turn.
+    #[arg(long, env = "NANOCALC_CONCURRENCY_LIMIT", default_value_t = 1024)]
+    pub concurrency_limit: usize,
+
+    /// TLS certificate chain (PEM); with --tls-key, the server speaks TLS only.
+    #[arg(long, env = "NANOCALC_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// TLS private key (PEM).
+    #[arg(long, env = "NANOCALC_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Bearer token every call must carry (`authorization: Bearer <token>`). Prefer the
+    /// environment variable: a flag is visible to other users in the process list.
+    #[arg(long, env = "NANOCALC_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+
+    /// Seconds to let calls in flight finish after SIGTERM/SIGINT.
+    #[arg(long = "shutdown-grace-seconds", env = "NANOCALC_SHUTDOWN_GRACE_SECONDS", default_value = "30", value_parser = parse_seconds)]
+    pub shutdown_grace: Duration,
+
+    /// Log level.
+    #[arg(long, env = "NANOCALC_LOG_LEVEL", value_enum, default_value = "info")]
+    pub log_level: LogLevel,
+
+    /// Log format: human-readable text or one JSON object a line.
+    #[arg(long, env = "NANOCALC_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+fn parse_seconds(s: &str) -> Result<Duration, String> {
+    let seconds: f64 = s.parse().map_err(|e| format!("{e}"))?;
+    Duration::try_from_secs_f64(seconds).map_err(|e| format!("{e}"))
+}
+
+impl Config {
+    pub fn limits(&self) -> Limits {
+        Limits { max_request_bytes: self.max_request_bytes, max_batch_length: self.max_batch_length }
+    }
+
+    /// Checks what clap cannot.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.max_message_bytes == 0 || self.max_request_bytes == 0 || self.max_batch_length == 0 {
+            return Err("--max-message-bytes, --max-request-bytes and --max-batch-length must be at least 1".into());
+        }
+        if self.concurrency_limit == 0 {
+            return Err("--concurrency-limit must be at least 1".into());
+        }
+        if self.token.as_deref() == Some("") {
+            return Err("NANOCALC_TOKEN / --token is set but empty".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_listen_on_loopback_only() {
+        let config = Config::try_parse_from(["nanocalc-server"]).unwrap();
+        assert_eq!(config.addr, "127.0.0.1:50051".parse().unwrap());
+        assert!(config.addr.ip().is_loopback());
+        assert_eq!(config.limits(), Limits::default());
+        assert!(config.validate().is_ok());
+    }
+
+    #[test]
+    fn flags_parse_and_bad_values_are_refused() {
+        let config = Config::try_parse_from([
+            "nanocalc-server",
+            "--addr",
+            "127.0.0.1:0",
+            "--max-message-bytes",
+            "1000",
+            "--max-batch-length",
+            "10",
+            "--shutdown-grace-seconds",
+            "0.5",
+            "--log-format",
+            "json",
+        ])
+        .unwrap();
+        assert_eq!(config.addr.port(), 0);
+        assert_eq!(config.max_message_bytes, 1000);
+        assert_eq!(config.limits().max_batch_length, 10);
+        assert_eq!(config.shutdown_grace, Duration::from_millis(500));
+        assert_eq!(config.log_format, LogFormat::Json);
+        assert!(Config::try_parse_from(["nanocalc-server", "--tls-cert", "c.pem"]).is_err(), "a cert needs a key");
+        assert!(Config::try_parse_from(["nanocalc-server", "--addr", "nowhere"]).is_err());
+        let zero = Config::try_parse_from(["nanocalc-server", "--concurrency-limit", "0"]).unwrap();
+        assert!(zero.validate().is_err());
+    }
+}

@@ -1,0 +1,132 @@
+//! nanocalc's engine as a gRPC service (`nanocalc.v1.CalculatorService`): a thin tonic adapter over
+//! `nanocalc-core`, which knows nothing of gRPC or tokio.
+//!
+//! Requests are passed to `nanocalc_core::process` as raw bytes (see [`codec::RawCodec`]), so a
+//! remote call is answered exactly as an in-process one: domain errors travel inside
+//! `CalculatorResponse`. gRPC statuses are for transport matters only: UNAUTHENTICATED (token),
+//! RESOURCE_EXHAUSTED (a message above `--max-message-bytes`), UNAVAILABLE (shutting down).
+
+pub mod auth;
+pub mod codec;
+pub mod config;
+pub mod service;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::server::TcpIncoming;
+use tonic::transport::{Identity, Server, ServerTlsConfig};
+
+pub use config::Config;
+pub use service::{Calculator, CalculatorServiceServer};
+
+/// The schema's encoded `FileDescriptorSet`, served by reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/nanocalc_descriptor.bin"));
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A bound listener: its address is known (port 0 resolved) before serving starts.
+pub struct Bound {
+    incoming: TcpIncoming,
+    pub local_addr: SocketAddr,
+}
+
+/// Binds the listen address (no traffic is accepted until [`serve`]).
+pub fn bind(addr: SocketAddr) -> Result<Bound, BoxError> {
+    let incoming =
+        TcpIncoming::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?.with_nodelay(Some(true));
+    let local_addr = incoming.local_addr()?;
+    Ok(Bound { incoming, local_addr })
+}
+
+/// Serves until `shutdown` completes, then stops accepting, lets calls in flight finish (at most
+/// `config.shutdown_grace`), and returns. `Ok(true)` if everything in flight finished.
+pub async fn serve(config: &Config, bound: Bound, shutdown: impl Future<Output = ()>) -> Result<bool, BoxError> {
+    let limits = config.limits();
+    let token = auth::BearerToken::new(config.token.as_deref());
+
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_serving::<CalculatorServiceServer<Calculator>>().await;
+
+    let calculator = CalculatorServiceServer::new(Calculator::new(limits, config.concurrency_limit))
+        .max_decoding_message_size(config.max_message_bytes)
+        .max_encoding_message_size(usize::MAX);
+    let check = token.clone();
+    let calculator = InterceptedService::new(calculator, move |request| check.check(request));
+
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+    let check_v1 = token.clone();
+    let check_v1alpha = token.clone();
+
+    let mut builder = Server::builder();
+    if let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) {
+        let cert = std::fs::read(cert).map_err(|e| format!("cannot read --tls-cert {}: {e}", cert.display()))?;
+        let key = std::fs::read(key).map_err(|e| format!("cannot read --tls-key {}: {e}", key.display()))?;
+        builder = builder.tls_config(ServerTlsConfig::new().identity(Identity::from_pem(cert, key)))?;
+    }
+    let router = builder
+        .layer(tower::util::MapResponseLayer::new(service::oversize_to_resource_exhausted::<tonic::body::Body>))
+        // Health is left without the token so load balancers and probes can ask it; it computes nothing.
+        .add_service(health_service)
+        .add_service(calculator)
+        .add_service(InterceptedService::new(reflection_v1, move |r| check_v1.check(r)))
+        .add_service(InterceptedService::new(reflection_v1alpha, move |r| check_v1alpha.check(r)));
+
+    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    let signal = async move {
+        shutdown.await;
+        tracing::info!("shutting down: no new connections; finishing the calls in flight");
+        let _ = stopping_tx.send(());
+    };
+    let serving = router.serve_with_incoming_shutdown(bound.incoming, signal);
+    tokio::pin!(serving);
+    let grace = config.shutdown_grace;
+    tokio::select! {
+        result = &mut serving => { result?; return Ok(true); }
+        _ = stopping_rx => {}
+    }
+    health.set_not_serving::<CalculatorServiceServer<Calculator>>().await;
+    match tokio::time::timeout(grace, serving).await {
+        Ok(result) => {
+            result?;
+            Ok(true)
+        }
+        Err(_) => {
+            tracing::warn!(
+                grace_seconds = grace.as_secs_f64(),
+                "calls still in flight after the shutdown grace period"
+            );
+            Ok(false)
+        }
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT (Ctrl-C).
+pub async fn termination_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+        let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+        tokio::select! {
+            _ = term.recv() => tracing::info!(signal = "SIGTERM", "signal received"),
+            _ = int.recv() => tracing::info!(signal = "SIGINT", "signal received"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Default grace period for calls in flight at shutdown.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
