@@ -369,12 +369,27 @@ pub fn decode(bytes: &[u8]) -> Result<Request<'_>> {
         && usize::from(*len) == body.len()
         && let Some(op) = Op::from_wire(i32::from(tag >> 3))
     {
-        let mut operands = (0, 0);
-        if merge_binary_op(body, RECURSION_LIMIT - 1, &mut operands).is_ok() {
-            return Ok(Request::Binary { op, a: operands.0, b: operands.1 });
+        if let Some((a, b)) = canonical_operands(body) {
+            return Ok(Request::Binary { op, a, b });
         }
     }
     decode_general(bytes)
+}
+
+/// The operands of a `BinaryOp` body in its canonical encoding, `[08 <a>] [10 <b>]` and nothing
+/// else; `None` for anything else, which the general path then decodes.
+#[inline(always)]
+fn canonical_operands(mut body: &[u8]) -> Option<(i64, i64)> {
+    let (mut a, mut b) = (0, 0);
+    if let [0x08, rest @ ..] = body {
+        body = rest;
+        a = varint(&mut body).ok()? as i64;
+    }
+    if let [0x10, rest @ ..] = body {
+        body = rest;
+        b = varint(&mut body).ok()? as i64;
+    }
+    body.is_empty().then_some((a, b))
 }
 
 fn decode_general(bytes: &[u8]) -> Result<Request<'_>> {

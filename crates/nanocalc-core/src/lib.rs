@@ -70,7 +70,9 @@ pub fn process_into(request: &[u8], out: &mut [u8], limits: &Limits) -> Outcome 
             write!(text, "request of {} bytes exceeds the limit of {} bytes", request.len(), limits.max_request_bytes);
         return error(out, ErrorCode::LimitExceeded, text.as_str(), 0);
     }
-    if let Some(outcome) = canonical_row_batch(request, out, limits) {
+    if request.first() == Some(&0x32)
+        && let Some(outcome) = canonical_row_batch(request, out, limits)
+    {
         return outcome;
     }
     match decode::decode(request) {
@@ -143,6 +145,7 @@ fn batch_frame(out: &mut [u8], count: usize) -> Result<(usize, usize), Outcome> 
 /// room for the largest header, which is written last in front of them. At the first thing
 /// that is not canonical, a failing element, or a full buffer, it gives up (`None`) and the
 /// general two-pass path answers instead, with the same answer as always.
+#[inline(never)]
 fn canonical_row_batch(request: &[u8], out: &mut [u8], limits: &Limits) -> Option<Outcome> {
     let mut rest = request.strip_prefix(&[0x32])?;
     let len = decode::varint(&mut rest).ok()?;
@@ -171,6 +174,7 @@ fn canonical_row_batch(request: &[u8], out: &mut [u8], limits: &Limits) -> Optio
     Some(Outcome::Written { start, len: values_at + count * 8 - start })
 }
 
+#[inline(never)]
 fn row_batch(rows: &Rows<'_>, out: &mut [u8], limits: &Limits) -> Outcome {
     let op = match batch_checks(rows.operation, rows.count, out, limits) {
         Ok(op) => op,
@@ -195,6 +199,7 @@ fn row_batch(rows: &Rows<'_>, out: &mut [u8], limits: &Limits) -> Outcome {
     Outcome::Written { start, len: values_at + rows.count * 8 - start }
 }
 
+#[inline(never)]
 fn column_batch(operation: i32, a: &Column<'_>, b: &Column<'_>, out: &mut [u8], limits: &Limits) -> Outcome {
     if a.len() != b.len() {
         let mut text = StackText::new();
