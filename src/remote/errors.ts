@@ -1,0 +1,49 @@
+/** gRPC status code names by number (https://grpc.github.io/grpc/core/md_doc_statuscodes.html). */
+export const GRPC_STATUS_NAMES = [
+  'OK',
+  'CANCELLED',
+  'UNKNOWN',
+  'INVALID_ARGUMENT',
+  'DEADLINE_EXCEEDED',
+  'NOT_FOUND',
+  'ALREADY_EXISTS',
+  'PERMISSION_DENIED',
+  'RESOURCE_EXHAUSTED',
+  'FAILED_PRECONDITION',
+  'ABORTED',
+  'OUT_OF_RANGE',
+  'UNIMPLEMENTED',
+  'INTERNAL',
+  'UNAVAILABLE',
+  'DATA_LOSS',
+  'UNAUTHENTICATED',
+] as const;
+
+export type GrpcStatusName = (typeof GRPC_STATUS_NAMES)[number];
+
+/**
+ * A remote call that failed in transport, not in arithmetic: the server could not be reached or
+ * refused the call (token, message size), the deadline passed, or the call was cancelled.
+ * Domain failures (division by zero, ...) are `CalculatorError`s, as in-process.
+ * Recognise it by `name === 'RemoteError'` and `code` (the gRPC status number) or `status` (its name).
+ */
+export class RemoteError extends Error {
+  override readonly name = 'RemoteError';
+  /** The gRPC status code, e.g. 14. */
+  readonly code: number;
+  /** The gRPC status name, e.g. 'UNAVAILABLE'. */
+  readonly status: GrpcStatusName | 'UNKNOWN';
+  /** The server's (or the transport's) status message. */
+  readonly details: string;
+  /** The endpoint of the last attempt, if one was made. */
+  readonly endpoint: string | undefined;
+
+  constructor(code: number, details: string, endpoint?: string, options?: { cause?: unknown }) {
+    const status = GRPC_STATUS_NAMES[code] ?? 'UNKNOWN';
+    super(`nanocalc remote: ${status} (${code})${endpoint ? ` from ${endpoint}` : ''}: ${details}`, options);
+    this.code = code;
+    this.status = status;
+    this.details = details;
+    this.endpoint = endpoint;
+  }
+}

@@ -1,0 +1,136 @@
+// Argument checks shared with transports other than the in-process Calculator (nanocalc/remote).
+// They state the same rules as src/calculator.ts, which keeps its own inlined copies on the hot
+// path; test/remote-contract.test.ts holds both to the same expectations.
+
+export const I64_MIN = -(2n ** 63n);
+export const I64_MAX = 2n ** 63n - 1n;
+
+export type Operation = 'add' | 'subtract' | 'multiply' | 'divide' | 'remainder';
+
+/** The schema's `Operation` enum values. */
+export const OPERATION_WIRE: Readonly<Record<Operation, number>> = {
+  add: 1,
+  subtract: 2,
+  multiply: 3,
+  divide: 4,
+  remainder: 5,
+};
+
+/** `CalculatorRequest` oneof field numbers of the binary operations. */
+export const OPERATION_FIELD: Readonly<Record<Operation, number>> = OPERATION_WIRE;
+
+export function describe(value: unknown): string {
+  return value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
+}
+
+export function operandTypeError(a: unknown, b: unknown): TypeError {
+  return new TypeError(
+    `nanocalc: operands must be two numbers or two bigints, got ${describe(a)} and ${describe(b)}`,
+  );
+}
+
+export function checkSafe(n: number, name: string): void {
+  if (!Number.isSafeInteger(n)) {
+    throw new RangeError(`nanocalc: ${name} must be a safe integer (use bigint for the full i64 range), got ${n}`);
+  }
+}
+
+export function checkI64(n: bigint, name: string): void {
+  if (n < I64_MIN || n > I64_MAX) {
+    throw new RangeError(`nanocalc: ${name} is outside the signed 64-bit range: ${n}`);
+  }
+}
+
+/**
+ * Checks two operands: both safe-integer numbers, or both i64 bigints. Returns which kind, or
+ * throws the TypeError / RangeError the in-process Calculator throws.
+ */
+export function checkOperands(a: unknown, b: unknown): 'number' | 'bigint' {
+  if (typeof a === 'number') {
+    if (typeof b !== 'number') throw operandTypeError(a, b);
+    checkSafe(a, 'a');
+    checkSafe(b, 'b');
+    return 'number';
+  }
+  if (typeof a === 'bigint') {
+    if (typeof b !== 'bigint') throw operandTypeError(a, b);
+    checkI64(a, 'a');
+    checkI64(b, 'b');
+    return 'bigint';
+  }
+  throw operandTypeError(a, b);
+}
+
+/** The wire value of a batch operation name, or a TypeError. */
+export function checkOperation(operation: unknown): number {
+  const value =
+    typeof operation === 'string' && Object.hasOwn(OPERATION_WIRE, operation)
+      ? OPERATION_WIRE[operation as Operation]
+      : 0;
+  if (value === 0) throw new TypeError(`nanocalc: unknown operation ${JSON.stringify(String(operation))}`);
+  return value;
+}
+
+/** The length of a batch column, or a TypeError if it is not one of the accepted kinds. */
+export function columnLength(column: unknown, name: string): number {
+  if (column instanceof BigInt64Array || Array.isArray(column)) return column.length;
+  throw new TypeError(
+    `nanocalc: batch column ${name} must be a BigInt64Array, a bigint[] or a number[], got ${describe(column)}`,
+  );
+}
+
+/** Checks the two columns and `out` of a batch; returns the common length. */
+export function checkBatchShape(a: unknown, b: unknown, out: unknown): number {
+  const n = columnLength(a, 'a');
+  if (columnLength(b, 'b') !== n) {
+    throw new RangeError(
+      `nanocalc: batch columns differ in length: a has ${n}, b has ${(b as ArrayLike<unknown>).length}`,
+    );
+  }
+  if (out !== undefined) {
+    if (!(out instanceof BigInt64Array)) throw new TypeError('nanocalc: out must be a BigInt64Array');
+    if (out.length !== n) throw new RangeError(`nanocalc: out has length ${out.length}, expected ${n}`);
+  }
+  return n;
+}
+
+function elementTypeError(name: string, i: number, value: unknown, expected: string): TypeError {
+  return new TypeError(`nanocalc: ${name}[${i}] must be a ${expected} like ${name}[0], got ${describe(value)}`);
+}
+
+/**
+ * Copies a checked column (`BigInt64Array`, `bigint[]` or `number[]`) into `into` from `at`:
+ * elements of another kind than the first are a TypeError, out-of-range ones a RangeError.
+ */
+export function copyColumn(
+  column: BigInt64Array | readonly bigint[] | readonly number[],
+  into: BigInt64Array,
+  at: number,
+  name: string,
+): void {
+  if (column instanceof BigInt64Array) {
+    into.set(column, at);
+    return;
+  }
+  const n = column.length;
+  if (n === 0) return;
+  if (typeof column[0] === 'bigint') {
+    for (let i = 0; i < n; i++) {
+      const value = column[i];
+      if (typeof value !== 'bigint') throw elementTypeError(name, i, value, 'bigint');
+      if (value < I64_MIN || value > I64_MAX) {
+        throw new RangeError(`nanocalc: ${name}[${i}] is outside the signed 64-bit range: ${value}`);
+      }
+      into[at + i] = value;
+    }
+    return;
+  }
+  for (let i = 0; i < n; i++) {
+    const value = column[i];
+    if (typeof value !== 'number') throw elementTypeError(name, i, value, 'number');
+    if (!Number.isSafeInteger(value)) {
+      throw new RangeError(`nanocalc: ${name}[${i}] must be a safe integer, got ${value}`);
+    }
+    into[at + i] = BigInt(value);
+  }
+}

@@ -1,0 +1,104 @@
+// Real nanocalc-server processes for the remote tests: started on ephemeral loopback ports, their
+// address read from the 'listening on ADDR' line, and stopped by the tests (after hooks).
+
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
+
+export const ROOT = fileURLToPath(new URL('../../', import.meta.url)); // dist/test → the package root
+export const SERVER_BIN = join(ROOT, 'target', 'release', 'nanocalc-server');
+export const SELFSIGNED_BIN = join(ROOT, 'target', 'release', 'nanocalc-selfsigned');
+
+export interface Server {
+  address: string;
+  process: ChildProcess;
+  /** Everything the server logged on stderr so far. */
+  readonly logs: string;
+  /** Resolves with the exit code (or signal) once the process has exited. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves when it has exited. */
+  stop(graceMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+const running = new Set<Server>();
+
+/**
+ * Starts `nanocalc-server --addr 127.0.0.1:0 ...args` (or another command with the same
+ * contract, e.g. the CLI) and resolves once it listens.
+ */
+export function startServer(
+  args: string[] = [],
+  options: { env?: Record<string, string>; command?: string[] } = {},
+): Promise<Server> {
+  const command = options.command ?? [SERVER_BIN];
+  const child = spawn(command[0]!, [...command.slice(1), '--addr', '127.0.0.1:0', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NANOCALC_LOG_FORMAT: 'text', ...options.env },
+  });
+  let logs = '';
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (chunk: string) => (logs += chunk));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
+  return new Promise((resolve, reject) => {
+    let stdout = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`the server did not start within 10 s; stderr:\n${logs}`));
+    }, 10_000);
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (chunk: string) => {
+      stdout += chunk;
+      const match = /listening on (\S+)/.exec(stdout);
+      if (match === null) return;
+      clearTimeout(timer);
+      const server: Server = {
+        address: match[1]!,
+        process: child,
+        get logs() {
+          return logs;
+        },
+        exited,
+        async stop(graceMs = 5_000) {
+          if (child.exitCode === null && child.signalCode === null) {
+            child.kill('SIGTERM');
+            const killer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+            const result = await exited;
+            clearTimeout(killer);
+            running.delete(server);
+            return result;
+          }
+          running.delete(server);
+          return exited;
+        },
+      };
+      running.add(server);
+      resolve(server);
+    });
+    void exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`the server exited before listening (${code ?? signal}); stderr:\n${logs}`));
+    });
+  });
+}
+
+/** Stops every server still running (for after hooks). */
+export async function stopAll(): Promise<void> {
+  await Promise.all([...running].map((server) => server.stop(2_000)));
+}
+
+/** A throwaway self-signed certificate for localhost/127.0.0.1, made by nanocalc-selfsigned. */
+export function selfSignedCertificate(): { dir: string; cert: string; key: string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), 'nanocalc-tls-'));
+  execFileSync(SELFSIGNED_BIN, [dir]);
+  return {
+    dir,
+    cert: join(dir, 'cert.pem'),
+    key: join(dir, 'key.pem'),
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
