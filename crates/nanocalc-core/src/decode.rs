@@ -368,10 +368,9 @@ pub fn decode(bytes: &[u8]) -> Result<Request<'_>> {
     if let [tag @ (0x0a | 0x12 | 0x1a | 0x22 | 0x2a), len @ 0..0x80, body @ ..] = bytes
         && usize::from(*len) == body.len()
         && let Some(op) = Op::from_wire(i32::from(tag >> 3))
+        && let Some((a, b)) = canonical_operands(body)
     {
-        if let Some((a, b)) = canonical_operands(body) {
-            return Ok(Request::Binary { op, a, b });
-        }
+        return Ok(Request::Binary { op, a, b });
     }
     decode_general(bytes)
 }
