@@ -1,14 +1,8 @@
 //! The Node-API adapter: a thin shell over `nanocalc-core`.
 //!
 //! Each JavaScript `Calculator` owns an engine and one `ArrayBuffer` shared with Rust, laid out as
-//!
-//! ```text
-//! [0, 4)    u32  request length            (written by JavaScript)
-//! [4, 8)    u32  response start            (written by Rust; or the capacity needed, see below)
-//! [8, 12)   u32  response length           (written by Rust; u32::MAX when the buffer is too small)
-//! [16, …)        CalculatorRequest bytes   (written by JavaScript)
-//! [align8(16 + request length), …)  CalculatorResponse bytes (written by Rust)
-//! ```
+//! `nanocalc_core::shared_buffer` describes (three u32 control words, the request at byte 16, the
+//! response after it); that module runs the protocol, for this adapter and the C ABI alike.
 //!
 //! The engine is reached through a JavaScript function bound to it (the engine pointer is the
 //! function's data), called with no arguments: the cheapest call Node-API has. Nothing is copied
@@ -19,18 +13,13 @@
 //! TypeScript layer never lets happen; a panic becomes an `ERROR_CODE_INTERNAL` response.
 
 use std::ffi::c_void;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::ptr;
 
-use nanocalc_core::{ErrorCode, Limits, Outcome, encode};
+use nanocalc_core::{ErrorCode, Limits, shared_buffer};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
-/// Offset of the request in the shared buffer, after the control words.
-pub const REQUEST_OFFSET: usize = 16;
-/// Response length written when the buffer is too small; the start word then holds the capacity
-/// the whole buffer needs.
-pub const NEED_CAPACITY: u32 = u32::MAX;
+pub use shared_buffer::{NEED_CAPACITY, REQUEST_OFFSET};
 
 struct Engine {
     /// The shared buffer; `None` once closed. Holding it keeps a reference, so it lives as long
@@ -125,36 +114,13 @@ pub fn engine_close(env: Env, engine: Unknown) -> Result<()> {
     Ok(())
 }
 
-/// Runs the request in the engine's buffer (see the module docs for the layout).
+/// Runs the request in the engine's buffer (see `nanocalc_core::shared_buffer` for the layout).
 fn run(engine: &mut Engine) -> core::result::Result<(), &'static str> {
     let limits = engine.limits;
     let buffer = engine.buffer.as_mut().ok_or("nanocalc: the engine is closed")?;
     // SAFETY: the buffer is a plain ArrayBuffer private to the calling Calculator and this
     // thread; JavaScript cannot touch it while this call runs.
-    let buffer = unsafe { buffer.as_mut() };
-    if buffer.len() < REQUEST_OFFSET {
-        return Err("nanocalc: the shared buffer is too small");
-    }
-    let request_len = read_u32(buffer, 0) as usize;
-    let base = (REQUEST_OFFSET + request_len + 7) & !7;
-    if base > buffer.len() {
-        return Err("nanocalc: the request runs past the shared buffer");
-    }
-    let (head, out) = buffer.split_at_mut(base);
-    let request = &head[REQUEST_OFFSET..REQUEST_OFFSET + request_len];
-    let outcome = catch_unwind(AssertUnwindSafe(|| nanocalc_core::process_into(request, out, &limits)))
-        .unwrap_or_else(|_| internal_error(out));
-    let (start, len) = match outcome {
-        Outcome::Written { start, len } => ((base + start) as u32, len as u32),
-        Outcome::NeedCapacity(needed) => ((base + needed) as u32, NEED_CAPACITY),
-    };
-    buffer[4..8].copy_from_slice(&start.to_le_bytes());
-    buffer[8..12].copy_from_slice(&len.to_le_bytes());
-    Ok(())
-}
-
-fn read_u32(buffer: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([buffer[at], buffer[at + 1], buffer[at + 2], buffer[at + 3]])
+    shared_buffer::run(unsafe { buffer.as_mut() }, &limits)
 }
 
 /// The engine's bound function: a raw Node-API callback with no arguments. (A `#[napi]` function
@@ -173,15 +139,6 @@ unsafe extern "C" fn engine_call(env: sys::napi_env, info: sys::napi_callback_in
     }
     // NULL is `undefined`: the answer is in the buffer.
     ptr::null_mut()
-}
-
-/// The answer to a request whose handling panicked: the engine is unharmed and keeps serving.
-fn internal_error(out: &mut [u8]) -> Outcome {
-    if out.len() < encode::SMALL_RESPONSE_MAX {
-        return Outcome::NeedCapacity(encode::SMALL_RESPONSE_MAX);
-    }
-    let len = encode::error(out, ErrorCode::Internal, "internal error: the engine panicked", 0);
-    Outcome::Written { start: 0, len }
 }
 
 /// `boundaryFloor()`: a raw callback with no arguments that does nothing, so the benchmark can
