@@ -61,6 +61,24 @@ describe('two replicas', () => {
     }
   });
 
+  test("gRPC's own round-robin over a multi-address target (as with a headless Service's DNS name)", async () => {
+    const [a, b] = await Promise.all([startServer(['--log-level', 'debug']), startServer(['--log-level', 'debug'])]);
+    const target = `ipv4:${a.address},${b.address}`;
+    const calc = new RemoteCalculator(target, {
+      channelOptions: { 'grpc.service_config': JSON.stringify({ loadBalancingConfig: [{ round_robin: {} }] }) },
+    });
+    try {
+      for (let k = 0; k < 40; k++) assert.equal(await calc.add(k, 1), k + 1);
+      await new Promise((r) => setTimeout(r, 100));
+      const count = (s: Server) => (s.logs.match(/Calculate bytes=/g) ?? []).length;
+      assert.equal(count(a) + count(b), 40);
+      assert.ok(count(a) >= 10 && count(b) >= 10, `spread: ${count(a)} / ${count(b)}`);
+    } finally {
+      calc.close();
+      await Promise.all([a.stop(), b.stop()]);
+    }
+  });
+
   test('one replica killed mid-run (SIGKILL): every call is still answered correctly', async () => {
     const [a, b] = await Promise.all([startServer(), startServer()]);
     const calc = new RemoteCalculator([a.address, b.address], { timeoutMs: 10_000 });

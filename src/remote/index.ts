@@ -67,6 +67,9 @@ const RETRYABLE = new Set<number>([grpc.status.UNAVAILABLE]);
 /** How long a replica that failed is skipped by the round-robin, at first and at most. */
 const DOWN_MS_FIRST = 250;
 const DOWN_MS_MAX = 5_000;
+/** Requests a stream keeps written and unanswered at most; more wait in the stream's own queue. */
+const STREAM_WINDOW = 512;
+const EMPTY = new Uint8Array(0);
 
 const serialize = (u8: Uint8Array): Buffer => Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
 const deserialize = (buffer: Buffer): Buffer => buffer;
@@ -166,6 +169,9 @@ export class RemoteCalculator {
       // A replica that comes back is used again soon.
       'grpc.initial_reconnect_backoff_ms': 200,
       'grpc.max_reconnect_backoff_ms': 2_000,
+      // RemoteCalculator retries itself; grpc-js's retry layer also buffers every message sent on
+      // a stream, which costs more than the call with many in flight.
+      'grpc.enable_retries': 0,
     };
     if (tls) {
       const ca = typeof tls === 'object' && tls.ca !== undefined ? Buffer.from(tls.ca) : null;
@@ -441,6 +447,12 @@ export class RemoteStream {
   #head = 0;
   #failure: RemoteError | undefined;
   #ended = false;
+  /** Requests not yet written (beyond the window). */
+  #outbox: Uint8Array[] = [];
+  #outHead = 0;
+  #written = 0;
+  #answered = 0;
+  #endSent = false;
   readonly #done: Promise<void>;
 
   /** @internal Use `RemoteCalculator.stream()`. */
@@ -459,7 +471,9 @@ export class RemoteStream {
           this.#pending.splice(0, this.#head);
           this.#head = 0;
         }
+        this.#answered++;
         pending.resolve(bytes);
+        this.#flush();
       });
       this.#call.on('error', (error: grpc.ServiceError) => {
         signal?.removeEventListener('abort', onAbort);
@@ -533,7 +547,7 @@ export class RemoteStream {
   end(): Promise<void> {
     if (!this.#ended) {
       this.#ended = true;
-      this.#call.end();
+      this.#flush();
     }
     return this.#done;
   }
@@ -564,12 +578,42 @@ export class RemoteStream {
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
     return new Promise((resolve, reject) => {
       this.#pending.push({ resolve, reject });
-      this.#call.write(request);
+      if (this.#outHead === this.#outbox.length && this.#written - this.#answered < STREAM_WINDOW) {
+        this.#written++;
+        this.#call.write(request);
+      } else {
+        this.#outbox.push(request);
+      }
     });
+  }
+
+  /**
+   * Writes queued requests while fewer than STREAM_WINDOW are unanswered. (grpc-js keeps the
+   * messages it has not sent yet in an array that it slices after every write: thousands written
+   * ahead cost quadratic time, so the window bounds what it holds.)
+   */
+  #flush(): void {
+    const outbox = this.#outbox;
+    while (this.#outHead < outbox.length && this.#written - this.#answered < STREAM_WINDOW) {
+      this.#written++;
+      const request = outbox[this.#outHead]!;
+      outbox[this.#outHead++] = EMPTY;
+      this.#call.write(request);
+    }
+    if (this.#outHead === outbox.length) {
+      this.#outbox = [];
+      this.#outHead = 0;
+      if (this.#ended && !this.#endSent) {
+        this.#endSent = true;
+        this.#call.end();
+      }
+    }
   }
 
   #fail(error: RemoteError): void {
     this.#failure ??= error;
+    this.#outbox = [];
+    this.#outHead = 0;
     for (let i = this.#head; i < this.#pending.length; i++) this.#pending[i]!.reject(this.#failure);
     this.#pending.length = 0;
     this.#head = 0;

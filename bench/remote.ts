@@ -1,0 +1,164 @@
+// nanocalc remote benchmark: RemoteCalculator against real nanocalc-server processes on loopback,
+// each row beside its in-process Calculator equivalent measured in the same run (the baseline).
+//
+//   npm run bench:remote                  1 and 2 replicas, prints the tables
+//   npm run bench:remote -- --quick       fewer calls
+//   npm run bench:remote -- --json out.json   also writes the rows as JSON (report.ts format)
+//
+// The client and every replica share this machine's cores: on a 2-core machine, two replicas
+// cannot run faster than one, and the figures are those of the whole system on one box.
+import { Calculator } from 'nanocalc';
+import { RemoteCalculator } from 'nanocalc/remote';
+import { formatColumns, formatTable, writeReport, type Row } from './report.js';
+import { type Server, startServer, stopAll } from '../test/remote-servers.js';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const jsonPath = args.includes('--json') ? args[args.indexOf('--json') + 1] : undefined;
+
+const UNARY_CALLS = quick ? 2_000 : 10_000;
+const CONCURRENT_CALLS = quick ? 10_000 : 50_000;
+const CONCURRENCY = 64;
+const STREAM_CALLS = quick ? 20_000 : 200_000;
+const COLUMN_N = 1_000_000;
+const COLUMN_RUNS = quick ? 3 : 9;
+
+const rows: Row[] = [];
+const extra: string[][] = [];
+let sink: unknown;
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
+}
+
+function median(values: number[]): number {
+  return percentile([...values].sort((x, y) => x - y), 0.5);
+}
+
+function column(n: number, seed: number): BigInt64Array {
+  const values = new BigInt64Array(n);
+  for (let i = 0; i < n; i++) values[i] = BigInt(((i * 7919 + seed) % 2_000_003) - 1_000_000);
+  return values;
+}
+
+const local = new Calculator();
+
+/** In-process ns per add, timed a million at a time. */
+function localAddNs(): number {
+  const runs: number[] = [];
+  for (let r = 0; r < 5; r++) {
+    const start = process.hrtime.bigint();
+    let acc = 0;
+    for (let i = 0; i < 1_000_000; i++) acc = local.add(i & 1023, 7);
+    runs.push(Number(process.hrtime.bigint() - start) / 1_000_000);
+    sink = acc;
+  }
+  return median(runs);
+}
+
+function localBatchNs(a: BigInt64Array, b: BigInt64Array): number {
+  const runs: number[] = [];
+  for (let r = 0; r < COLUMN_RUNS; r++) {
+    const start = process.hrtime.bigint();
+    sink = local.batch('add', a, b);
+    runs.push(Number(process.hrtime.bigint() - start) / a.length);
+  }
+  return median(runs);
+}
+
+async function measure(replicas: Server[], baselineAdd: number, baselineBatch: number, a: BigInt64Array, b: BigInt64Array) {
+  const label = `${replicas.length} replica${replicas.length > 1 ? 's' : ''}`;
+  const calc = new RemoteCalculator(replicas.map((s) => s.address));
+  try {
+    // Unary add, one at a time: the latency of a call.
+    for (let i = 0; i < 500; i++) await calc.add(i, 1); // warm-up (connections, JIT)
+    const latencies: number[] = [];
+    for (let i = 0; i < UNARY_CALLS; i++) {
+      const start = process.hrtime.bigint();
+      sink = await calc.add(i, 1);
+      latencies.push(Number(process.hrtime.bigint() - start));
+    }
+    latencies.sort((x, y) => x - y);
+    const p50 = percentile(latencies, 0.5);
+    const p99 = percentile(latencies, 0.99);
+    rows.push({ name: `remote add, sequential, p50, ${label}`, ns: p50, baseline: 'in-process add', baselineNs: baselineAdd });
+    rows.push({ name: `remote add, sequential, p99, ${label}`, ns: p99, baseline: 'in-process add', baselineNs: baselineAdd });
+
+    // Unary add, many in flight: throughput of independent calls.
+    let next = 0;
+    const start = process.hrtime.bigint();
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (next < CONCURRENT_CALLS) sink = await calc.add(next++, 1);
+      }),
+    );
+    const concurrentNs = Number(process.hrtime.bigint() - start) / CONCURRENT_CALLS;
+    rows.push({ name: `remote add, ${CONCURRENCY} in flight, ${label}`, ns: concurrentNs, baseline: 'in-process add', baselineNs: baselineAdd });
+
+    // Pipelined streams, one per replica, all requests sent at once.
+    const streamStart = process.hrtime.bigint();
+    await Promise.all(
+      replicas.map(async () => {
+        const stream = calc.stream();
+        const per = Math.floor(STREAM_CALLS / replicas.length);
+        const answers: Promise<number>[] = new Array(per);
+        for (let i = 0; i < per; i++) answers[i] = stream.add(i, 1);
+        sink = await Promise.all(answers);
+        await stream.end();
+      }),
+    );
+    const streamNs = Number(process.hrtime.bigint() - streamStart) / STREAM_CALLS;
+    rows.push({ name: `remote add, pipelined stream, ${label}`, ns: streamNs, baseline: 'in-process add', baselineNs: baselineAdd });
+
+    // A column batch of 1,000,000 (split into parallel column requests over the replicas).
+    sink = await calc.batch('add', a, b);
+    const batchRuns: number[] = [];
+    for (let r = 0; r < COLUMN_RUNS; r++) {
+      const t = process.hrtime.bigint();
+      sink = await calc.batch('add', a, b);
+      batchRuns.push(Number(process.hrtime.bigint() - t) / COLUMN_N);
+    }
+    const batchNs = median(batchRuns);
+    rows.push({ name: `remote batch('add') ×1,000,000, ${label}`, ns: batchNs, baseline: "in-process batch('add') ×1,000,000", baselineNs: baselineBatch });
+
+    const opsPerSecond = (ns: number) => Math.round(1e9 / ns).toLocaleString('en-US');
+    extra.push(
+      [label, `${(p50 / 1000).toFixed(1)} µs`, `${(p99 / 1000).toFixed(1)} µs`, opsPerSecond(concurrentNs), opsPerSecond(streamNs), opsPerSecond(batchNs)],
+    );
+    process.stderr.write(`  measured ${label}\n`);
+  } finally {
+    calc.close();
+  }
+}
+
+const a = column(COLUMN_N, 1);
+const b = column(COLUMN_N, 2);
+const baselineAdd = localAddNs();
+const baselineBatch = localBatchNs(a, b);
+try {
+  for (const count of [1, 2]) {
+    const replicas = await Promise.all(Array.from({ length: count }, () => startServer(['--log-level', 'warn'])));
+    await measure(replicas, baselineAdd, baselineBatch, a, b);
+    await Promise.all(replicas.map((s) => s.stop()));
+  }
+} finally {
+  await stopAll();
+  local.close();
+}
+
+console.log(`\nnanocalc remote benchmark (gRPC over loopback; ratio = remote / in-process, lower is better)\n`);
+console.log(formatTable(rows));
+console.log('\nThe same as throughput and latency:\n');
+console.log(
+  formatColumns(
+    ['replicas', 'add p50', 'add p99', `add ×${CONCURRENCY} in flight, ops/s`, 'pipelined stream, ops/s', 'batch ×1M, ops/s'],
+    extra,
+    [false, true, true, true, true, true],
+  ),
+);
+console.log(`\nin-process: add ${baselineAdd.toFixed(1)} ns, batch ×1M ${baselineBatch.toFixed(2)} ns/op (${Math.round(1e9 / baselineBatch).toLocaleString('en-US')} ops/s)`);
+if (jsonPath) {
+  writeReport(jsonPath, rows);
+  console.log(`wrote ${jsonPath}`);
+}
+if (sink === Symbol.for('never')) console.log(sink);
