@@ -144,17 +144,21 @@ describe('graceful shutdown of a single server', () => {
     }
   });
 
-  test('SIGTERM with large unary batches in flight: those answered, exit 0', async () => {
-    const server = await startServer();
+  test('SIGTERM with large unary batches in flight: every call the server accepted is answered, exit 0', async () => {
+    // Debug logs show each call the server has accepted (read in full, handler entered).
+    const server = await startServer(['--log-level', 'debug', '--concurrency-limit', '1']);
+    const accepted = () => (server.logs.match(/Calculate bytes=/g) ?? []).length;
     const calc = new RemoteCalculator(server.address, { maxAttempts: 1 });
     try {
-      const n = 200_000;
+      const n = 400_000;
       const a = new BigInt64Array(n).fill(5n);
-      const first = await calc.batch('add', a, a); // connection up
+      const first = await calc.batch('add', a, a, undefined); // connection up
       assert.equal(first[n - 1], 10n);
       const calls = Array.from({ length: 6 }, () => calc.batch('multiply', a, a));
-      // Let the requests reach the server (they are in flight once it has read them).
-      await new Promise((r) => setTimeout(r, 30));
+      // SIGTERM once the server has accepted at least one of them.
+      for (let i = 0; i < 500 && accepted() < 2; i++) await new Promise((r) => setTimeout(r, 2));
+      const acceptedAtSignal = accepted() - 1;
+      assert.ok(acceptedAtSignal >= 1, 'the server accepted a call before the signal');
       server.process.kill('SIGTERM');
       const outcomes = await Promise.allSettled(calls);
       // Calls the server had accepted are answered; any the client opened after the GOAWAY are
@@ -163,7 +167,8 @@ describe('graceful shutdown of a single server', () => {
         if (outcome.status === 'fulfilled') assert.ok(outcome.value.every((x) => x === 25n));
         else assert.equal((outcome.reason as { status?: string }).status, 'UNAVAILABLE', String(outcome.reason));
       }
-      assert.ok(outcomes.some((o) => o.status === 'fulfilled'), 'at least the calls in flight were answered');
+      const answered = outcomes.filter((o) => o.status === 'fulfilled').length;
+      assert.ok(answered >= acceptedAtSignal, `${answered} answered, ${acceptedAtSignal} accepted before SIGTERM`);
       assert.deepEqual(await server.exited, { code: 0, signal: null });
     } finally {
       calc.close();
