@@ -71,13 +71,16 @@ void nanocalc_engine_free(struct NanocalcEngine *engine);
 // buffer with less than `NANOCALC_SMALL_RESPONSE_MAX` bytes after the request may be asked to
 // grow twice). All words are little-endian.
 //
+// The length is a `uint32_t` as the protocol's offsets are: a shared buffer holds less than
+// 4 GiB. (It also keeps this a fast call for Deno, whose fast path takes no 64-bit integers.)
+//
 // Returns `NANOCALC_OK`, `NANOCALC_ERROR_NULL_POINTER`, `NANOCALC_ERROR_BAD_BUFFER` or
 // `NANOCALC_ERROR_PANIC`.
 //
 // # Safety
 // `engine` is a live engine; `buffer` points to `buffer_len` writable bytes that nothing else
 // reads or writes during the call.
-int32_t nanocalc_call(const struct NanocalcEngine *engine, uint8_t *buffer, size_t buffer_len);
+int32_t nanocalc_call(const struct NanocalcEngine *engine, uint8_t *buffer, uint32_t buffer_len);
 
 // Answers the `CalculatorRequest` in `request[0, request_len)` by writing the
 // `CalculatorResponse` into `out[0, *out_len)`.

@@ -130,6 +130,9 @@ pub unsafe extern "C" fn nanocalc_engine_free(engine: *mut NanocalcEngine) {
 /// buffer with less than `NANOCALC_SMALL_RESPONSE_MAX` bytes after the request may be asked to
 /// grow twice). All words are little-endian.
 ///
+/// The length is a `uint32_t` as the protocol's offsets are: a shared buffer holds less than
+/// 4 GiB. (It also keeps this a fast call for Deno, whose fast path takes no 64-bit integers.)
+///
 /// Returns `NANOCALC_OK`, `NANOCALC_ERROR_NULL_POINTER`, `NANOCALC_ERROR_BAD_BUFFER` or
 /// `NANOCALC_ERROR_PANIC`.
 ///
@@ -137,13 +140,13 @@ pub unsafe extern "C" fn nanocalc_engine_free(engine: *mut NanocalcEngine) {
 /// `engine` is a live engine; `buffer` points to `buffer_len` writable bytes that nothing else
 /// reads or writes during the call.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn nanocalc_call(engine: *const NanocalcEngine, buffer: *mut u8, buffer_len: usize) -> i32 {
+pub unsafe extern "C" fn nanocalc_call(engine: *const NanocalcEngine, buffer: *mut u8, buffer_len: u32) -> i32 {
     guard(|| {
         if engine.is_null() || buffer.is_null() {
             return fail(NANOCALC_ERROR_NULL_POINTER, "nanocalc: null engine or buffer");
         }
         // SAFETY: by the contract above.
-        let (engine, buffer) = unsafe { (&*engine, std::slice::from_raw_parts_mut(buffer, buffer_len)) };
+        let (engine, buffer) = unsafe { (&*engine, std::slice::from_raw_parts_mut(buffer, buffer_len as usize)) };
         match shared_buffer::run(buffer, &engine.limits) {
             Ok(()) => NANOCALC_OK,
             Err(message) => fail(NANOCALC_ERROR_BAD_BUFFER, message),

@@ -217,7 +217,7 @@ int main(void) {
     uint32_t len32 = (uint32_t)request_len;
     memcpy(buffer, &len32, 4);
     memcpy(buffer + NANOCALC_REQUEST_OFFSET, column_request, request_len);
-    status = nanocalc_call(engine, buffer, capacity);
+    status = nanocalc_call(engine, buffer, (uint32_t)capacity);
     CHECK(status == NANOCALC_OK, "nanocalc_call: status %d", status);
     uint32_t start, length;
     memcpy(&start, buffer + 4, 4);
