@@ -18,9 +18,10 @@ import {
   encodeErrorResponse,
 } from './codec.js';
 import { CalculatorError } from './errors.js';
-import { native } from './native.js';
+import { type Engine, type EngineKind, type RuntimeOption, openEngine } from './native.js';
 
 export type { Operation } from './codec.js';
+export type { EngineKind, RuntimeOption } from './native.js';
 
 /** Operands of a batch: one column of signed 64-bit integers. */
 export type BatchInput = BigInt64Array | readonly bigint[] | readonly number[];
@@ -30,6 +31,11 @@ export interface CalculatorOptions {
   maxRequestBytes?: number;
   /** Most operations in one batch (default 8,000,000). */
   maxBatchLength?: number;
+  /**
+   * How to reach the engine: `'auto'` (the default) takes the runtime's fastest path (bun:ffi on
+   * Bun, Deno.dlopen on Deno, the Node-API addon on Node); `'node-api'` forces the Node-API addon.
+   */
+  runtime?: RuntimeOption;
 }
 
 export const DEFAULT_MAX_REQUEST_BYTES = 64 * 1024 * 1024;
@@ -87,8 +93,10 @@ function checkI64(n: bigint, name: string): void {
  * Not for sharing between threads: each worker creates its own.
  */
 export class Calculator {
-  /** Runs the request in the shared buffer; the engine is freed when this function is collected. */
+  /** Runs the request in the shared buffer (`#binding.call`, kept here so the hot path calls it directly). */
   #engine: () => void;
+  /** The engine on this runtime: attach a grown buffer, close. */
+  #binding: Engine;
   /** OPEN, or CLOSED, or BUSY while a batch reads its input arrays (which may run user code). */
   #state = OPEN;
   #u8: Uint8Array;
@@ -114,12 +122,22 @@ export class Calculator {
       MAX_BATCH_LENGTH_LIMIT,
       'maxBatchLength',
     );
+    const runtime = options.runtime ?? 'auto';
+    if (runtime !== 'auto' && runtime !== 'node-api') {
+      throw new RangeError(`nanocalc: runtime must be 'auto' or 'node-api', got ${JSON.stringify(String(runtime))}`);
+    }
     const buffer = new ArrayBuffer(INITIAL_CAPACITY);
     this.#u8 = new Uint8Array(buffer);
     this.#i64 = new BigInt64Array(buffer);
     this.#i32 = new Int32Array(buffer);
     this.#u32 = new Uint32Array(buffer);
-    this.#engine = native.engineOpen(this.#u8, this.#maxRequestBytes, this.#maxBatchLength);
+    this.#binding = openEngine(this.#u8, this.#maxRequestBytes, this.#maxBatchLength, runtime);
+    this.#engine = this.#binding.call;
+  }
+
+  /** How this calculator reaches the engine: `'node-api'`, `'bun-ffi'` or `'deno-ffi'`. */
+  get runtime(): EngineKind {
+    return this.#binding.kind;
   }
 
   /** `a + b`, saturated to the i64 range. */
@@ -233,7 +251,7 @@ export class Calculator {
   close(): void {
     if (this.#state === CLOSED) return;
     this.#state = CLOSED;
-    native.engineClose(this.#engine);
+    this.#binding.close();
     // Drop the views so the buffer can be collected.
     this.#u8 = new Uint8Array(0);
     this.#i64 = new BigInt64Array(0);
@@ -299,7 +317,7 @@ export class Calculator {
     const buffer = new ArrayBuffer(align8(Math.max(capacity, this.#u8.length * 2)));
     const u8 = new Uint8Array(buffer);
     if (keep > 0) u8.set(this.#u8.subarray(0, keep));
-    native.engineAttach(this.#engine, u8);
+    this.#binding.attach(u8);
     this.#u8 = u8;
     this.#i64 = new BigInt64Array(buffer);
     this.#i32 = new Int32Array(buffer);

@@ -1,0 +1,73 @@
+// The engine on Bun: bun:ffi over the C ABI library (crates/nanocalc-ffi), loaded on first use.
+import { createRequire } from 'node:module';
+import type { Engine } from './engine.js';
+import { NANOCALC_OK, ffiLibraryPath } from './library.js';
+
+/** The parts of bun:ffi used here (Bun's pointers are plain numbers). */
+interface BunFfi {
+  dlopen(path: string, symbols: Record<string, { args: string[]; returns: string }>): { symbols: Symbols };
+  ptr(view: ArrayBufferView): number;
+  CString: new (pointer: number) => { toString(): string };
+}
+
+interface Symbols {
+  nanocalc_engine_new(maxRequestBytes: number, maxBatchLength: number): number | null;
+  nanocalc_engine_free(engine: number): void;
+  nanocalc_call(engine: number | null, buffer: number, length: number): number;
+  nanocalc_last_error_message(): number;
+}
+
+let loaded: { ffi: BunFfi; symbols: Symbols; registry: FinalizationRegistry<number> } | undefined;
+
+function load() {
+  if (loaded === undefined) {
+    // bun:ffi exists only on Bun, and only this module asks for it, when a Calculator opens there.
+    const ffi = createRequire(import.meta.url)('bun:ffi') as BunFfi;
+    const { symbols } = ffi.dlopen(ffiLibraryPath(), {
+      nanocalc_engine_new: { args: ['u32', 'u32'], returns: 'ptr' },
+      nanocalc_engine_free: { args: ['ptr'], returns: 'void' },
+      nanocalc_call: { args: ['ptr', 'ptr', 'u32'], returns: 'i32' },
+      nanocalc_last_error_message: { args: [], returns: 'ptr' },
+    });
+    // An engine whose Calculator was dropped without close() is freed with its call function.
+    const registry = new FinalizationRegistry<number>((engine) => symbols.nanocalc_engine_free(engine));
+    loaded = { ffi, symbols, registry };
+  }
+  return loaded;
+}
+
+export function openBunEngine(u8: Uint8Array, maxRequestBytes: number, maxBatchLength: number): Engine {
+  const { ffi, symbols, registry } = load();
+  const lastError = () => new ffi.CString(symbols.nanocalc_last_error_message()).toString();
+  let engine = symbols.nanocalc_engine_new(maxRequestBytes, maxBatchLength);
+  if (engine === null) throw new Error(lastError());
+  const run = symbols.nanocalc_call;
+  // The buffer's address and length, passed on each call; refreshed when the buffer is replaced.
+  // (ArrayBuffer memory does not move; `view` keeps the buffer alive while the engine may use it.)
+  let view = u8;
+  let pointer = ffi.ptr(u8);
+  let length = u8.length;
+  const call = () => {
+    if (run(engine, pointer, length) !== NANOCALC_OK) {
+      throw new Error(engine === null ? 'nanocalc: the engine is closed' : lastError());
+    }
+  };
+  const token = {};
+  registry.register(call, engine, token);
+  return {
+    kind: 'bun-ffi',
+    call,
+    attach(next: Uint8Array) {
+      view = next;
+      pointer = ffi.ptr(view);
+      length = view.length;
+    },
+    close() {
+      if (engine === null) return;
+      registry.unregister(token);
+      symbols.nanocalc_engine_free(engine);
+      engine = null;
+      view = new Uint8Array(0);
+    },
+  };
+}

@@ -1,0 +1,78 @@
+// The engine on Deno: Deno.dlopen over the C ABI library (crates/nanocalc-ffi). Every parameter of
+// nanocalc_call is a pointer or a u32, so V8 makes it a fast call.
+import type { Engine } from './engine.js';
+import { NANOCALC_OK, ffiLibraryPath } from './library.js';
+
+/** Deno's pointers are opaque values (or null). */
+type Pointer = object | null;
+
+interface Symbols {
+  nanocalc_engine_new(maxRequestBytes: number, maxBatchLength: number): Pointer;
+  nanocalc_engine_free(engine: Pointer): void;
+  nanocalc_call(engine: Pointer, buffer: Pointer, length: number): number;
+  nanocalc_last_error_message(): Pointer;
+}
+
+/** The parts of the Deno namespace used here. */
+interface DenoFfi {
+  dlopen(path: string, symbols: Record<string, { parameters: string[]; result: string }>): { symbols: Symbols };
+  UnsafePointer: { of(view: ArrayBufferView): Pointer };
+  UnsafePointerView: { getCString(pointer: object): string };
+}
+
+let loaded: { deno: DenoFfi; symbols: Symbols; registry: FinalizationRegistry<object> } | undefined;
+
+function load() {
+  if (loaded === undefined) {
+    const deno = (globalThis as unknown as { Deno: DenoFfi }).Deno;
+    const { symbols } = deno.dlopen(ffiLibraryPath(), {
+      nanocalc_engine_new: { parameters: ['u32', 'u32'], result: 'pointer' },
+      nanocalc_engine_free: { parameters: ['pointer'], result: 'void' },
+      nanocalc_call: { parameters: ['pointer', 'pointer', 'u32'], result: 'i32' },
+      nanocalc_last_error_message: { parameters: [], result: 'pointer' },
+    });
+    // An engine whose Calculator was dropped without close() is freed with its call function.
+    const registry = new FinalizationRegistry<object>((engine) => symbols.nanocalc_engine_free(engine));
+    loaded = { deno, symbols, registry };
+  }
+  return loaded;
+}
+
+export function openDenoEngine(u8: Uint8Array, maxRequestBytes: number, maxBatchLength: number): Engine {
+  const { deno, symbols, registry } = load();
+  const lastError = () => {
+    const message = symbols.nanocalc_last_error_message();
+    return message === null ? 'nanocalc: engine error' : deno.UnsafePointerView.getCString(message);
+  };
+  let engine = symbols.nanocalc_engine_new(maxRequestBytes, maxBatchLength);
+  if (engine === null) throw new Error(lastError());
+  const run = symbols.nanocalc_call;
+  // A pointer argument is cheaper than a `buffer` one (measured: ~20 ns against ~35-60 ns per
+  // call); ArrayBuffer memory does not move, and `view` keeps it alive while the engine may use it.
+  let view = u8;
+  let pointer = deno.UnsafePointer.of(u8);
+  let length = u8.length;
+  const call = () => {
+    if (run(engine, pointer, length) !== NANOCALC_OK) {
+      throw new Error(engine === null ? 'nanocalc: the engine is closed' : lastError());
+    }
+  };
+  const token = {};
+  registry.register(call, engine, token);
+  return {
+    kind: 'deno-ffi',
+    call,
+    attach(next: Uint8Array) {
+      view = next;
+      pointer = deno.UnsafePointer.of(view);
+      length = view.length;
+    },
+    close() {
+      if (engine === null) return;
+      registry.unregister(token);
+      symbols.nanocalc_engine_free(engine);
+      engine = null;
+      view = new Uint8Array(0);
+    },
+  };
+}
