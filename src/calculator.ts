@@ -122,7 +122,7 @@ export class Calculator {
       MAX_BATCH_LENGTH_LIMIT,
       'maxBatchLength',
     );
-    const runtime = options.runtime ?? 'auto';
+    const runtime = options.runtime === undefined ? 'auto' : options.runtime;
     if (runtime !== 'auto' && runtime !== 'node-api') {
       throw new RangeError(`nanocalc: runtime must be 'auto' or 'node-api', got ${JSON.stringify(String(runtime))}`);
     }

@@ -1,0 +1,150 @@
+// nanocalc on each JavaScript runtime: individual add, batch of 1000 and batch of 1,000,000, each
+// through the runtime's default path (bun:ffi on Bun, Deno.dlopen on Deno, Node-API on Node),
+// through the Node-API addon forced on the same runtime, and beside the same runtime's
+// pure-TypeScript baseline, so the gain of each FFI is measured on that runtime, not assumed.
+//
+//   npm run bench:runtimes             runs this file under node, bun and deno, prints one table
+//   npm run bench:runtimes -- --quick  fewer samples
+//   npm run bench:runtimes -- --json out.json   also writes the rows as JSON
+//
+// Each runtime runs `dist/bench/runtimes.js --measure` and prints its rows as JSON; the driver
+// (under Node) collects and prints them.
+
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import process from 'node:process';
+import { fileURLToPath } from 'node:url';
+import { measure } from 'mitata';
+import { Calculator } from 'nanocalc';
+import { addNew, saturatingAdd } from './baselines.js';
+
+interface RuntimeRow {
+  runtime: string;
+  version: string;
+  row: string;
+  /** ns/op through the runtime's default path (its FFI on Bun and Deno). */
+  auto: number;
+  autoPath: string;
+  /** ns/op through the Node-API addon on the same runtime (undefined on Node: the default path). */
+  nodeApi?: number;
+  /** ns/op of the pure-TypeScript baseline on the same runtime. */
+  pureTs: number;
+}
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const INNER = 1000;
+
+let sink: unknown;
+async function median(fn: () => unknown, ops: number): Promise<number> {
+  const stats = await measure(
+    () => {
+      sink = fn();
+    },
+    quick ? { min_cpu_time: 50e6, max_samples: 200 } : { min_cpu_time: 300e6 },
+  );
+  return stats.p50 / ops;
+}
+
+function column(n: number, seed: number): BigInt64Array {
+  const values = new BigInt64Array(n);
+  for (let i = 0; i < n; i++) values[i] = BigInt(((i * 7919 + seed) % 2_000_003) - 1_000_000);
+  return values;
+}
+
+function runtimeName(): { runtime: string; version: string } {
+  const g = globalThis as { Bun?: { version: string }; Deno?: { version: { deno: string } } };
+  if (g.Bun !== undefined) return { runtime: 'bun', version: g.Bun.version };
+  if (g.Deno !== undefined) return { runtime: 'deno', version: g.Deno.version.deno };
+  return { runtime: 'node', version: process.versions.node };
+}
+
+/** Measures this runtime's rows. */
+async function measureRows(): Promise<RuntimeRow[]> {
+  const { runtime, version } = runtimeName();
+  const auto = new Calculator();
+  const addon = auto.runtime === 'node-api' ? undefined : new Calculator({ runtime: 'node-api' });
+  const numbers = Array.from({ length: 64 }, (_, i) => (i * 7919) % 1000);
+  const bigints = numbers.map(BigInt);
+  const kept: unknown[] = new Array(64);
+  let i = 0;
+  // The same loop shape for each: 1000 single adds, every result kept.
+  const adds = (c: Calculator) => () => {
+    for (let k = 0; k < INNER; k++, i++) kept[k & 63] = c.add(numbers[i & 63]!, numbers[(i + 1) & 63]!);
+  };
+  const pureAdd = () => {
+    for (let k = 0; k < INNER; k++, i++) kept[k & 63] = saturatingAdd(bigints[i & 63]!, bigints[(i + 1) & 63]!);
+  };
+  const rows: RuntimeRow[] = [];
+  const row = async (name: string, run: (c: Calculator) => () => unknown, pure: () => unknown, ops: number) => {
+    const r: RuntimeRow = { runtime, version, row: name, auto: 0, autoPath: auto.runtime, pureTs: 0 };
+    r.auto = await median(run(auto), ops);
+    if (addon !== undefined) r.nodeApi = await median(run(addon), ops);
+    r.pureTs = await median(pure, ops);
+    rows.push(r);
+    process.stderr.write(`  ${runtime}: measured ${name}\n`);
+  };
+  await row('add(a, b), numbers', adds, pureAdd, INNER);
+  for (const n of [1000, 1_000_000]) {
+    const a = column(n, 1);
+    const b = column(n, 2);
+    await row(`batch('add') ×${n.toLocaleString('en-US')}, new array`, (c) => () => c.batch('add', a, b), () => addNew(a, b), n);
+  }
+  auto.close();
+  addon?.close();
+  void sink;
+  return rows;
+}
+
+function formatNs(ns: number | undefined): string {
+  if (ns === undefined) return '—';
+  if (ns >= 100) return Math.round(ns).toLocaleString('en-US');
+  return ns >= 10 ? ns.toFixed(1) : ns.toFixed(2);
+}
+
+function formatTable(rows: readonly RuntimeRow[]): string {
+  const header = ['runtime', 'row', 'default path', 'ns/op', 'Node-API ns/op', 'pure TS ns/op', 'default / pure TS', 'Node-API / default'];
+  const body = rows.map((r) => [
+    `${r.runtime} ${r.version}`,
+    r.row,
+    r.autoPath,
+    formatNs(r.auto),
+    formatNs(r.nodeApi),
+    formatNs(r.pureTs),
+    `${(r.auto / r.pureTs).toFixed(2)}×`,
+    r.nodeApi === undefined ? '—' : `${(r.nodeApi / r.auto).toFixed(2)}×`,
+  ]);
+  const right = [false, false, false, true, true, true, true, true];
+  const widths = header.map((h, k) => Math.max(h.length, ...body.map((cells) => cells[k]!.length)));
+  const line = (cells: string[]) =>
+    cells.map((c, k) => (right[k] ? c.padStart(widths[k]!) : c.padEnd(widths[k]!))).join('  ').trimEnd();
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+}
+
+async function drive(): Promise<void> {
+  // Imported here so the measuring runs (under Bun and Deno) load nothing of the test tree.
+  const { runtimeBinary } = await import('../test/runtimes/run.js');
+  const self = fileURLToPath(import.meta.url);
+  const flags = ['--measure', ...(quick ? ['--quick'] : [])];
+  const commands: [string, string, string[]][] = [
+    ['node', process.execPath, [self, ...flags]],
+    ['bun', runtimeBinary('bun'), [self, ...flags]],
+    ['deno', runtimeBinary('deno'), ['run', '--allow-ffi', '--allow-read', '--allow-env', '--allow-sys', self, ...flags]],
+  ];
+  const rows: RuntimeRow[] = [];
+  for (const [name, binary, argv] of commands) {
+    process.stderr.write(`${name}: ${binary}\n`);
+    const out = execFileSync(binary, argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NO_COLOR: '1' } });
+    rows.push(...(JSON.parse(out.trim().split('\n').pop()!) as RuntimeRow[]));
+  }
+  console.log('\nnanocalc per runtime (medians, ns per operation; each runtime beside its own pure-TypeScript baseline)\n');
+  console.log(formatTable(rows));
+  const json = args.includes('--json') ? args[args.indexOf('--json') + 1] : undefined;
+  if (json !== undefined) writeFileSync(json, JSON.stringify({ date: new Date().toISOString(), rows }, null, 2) + '\n');
+}
+
+if (args.includes('--measure')) {
+  console.log(JSON.stringify(await measureRows()));
+} else {
+  await drive();
+}
