@@ -119,21 +119,61 @@ describe('two replicas', () => {
   });
 });
 
+describe('a pipelined stream over two replicas', () => {
+  for (const [how, signal] of [['SIGTERM', 'SIGTERM'], ['SIGKILL', 'SIGKILL']] as const) {
+    test(`its replica stopped with ${how} mid-stream: the unanswered calls move to the other, every call answered in order`, async () => {
+      const [a, b] = await Promise.all([startServer(), startServer()]);
+      const calc = new RemoteCalculator([a.address, b.address]);
+      try {
+        const stream = calc.stream();
+        const first = stream.endpoint === a.address ? a : b;
+        const n = 30_000;
+        const answers = Array.from({ length: n }, (_, k) => stream.multiply(k, 3));
+        await answers[100];
+        first.process.kill(signal);
+        const values = await Promise.all(answers);
+        values.forEach((v, k) => assert.equal(v, 3 * k, `call ${k}`));
+        assert.notEqual(stream.endpoint, first.address, 'the stream moved to the other replica');
+        assert.equal(await stream.add(2, 2), 4, 'and goes on there');
+        await stream.end();
+        const exit = await first.exited;
+        assert.deepEqual(exit, signal === 'SIGTERM' ? { code: 0, signal: null } : { code: null, signal: 'SIGKILL' });
+      } finally {
+        calc.close();
+        await Promise.all([a.stop(), b.stop()]);
+      }
+    });
+  }
+});
+
 describe('graceful shutdown of a single server', () => {
-  test('SIGTERM with a pipelined stream in flight: every request sent is answered, then exit 0', async () => {
+  test('SIGTERM with a pipelined stream open: what the server read is answered, the rest refused as UNAVAILABLE, exit 0 at once', async () => {
     const server = await startServer();
-    const calc = new RemoteCalculator(server.address);
+    const calc = new RemoteCalculator(server.address, { maxAttempts: 2 });
     try {
       const stream = calc.stream();
       const n = 20_000;
-      const answers: Promise<bigint>[] = [];
-      for (let k = 0; k < n; k++) answers.push(stream.add(BigInt(k), 1n));
+      const answers = Array.from({ length: n }, (_, k) => stream.add(BigInt(k), 1n));
+      const settled = Promise.allSettled(answers); // observed now: some will reject
       await answers[0]; // the stream is open and the server is working through it
+      const signalled = Date.now();
       server.process.kill('SIGTERM');
-      await stream.end();
-      const values = await Promise.all(answers);
-      values.forEach((v, k) => assert.equal(v, BigInt(k) + 1n));
+      // The stream is not ended by the client: the server must not wait for it.
       assert.deepEqual(await server.exited, { code: 0, signal: null });
+      assert.ok(Date.now() - signalled < 5_000, 'the open stream did not hold up the shutdown');
+      const outcomes = await settled;
+      let answered = 0;
+      outcomes.forEach((outcome, k) => {
+        if (outcome.status === 'fulfilled') {
+          assert.equal(outcome.value, BigInt(k) + 1n);
+          assert.equal(answered, k, 'the answered calls are a prefix, in order');
+          answered++;
+        } else {
+          assert.equal((outcome.reason as { status?: string }).status, 'UNAVAILABLE', String(outcome.reason));
+        }
+      });
+      assert.ok(answered >= 1);
+      await assert.rejects(stream.end(), (e: unknown) => (e as { status?: string }).status === 'UNAVAILABLE');
       // It no longer accepts connections.
       const late = new RemoteCalculator(server.address, { maxAttempts: 1, timeoutMs: 2_000 });
       await assert.rejects(late.add(1, 1), (e: unknown) => (e as { status?: string }).status === 'UNAVAILABLE');

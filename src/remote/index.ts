@@ -69,7 +69,6 @@ const DOWN_MS_FIRST = 250;
 const DOWN_MS_MAX = 5_000;
 /** Requests a stream keeps written and unanswered at most; more wait in the stream's own queue. */
 const STREAM_WINDOW = 512;
-const EMPTY = new Uint8Array(0);
 
 const serialize = (u8: Uint8Array): Buffer => Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
 const deserialize = (buffer: Buffer): Buffer => buffer;
@@ -308,8 +307,21 @@ export class RemoteCalculator {
    */
   stream(options?: CallOptions): RemoteStream {
     this.#checkOpen();
-    const endpoint = this.#pick(new Set());
-    return new RemoteStream(endpoint.client, endpoint.address, this.#metadata(), this.#deadline(options), options?.signal);
+    const route: StreamRoute = {
+      open: (tried) => {
+        const skip = new Set(this.#endpoints.filter((e) => tried.has(e.address)));
+        if (skip.size >= this.#endpoints.length) skip.clear();
+        const endpoint = this.#pick(skip);
+        return { client: endpoint.client, address: endpoint.address };
+      },
+      failed: (address) => {
+        const endpoint = this.#endpoints.find((e) => e.address === address);
+        if (endpoint !== undefined) this.#markDown(endpoint);
+      },
+      metadata: () => this.#metadata(),
+      maxAttempts: this.#maxAttempts,
+    };
+    return new RemoteStream(route, this.#deadline(options), options?.signal);
   }
 
   /** Closes the connections. Later calls reject with CLOSED; closing again does nothing. */
@@ -345,6 +357,11 @@ export class RemoteCalculator {
   #deadline(options: CallOptions | undefined): number {
     const timeout = options?.timeoutMs ?? this.#timeoutMs;
     return timeout > 0 ? Date.now() + timeout : Infinity;
+  }
+
+  #markDown(endpoint: Endpoint): void {
+    endpoint.failures++;
+    endpoint.downUntil = Date.now() + Math.min(DOWN_MS_MAX, DOWN_MS_FIRST * 2 ** (endpoint.failures - 1));
   }
 
   /** The next replica round-robin, skipping those tried for this call and those recently down. */
@@ -388,8 +405,7 @@ export class RemoteCalculator {
       } catch (error) {
         if (!(error instanceof RemoteError) || !RETRYABLE.has(error.code) || this.#closed) throw error;
         lastError = error;
-        endpoint.failures++;
-        endpoint.downUntil = Date.now() + Math.min(DOWN_MS_MAX, DOWN_MS_FIRST * 2 ** (endpoint.failures - 1));
+        this.#markDown(endpoint);
         tried.add(endpoint);
         if (tried.size >= this.#endpoints.length) tried.clear();
         continue;
@@ -431,63 +447,65 @@ export class RemoteCalculator {
 }
 
 interface Pending {
+  request: Uint8Array;
   resolve: (bytes: Buffer) => void;
   reject: (error: unknown) => void;
 }
 
+/** @internal How a stream reaches the replicas: the RemoteCalculator's round-robin. */
+export interface StreamRoute {
+  /** The next replica, skipping `tried` (addresses) unless every replica was tried. */
+  open(tried: ReadonlySet<string>): { client: grpc.Client; address: string };
+  /** A replica failed: skip it for a while. */
+  failed(address: string): void;
+  metadata(): grpc.Metadata;
+  maxAttempts: number;
+}
+
+const EMPTY_PENDING: Pending = { request: new Uint8Array(0), resolve: () => {}, reject: () => {} };
+
 /**
- * A pipelined CalculateStream to one replica: the Calculator's methods, each sent at once and
- * answered in order. If the stream fails, every unanswered call rejects with a RemoteError (no
- * retry: open a new stream). Call `end()` when done.
+ * A pipelined CalculateStream: the Calculator's methods, each sent at once (up to 512 unanswered,
+ * the rest queued here) and answered in order. If the replica fails or shuts down (UNAVAILABLE),
+ * the unanswered calls are sent again, in order, on a new stream to another replica (calculations
+ * are pure, so this is safe); other failures reject every unanswered call with a RemoteError.
+ * Call `end()` when done.
  */
 export class RemoteStream {
-  readonly #call: grpc.ClientDuplexStream<Uint8Array, Buffer>;
-  readonly #endpoint: string;
-  readonly #pending: Pending[] = [];
+  readonly #route: StreamRoute;
+  readonly #deadline: number;
+  readonly #signal: AbortSignal | undefined;
+  #call!: grpc.ClientDuplexStream<Uint8Array, Buffer>;
+  #endpoint = '';
+  #generation = 0;
+  #attempts = 0;
+  readonly #tried = new Set<string>();
+  /** Calls in order: answered before #head, written before #next, the rest waiting for the window. */
+  #pending: Pending[] = [];
   #head = 0;
+  #next = 0;
   #failure: RemoteError | undefined;
   #ended = false;
-  /** Requests not yet written (beyond the window). */
-  #outbox: Uint8Array[] = [];
-  #outHead = 0;
-  #written = 0;
-  #answered = 0;
   #endSent = false;
+  #finished = false;
+  #resolveDone!: () => void;
+  #rejectDone!: (error: unknown) => void;
   readonly #done: Promise<void>;
+  readonly #onAbort = () => this.#call.cancel();
 
   /** @internal Use `RemoteCalculator.stream()`. */
-  constructor(client: grpc.Client, endpoint: string, metadata: grpc.Metadata, deadline: number, signal?: AbortSignal) {
-    this.#endpoint = endpoint;
-    const options: grpc.CallOptions = deadline === Infinity ? {} : { deadline };
-    this.#call = client.makeBidiStreamRequest<Uint8Array, Buffer>(CALCULATE_STREAM, serialize, deserialize, metadata, options);
-    const onAbort = () => this.#call.cancel();
-    signal?.addEventListener('abort', onAbort, { once: true });
+  constructor(route: StreamRoute, deadline: number, signal?: AbortSignal) {
+    this.#route = route;
+    this.#deadline = deadline;
+    this.#signal = signal;
     this.#done = new Promise((resolve, reject) => {
-      this.#call.on('data', (bytes: Buffer) => {
-        const pending = this.#pending[this.#head];
-        if (pending === undefined) return;
-        this.#pending[this.#head++] = undefined as unknown as Pending;
-        if (this.#head > 1024 && this.#head * 2 > this.#pending.length) {
-          this.#pending.splice(0, this.#head);
-          this.#head = 0;
-        }
-        this.#answered++;
-        pending.resolve(bytes);
-        this.#flush();
-      });
-      this.#call.on('error', (error: grpc.ServiceError) => {
-        signal?.removeEventListener('abort', onAbort);
-        this.#fail(toRemoteError(error, endpoint, signal));
-        reject(this.#failure);
-      });
-      this.#call.on('status', (status: grpc.StatusObject) => {
-        if (status.code !== grpc.status.OK) return; // 'error' follows
-        signal?.removeEventListener('abort', onAbort);
-        this.#fail(new RemoteError(grpc.status.INTERNAL, 'the stream ended before every call was answered', endpoint));
-        resolve();
-      });
+      this.#resolveDone = resolve;
+      this.#rejectDone = reject;
     });
     this.#done.catch(() => {}); // observed through the calls and end()
+    signal?.addEventListener('abort', this.#onAbort, { once: true });
+    this.#open();
+    if (signal?.aborted) this.#call.cancel();
   }
 
   add(a: number, b: number): Promise<number>;
@@ -543,6 +561,11 @@ export class RemoteStream {
     return this.#pending.length - this.#head;
   }
 
+  /** The replica the stream is on now. */
+  get endpoint(): string {
+    return this.#endpoint;
+  }
+
   /** Ends the stream once the calls sent are answered; resolves then (rejects if the stream failed). */
   end(): Promise<void> {
     if (!this.#ended) {
@@ -555,6 +578,85 @@ export class RemoteStream {
   /** Abandons the stream: unanswered calls reject with CANCELLED. */
   cancel(): void {
     this.#call.cancel();
+  }
+
+  /** Opens the stream on the next replica and writes what is unanswered. */
+  #open(): void {
+    const generation = ++this.#generation;
+    const { client, address } = this.#route.open(this.#tried);
+    this.#attempts++;
+    this.#endpoint = address;
+    const options: grpc.CallOptions = this.#deadline === Infinity ? {} : { deadline: this.#deadline };
+    const call = client.makeBidiStreamRequest<Uint8Array, Buffer>(
+      CALCULATE_STREAM,
+      serialize,
+      deserialize,
+      this.#route.metadata(),
+      options,
+    );
+    this.#call = call;
+    call.on('data', (bytes: Buffer) => {
+      if (generation === this.#generation) this.#answer(bytes);
+    });
+    call.on('error', (error: grpc.ServiceError) => {
+      if (generation === this.#generation) this.#failed(toRemoteError(error, address, this.#signal));
+    });
+    call.on('status', (status: grpc.StatusObject) => {
+      if (generation !== this.#generation || status.code !== grpc.status.OK) return; // 'error' handles those
+      if (this.#head < this.#pending.length) {
+        this.#fail(new RemoteError(grpc.status.INTERNAL, 'the stream ended before every call was answered', address));
+      } else {
+        this.#finish();
+      }
+    });
+    this.#next = this.#head;
+    this.#endSent = false;
+    this.#flush();
+  }
+
+  #answer(bytes: Buffer): void {
+    const pending = this.#pending[this.#head];
+    if (pending === undefined) return;
+    this.#pending[this.#head++] = EMPTY_PENDING;
+    if (this.#head > 1024 && this.#head * 2 > this.#pending.length) {
+      this.#pending.splice(0, this.#head);
+      this.#next -= this.#head;
+      this.#head = 0;
+    }
+    pending.resolve(bytes);
+    this.#flush();
+  }
+
+  /** The stream failed: UNAVAILABLE moves the unanswered calls to another replica, while attempts remain. */
+  #failed(error: RemoteError): void {
+    const retry =
+      RETRYABLE.has(error.code) &&
+      this.#attempts < this.#route.maxAttempts &&
+      !this.#signal?.aborted &&
+      Date.now() < this.#deadline;
+    if (!retry) {
+      this.#fail(error);
+      return;
+    }
+    this.#route.failed(this.#endpoint);
+    this.#tried.add(this.#endpoint);
+    this.#open();
+  }
+
+  /**
+   * Writes waiting calls while fewer than STREAM_WINDOW are unanswered. (grpc-js keeps the messages
+   * it has not sent yet in an array that it slices after every write: thousands written ahead
+   * cost quadratic time, so the window bounds what it holds.)
+   */
+  #flush(): void {
+    const pending = this.#pending;
+    while (this.#next < pending.length && this.#next - this.#head < STREAM_WINDOW) {
+      this.#call.write(pending[this.#next++]!.request);
+    }
+    if (this.#ended && !this.#endSent && this.#next === pending.length && this.#failure === undefined) {
+      this.#endSent = true;
+      this.#call.end();
+    }
   }
 
   async #binary(op: Operation, a: number | bigint, b: number | bigint): Promise<number | bigint> {
@@ -577,45 +679,27 @@ export class RemoteStream {
     if (this.#ended) return Promise.reject(new CalculatorError('CLOSED', 'nanocalc: this stream was ended'));
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
     return new Promise((resolve, reject) => {
-      this.#pending.push({ resolve, reject });
-      if (this.#outHead === this.#outbox.length && this.#written - this.#answered < STREAM_WINDOW) {
-        this.#written++;
-        this.#call.write(request);
-      } else {
-        this.#outbox.push(request);
-      }
+      this.#pending.push({ request, resolve, reject });
+      this.#flush();
     });
   }
 
-  /**
-   * Writes queued requests while fewer than STREAM_WINDOW are unanswered. (grpc-js keeps the
-   * messages it has not sent yet in an array that it slices after every write: thousands written
-   * ahead cost quadratic time, so the window bounds what it holds.)
-   */
-  #flush(): void {
-    const outbox = this.#outbox;
-    while (this.#outHead < outbox.length && this.#written - this.#answered < STREAM_WINDOW) {
-      this.#written++;
-      const request = outbox[this.#outHead]!;
-      outbox[this.#outHead++] = EMPTY;
-      this.#call.write(request);
-    }
-    if (this.#outHead === outbox.length) {
-      this.#outbox = [];
-      this.#outHead = 0;
-      if (this.#ended && !this.#endSent) {
-        this.#endSent = true;
-        this.#call.end();
-      }
-    }
+  #finish(): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#signal?.removeEventListener('abort', this.#onAbort);
+    this.#resolveDone();
   }
 
   #fail(error: RemoteError): void {
     this.#failure ??= error;
-    this.#outbox = [];
-    this.#outHead = 0;
     for (let i = this.#head; i < this.#pending.length; i++) this.#pending[i]!.reject(this.#failure);
-    this.#pending.length = 0;
+    this.#pending = [];
     this.#head = 0;
+    this.#next = 0;
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#signal?.removeEventListener('abort', this.#onAbort);
+    this.#rejectDone(this.#failure);
   }
 }

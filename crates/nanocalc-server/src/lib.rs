@@ -42,7 +42,9 @@ pub fn bind(addr: SocketAddr) -> Result<Bound, BoxError> {
 }
 
 /// Serves until `shutdown` completes, then stops accepting, lets calls in flight finish (at most
-/// `config.shutdown_grace`), and returns. `Ok(true)` if everything in flight finished.
+/// `config.shutdown_grace`), and returns. `Ok(true)` if everything in flight finished. Open
+/// CalculateStreams answer the requests they have read and end with UNAVAILABLE, so that a
+/// long-lived stream does not hold up the shutdown (the client sends the rest elsewhere).
 pub async fn serve(config: &Config, bound: Bound, shutdown: impl Future<Output = ()>) -> Result<bool, BoxError> {
     let limits = config.limits();
     let token = auth::BearerToken::new(config.token.as_deref());
@@ -50,7 +52,9 @@ pub async fn serve(config: &Config, bound: Bound, shutdown: impl Future<Output =
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<CalculatorServiceServer<Calculator>>().await;
 
-    let calculator = CalculatorServiceServer::new(Calculator::new(limits, config.concurrency_limit))
+    let (stop_streams, streams_stopping) = tokio::sync::watch::channel(false);
+    let calculator = Calculator::new(limits, config.concurrency_limit).stopping_on(streams_stopping);
+    let calculator = CalculatorServiceServer::new(calculator)
         .max_decoding_message_size(config.max_message_bytes)
         .max_encoding_message_size(usize::MAX);
     let check = token.clone();
@@ -85,6 +89,7 @@ pub async fn serve(config: &Config, bound: Bound, shutdown: impl Future<Output =
     let signal = async move {
         shutdown.await;
         tracing::info!("shutting down: no new connections; finishing the calls in flight");
+        let _ = stop_streams.send(true);
         let _ = stopping_tx.send(());
     };
     let serving = router.serve_with_incoming_shutdown(bound.incoming, signal);

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use nanocalc_core::Limits;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Semaphore, mpsc, watch};
 use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Code, Request, Response, Status, Streaming};
@@ -25,17 +25,31 @@ const BLOCKING_THRESHOLD: usize = 256 * 1024;
 /// Responses a stream may have computed ahead of the client reading them.
 const STREAM_BUFFER: usize = 64;
 
+/// What a stream says when the server stops reading it to shut down.
+pub const SHUTTING_DOWN: &str =
+    "the server is shutting down: requests sent on this stream and not yet answered were not computed; send them again";
+
 /// The calculator service: limits for the engine and a bound on requests computed at once.
 #[derive(Clone, Debug)]
 pub struct Calculator {
     limits: Limits,
     permits: Arc<Semaphore>,
+    stopping: watch::Receiver<bool>,
 }
 
 impl Calculator {
     /// `concurrency` requests are computed at once at most; others wait for a turn.
     pub fn new(limits: Limits, concurrency: usize) -> Self {
-        Calculator { limits, permits: Arc::new(Semaphore::new(concurrency.max(1))) }
+        let (_, stopping) = watch::channel(false);
+        Calculator { limits, permits: Arc::new(Semaphore::new(concurrency.max(1))), stopping }
+    }
+
+    /// Streams stop reading requests once `stopping` turns true: each answers what it has read
+    /// and ends with UNAVAILABLE ([`SHUTTING_DOWN`]), so a long-lived stream does not hold up a
+    /// graceful shutdown, and the client sends the unanswered requests to another replica.
+    pub fn stopping_on(mut self, stopping: watch::Receiver<bool>) -> Self {
+        self.stopping = stopping;
+        self
     }
 
     /// Answers one encoded `CalculatorRequest` with an encoded `CalculatorResponse`. Domain errors
@@ -69,13 +83,19 @@ impl CalculatorService for Calculator {
         let mut input = request.into_inner();
         let (tx, rx) = mpsc::channel(STREAM_BUFFER);
         let calculator = self.clone();
+        let mut stopping = calculator.stopping.clone();
         tokio::spawn(async move {
             let mut count = 0u64;
             loop {
-                let answer = match input.message().await {
+                let message = tokio::select! {
+                    biased;
+                    _ = stopping.wait_for(|stopping| *stopping) => Err(Status::unavailable(SHUTTING_DOWN)),
+                    message = input.message() => message.map_err(status_for_client),
+                };
+                let answer = match message {
                     Ok(Some(request)) => calculator.answer(request).await,
                     Ok(None) => break,
-                    Err(status) => Err(status_for_client(status)),
+                    Err(status) => Err(status),
                 };
                 let failed = answer.is_err();
                 if tx.send(answer).await.is_err() || failed {
@@ -163,6 +183,18 @@ mod tests {
         assert!(bytes.len() >= BLOCKING_THRESHOLD);
         let answer = Calculator::new(Limits::default(), 1).answer(bytes.clone()).await.unwrap();
         assert_eq!(answer, Bytes::from(nanocalc_core::process(&bytes, &Limits::default())));
+    }
+
+    #[tokio::test]
+    async fn streams_stop_reading_when_the_server_stops() {
+        let (stop, stopping) = watch::channel(false);
+        let calc = Calculator::new(Limits::default(), 4).stopping_on(stopping);
+        let mut waiting = calc.stopping.clone();
+        assert!(!*waiting.borrow_and_update());
+        stop.send(true).unwrap();
+        waiting.wait_for(|s| *s).await.unwrap();
+        // Unary calls are still answered (tonic's graceful shutdown finishes them).
+        assert_eq!(value(&calc.answer(add(1, 2)).await.unwrap()), Some(3));
     }
 
     #[test]
