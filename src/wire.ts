@@ -1,0 +1,76 @@
+// The wire runtime of the generated codec (src/gen/**/*_codec.ts): protobuf primitives that write
+// into a caller's Uint8Array and allocate nothing. Hand-written once, like protobuf-es's runtime;
+// everything that depends on the schema (field numbers, layouts) is generated.
+
+const TWO_32 = 4294967296;
+
+/** Writes a safe integer operand: one or two bytes inline when small, else the general varint. */
+export function writeInt64NumberFast(u8: Uint8Array, pos: number, n: number): number {
+  return n >>> 0 === n && n < 16384 ? writeSmallVarint(u8, pos, n) : writeInt64Number(u8, pos, n);
+}
+
+// Scratch words for moving a bigint in and out of two's complement without BigInt arithmetic.
+export const scratch64 = new BigInt64Array(1);
+export const scratch32 = new Uint32Array(scratch64.buffer);
+
+/** Writes an unsigned 64-bit varint given as two 32-bit halves; returns the position after it. */
+export function writeVarint64(u8: Uint8Array, pos: number, lo: number, hi: number): number {
+  while (hi !== 0) {
+    u8[pos++] = (lo & 127) | 128;
+    lo = ((lo >>> 7) | (hi << 25)) >>> 0;
+    hi >>>= 7;
+  }
+  while (lo > 127) {
+    u8[pos++] = (lo & 127) | 128;
+    lo >>>= 7;
+  }
+  u8[pos++] = lo;
+  return pos;
+}
+
+/** Writes 0 ≤ n < 16384 as a one- or two-byte varint: small enough for V8 to inline. */
+export function writeSmallVarint(u8: Uint8Array, pos: number, n: number): number {
+  if (n < 128) {
+    u8[pos] = n;
+    return pos + 1;
+  }
+  u8[pos] = (n & 127) | 128;
+  u8[pos + 1] = n >>> 7;
+  return pos + 2;
+}
+
+/** Writes a safe integer as an `int64` varint (negative values take ten bytes, as in protobuf). */
+export function writeInt64Number(u8: Uint8Array, pos: number, n: number): number {
+  if (n >>> 0 === n) {
+    // 0 ≤ n < 2^32: 32-bit arithmetic only.
+    while (n > 127) {
+      u8[pos++] = (n & 127) | 128;
+      n >>>= 7;
+    }
+    u8[pos] = n;
+    return pos + 1;
+  }
+  return writeVarint64(u8, pos, n >>> 0, Math.floor(n / TWO_32) >>> 0);
+}
+
+/** Writes an in-range bigint as an `int64` varint. */
+export function writeInt64Bigint(u8: Uint8Array, pos: number, n: bigint): number {
+  scratch64[0] = n;
+  const lo = scratch32[0]!;
+  const hi = scratch32[1]!;
+  if (hi === 0 && lo < 16384) return writeSmallVarint(u8, pos, lo);
+  return writeVarint64(u8, pos, lo, hi);
+}
+
+/**
+ * Writes `value` as a varint of exactly `width` bytes (non-minimal, which every protobuf parser
+ * accepts): it fixes the header size of column batches so their values land 8-byte aligned.
+ */
+export function writePaddedVarint(u8: Uint8Array, pos: number, value: number, width: number): number {
+  for (let i = 1; i < width; i++) {
+    u8[pos++] = (value % 128) | 128;
+    value = Math.floor(value / 128);
+  }
+  u8[pos++] = value;
+  return pos;
+}
