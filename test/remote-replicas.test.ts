@@ -233,6 +233,9 @@ describe('npx nanocalc serve', () => {
 
   test('--help lists the commands; serve --help lists the server flags', () => {
     assert.match(execFileSync(process.execPath, [cli, '--help'], { encoding: 'utf8' }), /serve/);
+    // As a user runs it: npx finds the package's own bin (--no-install: never the registry).
+    const viaNpx = execFileSync('npx', ['--no-install', 'nanocalc', 'serve', '--version'], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+    assert.match(viaNpx, /^nanocalc-server \d+\.\d+\.\d+/);
     const help = execFileSync(process.execPath, [cli, 'serve', '--help'], { encoding: 'utf8' });
     for (const flag of ['--addr', '--max-message-bytes', '--concurrency-limit', '--tls-cert', '--tls-key', 'NANOCALC_TOKEN', '--log-level']) {
       assert.ok(help.includes(flag), flag);
