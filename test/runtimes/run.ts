@@ -3,13 +3,15 @@
 //
 //   node dist/test/runtimes/run.js bun|deno [file.test.js ...]
 //
-// Bun runs node:test suites with `bun test`, Deno with `deno test` (its node:test support). The
-// remote-*.test.js files are left out: they test RemoteCalculator against nanocalc-server
-// processes, a Node client (nanocalc/remote), not the in-process engine these runtimes change.
+// Bun runs node:test suites with `bun test`, Deno with `deno test` (its node:test support). Left
+// out, as Node-only: remote-*.test.js (RemoteCalculator, a Node gRPC client, against
+// nanocalc-server processes: not the in-process engine these runtimes change), hardening-panic
+// (a test build of the Node-API addon swapped in through Node's module cache), and any test file
+// with a line `// nanocalc-test: node-only`.
 // Prints the runner's output, then one line `<runtime>: N passed, N failed`.
 
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import process from 'node:process';
@@ -61,12 +63,15 @@ export function runtimeBinary(runtime: 'bun' | 'deno'): string {
   return found;
 }
 
+const NODE_ONLY = [/^remote-/, /^hardening-panic\.test\.js$/];
+
 /** The contract suite, as paths relative to the repository root. */
 export function contractFiles(): string[] {
   const dir = join(root, 'dist/test');
   const top = readdirSync(dir)
-    .filter((f) => f.endsWith('.test.js') && !f.startsWith('remote-'))
-    .map((f) => join(dir, f));
+    .filter((f) => f.endsWith('.test.js') && !NODE_ONLY.some((pattern) => pattern.test(f)))
+    .map((f) => join(dir, f))
+    .filter((path) => !/^\/\/ nanocalc-test: node-only$/m.test(readFileSync(path, 'utf8')));
   const runtimes = readdirSync(join(dir, 'runtimes'))
     .filter((f) => f.endsWith('.test.js'))
     .map((f) => join(dir, 'runtimes', f));
