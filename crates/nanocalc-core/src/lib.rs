@@ -62,6 +62,10 @@ pub enum Outcome {
 /// batch result; a batch of `n` needs at most `n * 8 + 32` bytes. Allocates nothing unless the
 /// request repeats a column in several chunks (a non-canonical encoding).
 pub fn process_into(request: &[u8], out: &mut [u8], limits: &Limits) -> Outcome {
+    #[cfg(feature = "test-panic")]
+    if request == TEST_PANIC_REQUEST {
+        panic!("nanocalc: the forced panic of the test-panic feature");
+    }
     if out.len() < SMALL_RESPONSE_MAX {
         return Outcome::NeedCapacity(SMALL_RESPONSE_MAX);
     }
@@ -87,6 +91,12 @@ pub fn process_into(request: &[u8], out: &mut [u8], limits: &Limits) -> Outcome 
         Ok(Request::Columns { operation, a, b }) => column_batch(operation, &a, &b, out, limits),
     }
 }
+
+/// With the `test-panic` feature (tests only), this request panics inside [`process_into`]: field
+/// 15 (unknown to the schema) holding the bytes `panic`, which is otherwise an `INVALID_REQUEST`
+/// (no operation set).
+#[cfg(feature = "test-panic")]
+pub const TEST_PANIC_REQUEST: &[u8] = b"\x7a\x05panic";
 
 /// [`process_into`] into a new buffer of the right size: for servers and tools, not the hot path.
 pub fn process(request: &[u8], limits: &Limits) -> Vec<u8> {
