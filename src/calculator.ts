@@ -193,7 +193,8 @@ export class Calculator {
     }
     if (out !== undefined) {
       if (!(out instanceof BigInt64Array)) throw new TypeError('nanocalc: out must be a BigInt64Array');
-      if (out.length !== n) throw new RangeError(`nanocalc: out has length ${out.length}, expected ${n}`);
+      const outLength = typedArrayLength.call(out);
+      if (outLength !== n) throw new RangeError(`nanocalc: out has length ${outLength}, expected ${n}`);
     }
     const requestLength = columnsRequestLength(n);
     if (n > this.#maxBatchLength) {
@@ -215,8 +216,8 @@ export class Calculator {
     // the buffer this request is being written into, so it is refused until the columns are in.
     this.#state = BUSY;
     try {
-      this.#writeColumn(a, COLUMNS_A_OFFSET, 'a');
-      this.#writeColumn(b, columnsBOffset(n), 'b');
+      this.#writeColumn(a, n, COLUMNS_A_OFFSET, 'a');
+      this.#writeColumn(b, n, columnsBOffset(n), 'b');
     } finally {
       if (this.#state === BUSY) this.#state = OPEN;
     }
@@ -244,7 +245,7 @@ export class Calculator {
   process(request: Uint8Array): Uint8Array {
     this.#checkOpen();
     if (!(request instanceof Uint8Array)) throw new TypeError('nanocalc: process() takes a Uint8Array');
-    const length = request.length;
+    const length = typedArrayLength.call(request); // its own length, whatever a subclass says
     if (length > this.#maxRequestBytes) {
       // Answered here so an oversized request is never copied.
       return encodeErrorResponse(
@@ -335,14 +336,16 @@ export class Calculator {
     this.#u32 = new Uint32Array(buffer);
   }
 
-  /** Copies one column into the request at byte `offset` (a multiple of 8), checking each value. */
-  #writeColumn(column: BatchInput, offset: number, name: string): void {
+  /**
+   * Copies the `n` values of one column (its length as checked, never read again: a proxy or a
+   * getter could change it) into the request at byte `offset` (a multiple of 8), checking each.
+   */
+  #writeColumn(column: BatchInput, n: number, offset: number, name: string): void {
     const index = offset / 8;
     if (column instanceof BigInt64Array) {
       this.#i64.set(column, index);
       return;
     }
-    const n = column.length;
     if (n === 0) return;
     const i64 = this.#i64;
     const i32 = this.#i32;
@@ -374,9 +377,15 @@ function elementTypeError(name: string, i: number, value: unknown, expected: str
   return new TypeError(`nanocalc: ${name}[${i}] must be a ${expected} like ${name}[0], got ${describe(value)}`);
 }
 
+/** %TypedArray%.prototype.length: the real length of a typed array, whatever its class says. */
+const typedArrayLength = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Int8Array.prototype), 'length')!
+  .get as (this: unknown) => number;
+
 /** The length of a batch column, or a TypeError if it is not one of the accepted kinds. */
 function columnLength(column: unknown, name: string): number {
-  if (column instanceof BigInt64Array || Array.isArray(column)) return column.length;
+  // A typed array's own length (a subclass or a proxy could report another one; a proxy throws).
+  if (column instanceof BigInt64Array) return typedArrayLength.call(column);
+  if (Array.isArray(column)) return column.length;
   throw new TypeError(
     `nanocalc: batch column ${name} must be a BigInt64Array, a bigint[] or a number[], got ${describe(column)}`,
   );
