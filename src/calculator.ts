@@ -1,5 +1,6 @@
 import {
   COLUMNS_A_OFFSET,
+  EXPRESSION_HEADER_MAX,
   FIELD,
   I64_MAX,
   NEED_CAPACITY,
@@ -10,12 +11,14 @@ import {
   columnsBOffset,
   columnsRequestLength,
   decodeBatchResult,
+  decodeBigintResult,
   decodeBigintResultFast,
   decodeNumberResultFast,
   encodeBinaryBigints,
   encodeBinaryNumbers,
   encodeColumnsFrame,
   encodeErrorResponse,
+  encodeExpressionInPlace,
 } from './codec.js';
 import { Buffer } from 'node:buffer';
 import { CalculatorError } from './errors.js';
@@ -55,6 +58,8 @@ const ERROR_CODE_LIMIT_EXCEEDED = 3;
 const OPEN = 0;
 const CLOSED = 1;
 const BUSY = 2;
+
+const utf8 = new TextEncoder();
 
 function align8(n: number): number {
   return (n + 7) & ~7;
@@ -235,6 +240,34 @@ export class Calculator {
     }
     out.set(this.#i64.subarray(at, at + n));
     return out;
+  }
+
+  /**
+   * Evaluates an expression of many steps in one call to the engine: integers, `+ - * / %`,
+   * unary minus and parentheses, with the usual precedence (`*`, `/`, `%` before `+`, `-`; each
+   * left-associative) and every step with the arithmetic of the five operations (saturating).
+   * `calc.evaluate('2 * (3 + -4) % 5')` is `-2n`. Failures throw `CalculatorError` with `index`
+   * the offset in `text` of the character at fault: `SYNTAX_ERROR` (a literal above 2^63 - 1
+   * included, but `-9223372036854775808` is allowed), `DIVISION_BY_ZERO` (the `/` or `%`),
+   * `LIMIT_EXCEEDED` (more than 64 KiB of UTF-8, or parentheses nested deeper than 256).
+   */
+  evaluate(text: string): bigint {
+    this.#checkOpen();
+    if (typeof text !== 'string') throw new TypeError(`nanocalc: evaluate() takes a string, got ${describe(text)}`);
+    // A UTF-8 text is at least as long in bytes as in UTF-16 units and at most three times.
+    if (text.length > this.#maxRequestBytes) {
+      throw new CalculatorError(
+        'LIMIT_EXCEEDED',
+        `request of more than ${this.#maxRequestBytes} bytes exceeds the limit of ${this.#maxRequestBytes} bytes`,
+        0,
+      );
+    }
+    const textAt = REQUEST_OFFSET + EXPRESSION_HEADER_MAX;
+    this.#reserve(align8(textAt + 3 * text.length) + SMALL_RESPONSE_MAX);
+    const { written } = utf8.encodeInto(text, this.#u8.subarray(textAt));
+    const length = encodeExpressionInPlace(this.#u8, written);
+    const [start, end] = this.#call(length);
+    return decodeBigintResult(this.#u8, start, end, true);
   }
 
   /**

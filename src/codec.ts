@@ -7,8 +7,10 @@ import { CalculatorError, WIRE_ERROR_CODES } from './errors.js';
 import {
   BatchResultKey,
   CalculationErrorKey,
+  CalculatorRequestKey,
   CalculatorRequestOperation,
   CalculatorResponseKey,
+  ExpressionKey,
   calculatorRequestColumnsAOffset,
   calculatorRequestColumnsBOffset,
   calculatorRequestColumnsLength,
@@ -59,6 +61,37 @@ export const columnsRequestLength = calculatorRequestColumnsLength;
 /** Writes the framing of a column batch of `n` values; the caller fills the two columns. */
 export function encodeColumnsFrame(u8: Uint8Array, operation: number, n: number): number {
   return encodeCalculatorRequestColumnsFrame(u8, REQUEST_OFFSET, operation, n);
+}
+
+/** Room before an expression's text for its header: two keys and two varint lengths. */
+export const EXPRESSION_HEADER_MAX = 1 + 5 + 1 + 5;
+
+/**
+ * Encodes `CalculatorRequest { expression: Expression { text } }` at REQUEST_OFFSET, the text
+ * already written as `textLength` UTF-8 bytes at REQUEST_OFFSET + EXPRESSION_HEADER_MAX: writes
+ * the header in front of it and moves the text down to follow it. Returns the request's length.
+ */
+export function encodeExpressionInPlace(u8: Uint8Array, textLength: number): number {
+  let pos = REQUEST_OFFSET;
+  const body = textLength === 0 ? 0 : 1 + varintLength(textLength) + textLength;
+  u8[pos++] = CalculatorRequestKey.expression;
+  pos = writeVarint64(u8, pos, body, 0);
+  if (textLength > 0) {
+    u8[pos++] = ExpressionKey.text;
+    pos = writeVarint64(u8, pos, textLength, 0);
+    const from = REQUEST_OFFSET + EXPRESSION_HEADER_MAX;
+    u8.copyWithin(pos, from, from + textLength);
+  }
+  return pos + textLength - REQUEST_OFFSET;
+}
+
+function varintLength(n: number): number {
+  let length = 1;
+  while (n >= 128) {
+    n = Math.floor(n / 128);
+    length++;
+  }
+  return length;
 }
 
 // ---- decoding ------------------------------------------------------------------------------
@@ -135,8 +168,14 @@ function skipField(u8: Uint8Array, key: number, end: number): void {
 
 const utf8 = new TextDecoder();
 
+/** What a response answers, for the errors' `index`: one value, a batch, or an expression. */
+const SINGLE = 0;
+const BATCH = 1;
+const EXPRESSION = 2;
+type Answering = typeof SINGLE | typeof BATCH | typeof EXPRESSION;
+
 /** Decodes the `CalculationError` body in `[cursor, end)` into a `CalculatorError`. */
-function decodeError(u8: Uint8Array, end: number, batch: boolean): CalculatorError {
+function decodeError(u8: Uint8Array, end: number, answering: Answering): CalculatorError {
   let code = 0;
   let message = '';
   let index = 0;
@@ -157,18 +196,21 @@ function decodeError(u8: Uint8Array, end: number, batch: boolean): CalculatorErr
     }
   }
   const name = WIRE_ERROR_CODES[code] ?? 'INTERNAL';
-  const elementFailure = batch && name === 'DIVISION_BY_ZERO';
-  return new CalculatorError(name, message || name, elementFailure ? index : undefined);
+  const positioned =
+    answering === BATCH
+      ? name === 'DIVISION_BY_ZERO'
+      : answering === EXPRESSION && (name === 'SYNTAX_ERROR' || name === 'DIVISION_BY_ZERO' || name === 'LIMIT_EXCEEDED');
+  return new CalculatorError(name, message || name, positioned ? index : undefined);
 }
 
 /** Reads the response's oneof key at `start`; throws the decoded error for `error` responses. */
-function readResultKey(u8: Uint8Array, start: number, end: number, batch: boolean): number {
+function readResultKey(u8: Uint8Array, start: number, end: number, answering: Answering): number {
   cursor = start;
   if (cursor >= end) throw malformed('empty response');
   const key = u8[cursor++]!;
   if (key === CalculatorResponseKey.error) {
     const len = readLength(u8, end);
-    throw decodeError(u8, cursor + len, batch);
+    throw decodeError(u8, cursor + len, answering);
   }
   return key;
 }
@@ -193,7 +235,7 @@ export function decodeNumberResultFast(u8: Uint8Array, start: number, end: numbe
 
 /** Decodes a `value` response as a number; a value beyond the safe range is a `RangeError`. */
 export function decodeNumberResult(u8: Uint8Array, start: number, end: number): number {
-  if (readResultKey(u8, start, end, false) !== CalculatorResponseKey.value) throw malformed('expected a value');
+  if (readResultKey(u8, start, end, SINGLE) !== CalculatorResponseKey.value) throw malformed('expected a value');
   const first = u8[cursor]!;
   if (first < 128 && cursor < end) return first;
   readVarint(u8, end);
@@ -228,8 +270,10 @@ export function decodeBigintResultFast(u8: Uint8Array, start: number, end: numbe
 }
 
 /** Decodes a `value` response as a bigint. */
-export function decodeBigintResult(u8: Uint8Array, start: number, end: number): bigint {
-  if (readResultKey(u8, start, end, false) !== CalculatorResponseKey.value) throw malformed('expected a value');
+export function decodeBigintResult(u8: Uint8Array, start: number, end: number, expression = false): bigint {
+  if (readResultKey(u8, start, end, expression ? EXPRESSION : SINGLE) !== CalculatorResponseKey.value) {
+    throw malformed('expected a value');
+  }
   readVarint(u8, end);
   return bigintFromHalves(varLo, varHi);
 }
@@ -239,7 +283,7 @@ export function decodeBigintResult(u8: Uint8Array, start: number, end: number): 
  * (8-byte aligned, as the engine writes them).
  */
 export function decodeBatchResult(u8: Uint8Array, start: number, end: number, n: number): number {
-  if (readResultKey(u8, start, end, true) !== CalculatorResponseKey.batch) throw malformed('expected a batch result');
+  if (readResultKey(u8, start, end, BATCH) !== CalculatorResponseKey.batch) throw malformed('expected a batch result');
   const bodyLength = readLength(u8, end);
   const bodyEnd = cursor + bodyLength;
   if (n === 0 && cursor === bodyEnd) return cursor;

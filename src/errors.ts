@@ -1,5 +1,11 @@
-/** Codes of domain failures; the first four mirror the schema's `ErrorCode`. */
-export type CalculatorErrorCode = 'DIVISION_BY_ZERO' | 'INVALID_REQUEST' | 'LIMIT_EXCEEDED' | 'INTERNAL' | 'CLOSED';
+/** Codes of domain failures; all but `CLOSED` mirror the schema's `ErrorCode`. */
+export type CalculatorErrorCode =
+  | 'DIVISION_BY_ZERO'
+  | 'INVALID_REQUEST'
+  | 'LIMIT_EXCEEDED'
+  | 'INTERNAL'
+  | 'SYNTAX_ERROR'
+  | 'CLOSED';
 
 /** The schema's `ErrorCode` numbers, in wire order. */
 export const WIRE_ERROR_CODES: readonly CalculatorErrorCode[] = [
@@ -8,6 +14,7 @@ export const WIRE_ERROR_CODES: readonly CalculatorErrorCode[] = [
   'INVALID_REQUEST',
   'LIMIT_EXCEEDED',
   'INTERNAL',
+  'SYNTAX_ERROR',
 ];
 
 /**
@@ -17,7 +24,11 @@ export const WIRE_ERROR_CODES: readonly CalculatorErrorCode[] = [
 export class CalculatorError extends Error {
   override readonly name = 'CalculatorError';
   readonly code: CalculatorErrorCode;
-  /** For batches: the position of the first failing element. */
+  /**
+   * For batches: the position of the first failing element. For `evaluate`: the offset in the
+   * text of the character at fault (SYNTAX_ERROR; DIVISION_BY_ZERO: the `/` or `%`;
+   * LIMIT_EXCEEDED: the `(` nested one too deep, or 0 for a text too long).
+   */
   readonly index: number | undefined;
 
   constructor(code: CalculatorErrorCode, message: string, index?: number) {

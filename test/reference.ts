@@ -3,6 +3,7 @@
 // no code with src/ or the engine; tests compare the real thing against it.
 
 import fc from 'fast-check';
+import { referenceEvaluate } from './expr-reference.js';
 import { create } from '@bufbuild/protobuf';
 import {
   BatchOperationSchema,
@@ -10,9 +11,12 @@ import {
   CalculatorRequestSchema,
   ColumnBatchSchema,
   ErrorCode,
+  ExpressionSchema,
   type CalculatorRequest,
   type CalculatorResponse,
 } from '../gen/nanocalc/v1/calculator_pb.js';
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 export const MIN = -(2n ** 63n);
 export const MAX = 2n ** 63n - 1n;
@@ -159,6 +163,10 @@ export function expectedResponse(
       if (op === undefined) return errorOf(ErrorCode.INVALID_REQUEST);
       if (a.length > limits.maxBatchLength) return errorOf(ErrorCode.LIMIT_EXCEEDED);
       return batchResponse(op, a, b);
+    }
+    case 'expression': {
+      const outcome = referenceEvaluate(operation.value.text);
+      return 'value' in outcome ? { case: 'value', value: outcome.value } : errorOf(ErrorCode[outcome.code], BigInt(outcome.index));
     }
   }
 }
@@ -363,7 +371,7 @@ export function decodeStrict(bytes: Uint8Array): { request: CalculatorRequest; n
   try {
     while (!wire.done) {
       const [field, wireType] = wire.key();
-      if (field < 1 || field > 7) {
+      if (field < 1 || field > 8) {
         wire.skip(wireType, field, budget);
         continue;
       }
@@ -387,6 +395,21 @@ export function decodeStrict(bytes: Uint8Array): { request: CalculatorRequest; n
           } else body.skip(t, f, inner);
         }
         request = create(CalculatorRequestSchema, { operation: { case: 'batch', value } });
+      } else if (field === 8) {
+        const value = op.case === 'expression' ? op.value : create(ExpressionSchema, {});
+        while (!body.done) {
+          const [f, t] = body.key();
+          if (f === 1) {
+            if (t !== LEN) throw new WireError('string field with a wrong wire type');
+            const bytes = body.delimited();
+            try {
+              value.text = strictUtf8.decode(bytes);
+            } catch {
+              throw new WireError('invalid string value: data is not UTF-8 encoded');
+            }
+          } else body.skip(t, f, inner);
+        }
+        request = create(CalculatorRequestSchema, { operation: { case: 'expression', value } });
       } else {
         const value = op.case === 'columns' ? op.value : create(ColumnBatchSchema, {});
         while (!body.done) {

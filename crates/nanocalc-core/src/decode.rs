@@ -18,6 +18,7 @@ pub enum DecodeError {
     PackedLength,
     UnexpectedEndGroupTag,
     RecursionLimitReached,
+    InvalidUtf8,
 }
 
 impl DecodeError {
@@ -32,6 +33,7 @@ impl DecodeError {
             DecodeError::PackedLength => "malformed request: packed sfixed64 length is not a multiple of 8",
             DecodeError::UnexpectedEndGroupTag => "malformed request: unexpected end-group tag",
             DecodeError::RecursionLimitReached => "malformed request: nesting deeper than 100",
+            DecodeError::InvalidUtf8 => "malformed request: a string is not valid UTF-8",
         }
     }
 }
@@ -346,6 +348,8 @@ pub enum Request<'a> {
         a: Column<'a>,
         b: Column<'a>,
     },
+    /// `Expression { text }`: the text's bytes, valid UTF-8.
+    Expression(&'a [u8]),
 }
 
 impl Request<'_> {
@@ -356,6 +360,7 @@ impl Request<'_> {
             Request::Binary { op, .. } => *op as u32,
             Request::Rows(_) => 6,
             Request::Columns { .. } => 7,
+            Request::Expression(_) => 8,
         }
     }
 }
@@ -398,7 +403,7 @@ fn decode_general(bytes: &[u8]) -> Result<Request<'_>> {
     while !rest.is_empty() {
         let field_start = rest;
         let (field, wire_type) = key(&mut rest)?;
-        if !(1..=7).contains(&field) {
+        if !(1..=8).contains(&field) {
             skip(&mut rest, wire_type, field, depth)?;
             continue;
         }
@@ -410,6 +415,7 @@ fn decode_general(bytes: &[u8]) -> Result<Request<'_>> {
             request = match field {
                 6 => Request::Rows(Rows { operation: 0, count: 0, run: field_start }),
                 7 => Request::Columns { operation: 0, a: Column::Borrowed(&[]), b: Column::Borrowed(&[]) },
+                8 => Request::Expression(&[]),
                 _ => Request::Binary { op: Op::from_wire(field as i32).ok_or(DecodeError::InvalidTag)?, a: 0, b: 0 },
             };
         }
@@ -453,6 +459,22 @@ fn decode_general(bytes: &[u8]) -> Result<Request<'_>> {
                         2 => a.merge(&mut body, wire_type)?,
                         3 => b.merge(&mut body, wire_type)?,
                         _ => skip(&mut body, wire_type, field, inner)?,
+                    }
+                }
+            }
+            Request::Expression(text) => {
+                while !body.is_empty() {
+                    let (field, wire_type) = key(&mut body)?;
+                    if field == 1 {
+                        // A string: the last occurrence wins, each must be UTF-8 (as prost checks).
+                        expect(wire_type, LEN)?;
+                        let bytes = length_delimited(&mut body)?;
+                        if core::str::from_utf8(bytes).is_err() {
+                            return Err(DecodeError::InvalidUtf8);
+                        }
+                        *text = bytes;
+                    } else {
+                        skip(&mut body, wire_type, field, inner)?;
                     }
                 }
             }

@@ -8,6 +8,7 @@
 pub mod arith;
 pub mod decode;
 pub mod encode;
+pub mod expr;
 mod kernels;
 pub mod shared_buffer;
 
@@ -32,16 +33,27 @@ pub struct Limits {
     pub max_request_bytes: usize,
     /// Most operations in one batch (row or column form).
     pub max_batch_length: usize,
+    /// Longest expression text, in bytes.
+    pub max_expression_bytes: usize,
+    /// Deepest nesting of parentheses in an expression (it bounds the parser's recursion).
+    pub max_expression_depth: usize,
 }
 
 impl Limits {
     pub const DEFAULT_MAX_REQUEST_BYTES: usize = 64 << 20;
     pub const DEFAULT_MAX_BATCH_LENGTH: usize = 8_000_000;
+    pub const DEFAULT_MAX_EXPRESSION_BYTES: usize = 64 << 10;
+    pub const DEFAULT_MAX_EXPRESSION_DEPTH: usize = 256;
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_request_bytes: Self::DEFAULT_MAX_REQUEST_BYTES, max_batch_length: Self::DEFAULT_MAX_BATCH_LENGTH }
+        Limits {
+            max_request_bytes: Self::DEFAULT_MAX_REQUEST_BYTES,
+            max_batch_length: Self::DEFAULT_MAX_BATCH_LENGTH,
+            max_expression_bytes: Self::DEFAULT_MAX_EXPRESSION_BYTES,
+            max_expression_depth: Self::DEFAULT_MAX_EXPRESSION_DEPTH,
+        }
     }
 }
 
@@ -89,6 +101,7 @@ pub fn process_into(request: &[u8], out: &mut [u8], limits: &Limits) -> Outcome 
         },
         Ok(Request::Rows(rows)) => row_batch(&rows, out, limits),
         Ok(Request::Columns { operation, a, b }) => column_batch(operation, &a, &b, out, limits),
+        Ok(Request::Expression(text)) => expression(text, out, limits),
     }
 }
 
@@ -233,6 +246,65 @@ fn column_batch(operation: i32, a: &Column<'_>, b: &Column<'_>, out: &mut [u8], 
     };
     kernels::columns(op, a.bytes(), b.bytes(), &mut out[values_at..values_at + count * 8]);
     Outcome::Written { start, len: values_at + count * 8 - start }
+}
+
+#[inline(never)]
+fn expression(text: &[u8], out: &mut [u8], limits: &Limits) -> Outcome {
+    use expr::{ExprError, Syntax};
+    let mut message = StackText::new();
+    if text.len() > limits.max_expression_bytes {
+        let _ = write!(
+            message,
+            "expression of {} bytes exceeds the limit of {} bytes",
+            text.len(),
+            limits.max_expression_bytes
+        );
+        return error(out, ErrorCode::LimitExceeded, message.as_str(), 0);
+    }
+    let (code, at) = match expr::evaluate(text, limits.max_expression_depth) {
+        Ok(value) => return Outcome::Written { start: 0, len: encode::value(out, value) },
+        Err(ExprError::DivisionByZero { at }) => {
+            let _ = write!(message, "division by zero at {at}");
+            (ErrorCode::DivisionByZero, at)
+        }
+        Err(ExprError::TooDeep { at }) => {
+            let limit = limits.max_expression_depth;
+            let _ = write!(message, "parentheses nested deeper than {limit} at {at}");
+            (ErrorCode::LimitExceeded, at)
+        }
+        Err(ExprError::Syntax { at, what }) => {
+            let _ = match what {
+                Syntax::ExpectedOperand { found: None } => {
+                    write!(message, "expected a number or '(' at {at}, found the end")
+                }
+                Syntax::ExpectedOperand { found: Some(byte) } => {
+                    write!(message, "expected a number or '(' at {at}, found {}", Found(byte))
+                }
+                Syntax::ExpectedClose { found: None } => write!(message, "expected ')' at {at}, found the end"),
+                Syntax::ExpectedClose { found: Some(byte) } => {
+                    write!(message, "expected ')' at {at}, found {}", Found(byte))
+                }
+                Syntax::Unexpected { found } => write!(message, "unexpected {} at {at}", Found(found)),
+                Syntax::LiteralOutOfRange => write!(message, "integer literal out of range at {at}"),
+            };
+            (ErrorCode::SyntaxError, at)
+        }
+    };
+    error(out, code, message.as_str(), at as u64)
+}
+
+/// A byte of an expression named in a message: quoted if printable ASCII.
+struct Found(u8);
+
+impl core::fmt::Display for Found {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            byte @ 0x21..=0x7e => write!(f, "'{}'", byte as char),
+            b' ' | b'\t' | b'\n' | b'\r' => f.write_str("a space"),
+            0x80.. => f.write_str("a non-ASCII character"),
+            byte => write!(f, "the control character 0x{byte:02x}"),
+        }
+    }
 }
 
 /// A short message formatted on the stack (error texts must not allocate); longer text is cut.

@@ -56,6 +56,12 @@ fn no_allocation_per_call() {
         }
         .encode_to_vec(),
         vec![0xff, 0xff, 0xff],
+        pb::CalculatorRequest {
+            operation: Some(Member::Expression(pb::Expression { text: "2 * (3 + -4) % 5 - 1 / 0".to_string() })),
+        }
+        .encode_to_vec(),
+        pb::CalculatorRequest { operation: Some(Member::Expression(pb::Expression { text: "((1) + ".to_string() })) }
+            .encode_to_vec(),
     ];
     let limits = Limits::default();
     let mut out = vec![0u8; 4096];

@@ -47,6 +47,59 @@ fn member() -> impl Strategy<Value = Member> {
                 }
                 Member::Columns(pb::ColumnBatch { operation, a, b })
             }),
+        expression_text().prop_map(|text| Member::Expression(pb::Expression { text })),
+    ]
+}
+
+/// A literal, edges of i64 (and just past them) well represented.
+fn literal() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => (0u64..1000).prop_map(|n| n.to_string()),
+        2 => any::<u64>().prop_map(|n| n.to_string()),
+        1 => prop::sample::select(vec![
+            "0", "9223372036854775807", "9223372036854775808", "9223372036854775809",
+            "18446744073709551616", "0000000000000000000000000000000000000000007", "4294967296",
+        ]).prop_map(String::from),
+    ]
+}
+
+/// Well-formed expressions (as far as literals allow), with random spacing and nesting.
+fn grammar_expression() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![
+        3 => literal(),
+        1 => literal().prop_map(|n| format!("-{n}")),
+    ];
+    leaf.prop_recursive(16, 64, 2, |inner| {
+        let space = prop::sample::select(vec!["", "", " ", "  ", "\t", "\n"]);
+        prop_oneof![
+            (inner.clone(), prop::sample::select(vec!["+", "-", "*", "/", "%"]), inner.clone(), space.clone())
+                .prop_map(|(a, op, b, s)| format!("{a}{s}{op}{s}{b}")),
+            (inner.clone(), space.clone()).prop_map(|(a, s)| format!("({s}{a}{s})")),
+            inner.prop_map(|a| format!("-{a}")),
+        ]
+    })
+}
+
+/// Expression texts: well-formed ones, damaged ones, deep nesting, and strings over the
+/// grammar's alphabet with a few characters outside it (non-ASCII included).
+fn expression_text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => grammar_expression(),
+        2 => (grammar_expression(), any::<prop::sample::Index>(), prop::sample::select(vec!["(", ")", "+", "", "x", "é", "1"]))
+            .prop_map(|(text, at, insert)| {
+                let mut at = at.index(text.len() + 1);
+                while !text.is_char_boundary(at) {
+                    at -= 1;
+                }
+                format!("{}{insert}{}", &text[..at], &text[at..])
+            }),
+        1 => (0usize..20, grammar_expression()).prop_map(|(depth, a)| format!("{}{a}{}", "(".repeat(depth), ")".repeat(depth))),
+        2 => prop::collection::vec(
+            prop::sample::select(vec!['0', '1', '7', '9', '+', '-', '*', '/', '%', '(', ')', ' ', '\t', 'x', 'é', '٣']),
+            0..30
+        )
+        .prop_map(|chars| chars.into_iter().collect()),
+        1 => prop::collection::vec(any::<u8>(), 0..420).prop_map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
     ]
 }
 
@@ -82,7 +135,12 @@ fn damaged_request() -> impl Strategy<Value = Vec<u8>> {
 }
 
 fn check(request: &[u8]) {
-    let limits = Limits { max_request_bytes: 1 << 20, max_batch_length: 30 };
+    let limits = Limits {
+        max_request_bytes: 1 << 20,
+        max_batch_length: 30,
+        max_expression_bytes: 400,
+        max_expression_depth: 12,
+    };
     let expected = reference(request, &limits);
     let answered = process(request, &limits);
     assert_eq!(decode_response(&answered), expected, "request {request:02x?}");
@@ -126,17 +184,57 @@ proptest! {
     #[test]
     fn garbage_from_schema_bytes_matches_the_reference(
         request in prop::collection::vec(prop::sample::select(vec![
-            0x00, 0x01, 0x02, 0x08, 0x0a, 0x10, 0x12, 0x18, 0x1a, 0x32, 0x3a, 0x43, 0x44, 0x7f, 0x80, 0xff,
+            0x00, 0x01, 0x02, 0x08, 0x0a, 0x10, 0x12, 0x18, 0x1a, 0x32, 0x3a, 0x42, 0x43, 0x44, 0x53, 0x54, 0x7f, 0x80, 0xff,
         ]), 0..48)
     ) {
         check(&request);
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    /// The parser on raw bytes, UTF-8 or not: prost rejects invalid UTF-8 in a string field, and so
+    /// must the engine; valid text must evaluate as the shunting-yard reference says.
+    #[test]
+    fn expression_bytes_match_the_reference(text in prop::collection::vec(prop_oneof![
+        3 => prop::sample::select(b"0123456789+-*/%() ".to_vec()),
+        1 => any::<u8>(),
+    ], 0..64)) {
+        check(&expression_request(&text));
+    }
+}
+
+/// `CalculatorRequest { expression: Expression { text } }` encoded by hand, whatever the bytes.
+fn expression_request(text: &[u8]) -> Vec<u8> {
+    let mut body = vec![0x0a];
+    body.extend(varint(text.len()));
+    body.extend(text);
+    let mut request = vec![0x42];
+    request.extend(varint(body.len()));
+    request.extend(body);
+    request
+}
+
+#[test]
+fn expressions_at_the_limits_match_the_reference() {
+    // Limits of `check`: 400 bytes, 12 levels of parentheses.
+    for depth in 10..=14 {
+        check(&expression_request(format!("{}1{}", "(".repeat(depth), ")".repeat(depth)).as_bytes()));
+        check(&expression_request(format!("{}1", "(".repeat(depth)).as_bytes()));
+    }
+    for len in [399, 400, 401] {
+        check(&expression_request(format!("{}1", " ".repeat(len - 1)).as_bytes()));
+    }
+    check(&expression_request(format!("{}1", "-".repeat(399)).as_bytes()));
+    check(&expression_request(b"\xff"));
+    check(&expression_request("1 + é".as_bytes()));
+}
+
 #[test]
 fn group_nesting_agrees_with_prost_around_the_recursion_limit() {
     for depth in 95..=105 {
-        let request = [vec![0x43; depth], vec![0x44; depth]].concat();
+        let request = [vec![0x53; depth], vec![0x54; depth]].concat();
         check(&request);
         // Inside a message the budget is one level smaller.
         let inner = [vec![0x1b; depth], vec![0x1c; depth]].concat();

@@ -114,12 +114,12 @@ fn malformed() -> Vec<(&'static str, Vec<u8>)> {
         ("wire type 6", vec![0x0e]),
         ("wire type 7", vec![0x0f]),
         ("stray end group", vec![0x0c]),
-        ("unterminated group", vec![0x43, 0x08, 0x01]),
-        ("mismatched end group", vec![0x43, 0x54]),
+        ("unterminated group", vec![0x53, 0x08, 0x01]),
+        ("mismatched end group", vec![0x53, 0x5c]),
         ("packed sfixed64 not a multiple of 8", vec![0x3a, 0x05, 0x12, 0x03, 0x01, 0x02, 0x03]),
         ("sfixed64 as a varint", vec![0x3a, 0x02, 0x10, 0x01]),
         ("truncated row", vec![0x32, 0x04, 0x12, 0x03, 0x08, 0x01]),
-        ("groups nested past the recursion limit", [vec![0x43; 101], vec![0x44; 101]].concat()),
+        ("groups nested past the recursion limit", [vec![0x53; 101], vec![0x54; 101]].concat()),
     ]
 }
 
@@ -169,7 +169,7 @@ fn a_binary_op_longer_than_127_bytes_has_a_two_byte_length() {
 
 #[test]
 fn deep_groups_within_the_limit_are_skipped() {
-    let request = [vec![0x43; 99], vec![0x44; 99], encode(Member::Add(pb::BinaryOp { a: 1, b: 2 }))].concat();
+    let request = [vec![0x53; 99], vec![0x54; 99], encode(Member::Add(pb::BinaryOp { a: 1, b: 2 }))].concat();
     assert!(pb::CalculatorRequest::decode(&request[..]).is_ok());
     assert_eq!(answer(&request), Answer::Value(3));
 }
@@ -221,7 +221,7 @@ fn batches_compute_every_element() {
 
 #[test]
 fn limits_are_enforced_before_work() {
-    let limits = Limits { max_request_bytes: 64, max_batch_length: 3 };
+    let limits = Limits { max_request_bytes: 64, max_batch_length: 3, ..Limits::default() };
     let big = encode(Member::Columns(pb::ColumnBatch { operation: 1, a: vec![1; 4], b: vec![1; 4] }));
     let response = decode_response(&process(&big, &limits));
     assert_eq!(error_code(&response.result.unwrap()), (pb::ErrorCode::LimitExceeded, 0));
@@ -260,4 +260,94 @@ fn a_small_buffer_is_asked_to_grow_and_batch_values_are_aligned() {
             Answer::Batch(pb::BatchResult { values: vec![3; 100] })
         );
     }
+}
+
+fn expression(text: &str) -> Vec<u8> {
+    encode(Member::Expression(pb::Expression { text: text.to_string() }))
+}
+
+fn evaluate(text: &str) -> Answer {
+    answer(&expression(text))
+}
+
+#[test]
+fn expressions_follow_precedence_associativity_and_the_arithmetic() {
+    let cases: &[(&str, i64)] = &[
+        ("1 + 2 * 3", 7),
+        ("2 * (3 + -4) % 5", -2),
+        ("10 - 4 - 3", 3),
+        ("100 / 10 / 5", 2),
+        ("7 % 4 * 3", 9),
+        ("-7 / 2", -3),
+        ("-7 % 2", -1),
+        ("9223372036854775807 + 1", MAX),
+        ("9223372036854775807 + 1 - 1", MAX - 1),
+        ("-9223372036854775808", MIN),
+        ("-9223372036854775808 / -1", MAX),
+        ("-9223372036854775808 % -1", 0),
+        ("-(-9223372036854775808)", MAX),
+        (" \t( 1\n+\r2 ) ", 3),
+        ("((((((((((42))))))))))", 42),
+    ];
+    for &(text, expected) in cases {
+        assert_eq!(evaluate(text), Answer::Value(expected), "{text}");
+        assert_eq!(evaluate(text), reference(&expression(text), &Limits::default()).result.unwrap(), "{text}");
+    }
+}
+
+#[test]
+fn expression_errors_point_at_the_offending_character() {
+    let cases: &[(&str, pb::ErrorCode, u64, &str)] = &[
+        ("2 * (3 + 4", pb::ErrorCode::SyntaxError, 10, "expected ')' at 10, found the end"),
+        ("2 * (3 + 4]", pb::ErrorCode::SyntaxError, 10, "expected ')' at 10, found ']'"),
+        ("1 +", pb::ErrorCode::SyntaxError, 3, "expected a number or '(' at 3, found the end"),
+        ("1 + x", pb::ErrorCode::SyntaxError, 4, "expected a number or '(' at 4, found 'x'"),
+        ("1 2", pb::ErrorCode::SyntaxError, 2, "unexpected '2' at 2"),
+        ("1)", pb::ErrorCode::SyntaxError, 1, "unexpected ')' at 1"),
+        ("1 + é", pb::ErrorCode::SyntaxError, 4, "expected a number or '(' at 4, found a non-ASCII character"),
+        ("", pb::ErrorCode::SyntaxError, 0, "expected a number or '(' at 0, found the end"),
+        ("9223372036854775808", pb::ErrorCode::SyntaxError, 0, "integer literal out of range at 0"),
+        ("1 + 99999999999999999999", pb::ErrorCode::SyntaxError, 4, "integer literal out of range at 4"),
+        ("1 / (2 - 2)", pb::ErrorCode::DivisionByZero, 2, "division by zero at 2"),
+        ("5 + 3 % 0", pb::ErrorCode::DivisionByZero, 6, "division by zero at 6"),
+    ];
+    for &(text, code, index, message) in cases {
+        let response = pb::CalculatorResponse::decode(&process(&expression(text), &Limits::default())[..]).unwrap();
+        let Some(Answer::Error(error)) = response.result else { panic!("{text}: expected an error") };
+        assert_eq!((error.code(), error.index, error.message.as_str()), (code, index, message), "{text}");
+    }
+}
+
+#[test]
+fn expression_limits_bound_length_and_nesting() {
+    let limits = Limits::default();
+    let deep = |depth: usize| format!("{}1{}", "(".repeat(depth), ")".repeat(depth));
+    let at_limit = deep(Limits::DEFAULT_MAX_EXPRESSION_DEPTH);
+    assert_eq!(decode_response(&process(&expression(&at_limit), &limits)).result.unwrap(), Answer::Value(1));
+    let too_deep = deep(Limits::DEFAULT_MAX_EXPRESSION_DEPTH + 1);
+    let response = decode_response(&process(&expression(&too_deep), &limits)).result.unwrap();
+    assert_eq!(error_code(&response), (pb::ErrorCode::LimitExceeded, Limits::DEFAULT_MAX_EXPRESSION_DEPTH as u64));
+    // Far deeper than any stack would allow, were recursion not bounded.
+    let response = decode_response(&process(&expression(&"(".repeat(60_000)), &limits)).result.unwrap();
+    assert_eq!(error_code(&response).0, pb::ErrorCode::LimitExceeded);
+    // Unary minus does not recurse: 60,000 of them are fine.
+    let negations = format!("{}7", "-".repeat(60_000));
+    assert_eq!(decode_response(&process(&expression(&negations), &limits)).result.unwrap(), Answer::Value(7));
+    let long = format!("{}1", " ".repeat(Limits::DEFAULT_MAX_EXPRESSION_BYTES));
+    let response = decode_response(&process(&expression(&long), &limits)).result.unwrap();
+    assert_eq!(error_code(&response), (pb::ErrorCode::LimitExceeded, 0));
+}
+
+#[test]
+fn expression_strings_must_be_utf8_as_prost_says() {
+    let invalid = [0x42, 0x03, 0x0a, 0x01, 0xff];
+    assert!(pb::CalculatorRequest::decode(&invalid[..]).is_err());
+    assert_eq!(error_code(&answer(&invalid)), (pb::ErrorCode::InvalidRequest, 0));
+    // Expression merged twice: the last text wins; another member in between replaces it.
+    let mut merged = expression("1 + 1");
+    merged.extend(expression("2 * 3"));
+    assert_eq!(answer(&merged), Answer::Value(6));
+    let mut replaced = expression("1 + 1");
+    replaced.extend(encode(Member::Add(pb::BinaryOp { a: 4, b: 5 })));
+    assert_eq!(answer(&replaced), Answer::Value(9));
 }

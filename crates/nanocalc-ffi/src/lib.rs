@@ -98,7 +98,9 @@ pub extern "C" fn nanocalc_engine_new(max_request_bytes: u32, max_batch_length: 
     guard(|| {
         let limits = match (limit(max_request_bytes, "max_request_bytes"), limit(max_batch_length, "max_batch_length"))
         {
-            (Ok(max_request_bytes), Ok(max_batch_length)) => Limits { max_request_bytes, max_batch_length },
+            (Ok(max_request_bytes), Ok(max_batch_length)) => {
+                Limits { max_request_bytes, max_batch_length, ..Limits::default() }
+            }
             (Err(message), _) | (_, Err(message)) => return fail(NANOCALC_ERROR_BAD_LIMIT, &message),
         };
         engine = Box::into_raw(Box::new(NanocalcEngine { limits }));

@@ -58,6 +58,7 @@ pub fn engine_open<'env>(
     let limits = Limits {
         max_request_bytes: limit(max_request_bytes, "maxRequestBytes")?,
         max_batch_length: limit(max_batch_length, "maxBatchLength")?,
+        ..Limits::default()
     };
     let engine = Box::into_raw(Box::new(Engine { buffer: Some(buffer), limits }));
     let name = "nanocalcEngineCall";
@@ -242,6 +243,8 @@ pub fn process_buffer(request: Buffer) -> Buffer {
                 Member::Columns(columns) => {
                     batch(columns.operation, columns.a.iter().copied().zip(columns.b.iter().copied()), &limits)
                 }
+                // Not part of the baseline: expressions are answered by the core.
+                Member::Expression(_) => return Buffer::from(nanocalc_core::process(&request, &limits)),
             },
         }
     };

@@ -93,7 +93,11 @@ fn parse_seconds(s: &str) -> Result<Duration, String> {
 
 impl Config {
     pub fn limits(&self) -> Limits {
-        Limits { max_request_bytes: self.max_request_bytes, max_batch_length: self.max_batch_length }
+        Limits {
+            max_request_bytes: self.max_request_bytes,
+            max_batch_length: self.max_batch_length,
+            ..Limits::default()
+        }
     }
 
     /// Checks what clap cannot.

@@ -58,6 +58,13 @@ pub fn reference(request: &[u8], limits: &Limits) -> pb::CalculatorResponse {
                 Member::Columns(columns) => {
                     batch(columns.operation, columns.a.iter().copied().zip(columns.b.iter().copied()), limits)
                 }
+                Member::Expression(expression) if expression.text.len() > limits.max_expression_bytes => {
+                    error(pb::ErrorCode::LimitExceeded, 0)
+                }
+                Member::Expression(expression) => match evaluate(&expression.text, limits.max_expression_depth) {
+                    Ok(value) => Answer::Value(value),
+                    Err((code, at)) => error(code, at as u64),
+                },
             },
         }
     };
@@ -83,4 +90,165 @@ pub fn decode_response(bytes: &[u8]) -> pb::CalculatorResponse {
 
 pub fn encode(member: Member) -> Vec<u8> {
     pb::CalculatorRequest { operation: Some(member) }.encode_to_vec()
+}
+
+/// A token of an expression and its byte offset.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Token {
+    Number(u128),
+    Op(u8),
+    Open,
+    Close,
+    End,
+    Bad,
+}
+
+fn tokens(text: &str) -> Vec<(Token, usize)> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    loop {
+        while i < bytes.len() && b" \t\r\n".contains(&bytes[i]) {
+            i += 1;
+        }
+        let Some(&byte) = bytes.get(i) else {
+            out.push((Token::End, i));
+            return out;
+        };
+        let start = i;
+        let token = match byte {
+            b'0'..=b'9' => {
+                let mut value: u128 = 0;
+                while i < bytes.len() && bytes[i].is_ascii_digit() {
+                    value = (value * 10 + u128::from(bytes[i] - b'0')).min(1 << 100);
+                    i += 1;
+                }
+                out.push((Token::Number(value), start));
+                continue;
+            }
+            b'+' | b'-' | b'*' | b'/' | b'%' => Token::Op(byte),
+            b'(' => Token::Open,
+            b')' => Token::Close,
+            _ => Token::Bad,
+        };
+        out.push((token, start));
+        if token == Token::Bad {
+            return out;
+        }
+        i += 1;
+    }
+}
+
+/// An operator on the shunting-yard stack: `(` (with its offset), unary minus, or a binary one.
+#[derive(Clone, Copy, Debug)]
+enum Pending {
+    Open,
+    Negate,
+    Binary(Op, usize),
+}
+
+fn precedence(pending: Pending) -> u8 {
+    match pending {
+        Pending::Open => 0,
+        Pending::Binary(Op::Add | Op::Subtract, _) => 1,
+        Pending::Binary(..) => 2,
+        Pending::Negate => 3,
+    }
+}
+
+/// An RPN item: a value, a negation, or a binary operation at an offset.
+#[derive(Clone, Copy, Debug)]
+enum Rpn {
+    Value(i64),
+    Negate,
+    Binary(Op, usize),
+}
+
+fn pop_into(stack: &mut Vec<Pending>, rpn: &mut Vec<Rpn>) {
+    match stack.pop() {
+        Some(Pending::Negate) => rpn.push(Rpn::Negate),
+        Some(Pending::Binary(op, at)) => rpn.push(Rpn::Binary(op, at)),
+        _ => unreachable!("only operators are popped into the output"),
+    }
+}
+
+/// An expression evaluated independently of the engine's recursive descent: a tokenizer, the
+/// shunting-yard algorithm to RPN (syntax and depth checked on the way, in reading order), then a
+/// stack machine over `model` (exact 128-bit steps, clamped). The errors as (code, offset).
+pub fn evaluate(text: &str, max_depth: usize) -> Result<i64, (pb::ErrorCode, usize)> {
+    let syntax = |at| Err((pb::ErrorCode::SyntaxError, at));
+    let mut stack: Vec<Pending> = Vec::new();
+    let mut rpn: Vec<Rpn> = Vec::new();
+    let mut depth = 0;
+    let mut expect_operand = true;
+    for (token, at) in tokens(text) {
+        if expect_operand {
+            match token {
+                Token::Op(b'-') => stack.push(Pending::Negate),
+                Token::Open if depth == max_depth => return Err((pb::ErrorCode::LimitExceeded, at)),
+                Token::Open => {
+                    depth += 1;
+                    stack.push(Pending::Open);
+                }
+                Token::Number(n) if n <= i64::MAX as u128 => {
+                    rpn.push(Rpn::Value(n as i64));
+                    expect_operand = false;
+                }
+                Token::Number(n) if n == 1 << 63 && matches!(stack.last(), Some(Pending::Negate)) => {
+                    stack.pop();
+                    rpn.push(Rpn::Value(i64::MIN));
+                    expect_operand = false;
+                }
+                _ => return syntax(at),
+            }
+            continue;
+        }
+        match token {
+            Token::Op(byte) => {
+                let op = match byte {
+                    b'+' => Op::Add,
+                    b'-' => Op::Subtract,
+                    b'*' => Op::Multiply,
+                    b'/' => Op::Divide,
+                    _ => Op::Remainder,
+                };
+                let incoming = Pending::Binary(op, at);
+                while stack.last().is_some_and(|&top| precedence(top) >= precedence(incoming)) {
+                    pop_into(&mut stack, &mut rpn);
+                }
+                stack.push(incoming);
+                expect_operand = true;
+            }
+            Token::Close if depth > 0 => {
+                while !matches!(stack.last(), Some(Pending::Open)) {
+                    pop_into(&mut stack, &mut rpn);
+                }
+                stack.pop();
+                depth -= 1;
+            }
+            Token::End if depth == 0 => {
+                while !stack.is_empty() {
+                    pop_into(&mut stack, &mut rpn);
+                }
+            }
+            _ => return syntax(at),
+        }
+    }
+    let mut values: Vec<i64> = Vec::new();
+    for item in rpn {
+        match item {
+            Rpn::Value(value) => values.push(value),
+            Rpn::Negate => {
+                let x = values.pop().unwrap();
+                values.push(model(Op::Subtract, 0, x).unwrap());
+            }
+            Rpn::Binary(op, at) => {
+                let b = values.pop().unwrap();
+                let a = values.pop().unwrap();
+                values.push(model(op, a, b).ok_or((pb::ErrorCode::DivisionByZero, at))?);
+            }
+        }
+    }
+    assert_eq!(values.len(), 1, "{text:?}");
+    Ok(values[0])
 }

@@ -32,11 +32,12 @@ export const ErrorCode = {
   INVALID_REQUEST: 2,
   LIMIT_EXCEEDED: 3,
   INTERNAL: 4,
+  SYNTAX_ERROR: 5,
 } as const;
 /**
  * Names of `nanocalc.v1.ErrorCode` values, indexed by number.
  */
-export const ErrorCodeNames: readonly (string | undefined)[] = ['UNSPECIFIED', 'DIVISION_BY_ZERO', 'INVALID_REQUEST', 'LIMIT_EXCEEDED', 'INTERNAL'];
+export const ErrorCodeNames: readonly (string | undefined)[] = ['UNSPECIFIED', 'DIVISION_BY_ZERO', 'INVALID_REQUEST', 'LIMIT_EXCEEDED', 'INTERNAL', 'SYNTAX_ERROR'];
 
 /**
  * Key bytes (field number and wire type) of the fields of `nanocalc.v1.BinaryOp`.
@@ -94,6 +95,13 @@ export const ColumnBatchKey = {
 } as const;
 
 /**
+ * Key bytes (field number and wire type) of the fields of `nanocalc.v1.Expression`.
+ */
+export const ExpressionKey = {
+  text: 0x0a,
+} as const;
+
+/**
  * Key bytes (field number and wire type) of the fields of `nanocalc.v1.CalculatorRequest`.
  */
 export const CalculatorRequestKey = {
@@ -104,6 +112,7 @@ export const CalculatorRequestKey = {
   remainder: 0x2a,
   batch: 0x32,
   columns: 0x3a,
+  expression: 0x42,
 } as const;
 
 /**
@@ -117,6 +126,7 @@ export const CalculatorRequestOperation = {
   remainder: 5,
   batch: 6,
   columns: 7,
+  expression: 8,
 } as const;
 
 /**
