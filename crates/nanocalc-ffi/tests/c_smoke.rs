@@ -15,6 +15,18 @@ fn the_c_smoke_program_passes() {
     let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     let lib_dir = library_dir();
     let library = lib_dir.join(format!("{}nanocalc_ffi{}", std::env::consts::DLL_PREFIX, std::env::consts::DLL_SUFFIX));
+    // `cargo test` builds this crate's rlib for the tests, not its cdylib: build that now, with
+    // the same profile and target directory, so the program links against the current code.
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let mut build = Command::new(cargo);
+    build.args(["build", "-p", "nanocalc-ffi", "--lib", "--manifest-path"]).arg(crate_dir.join("Cargo.toml"));
+    if lib_dir.file_name().is_some_and(|profile| profile == "release") {
+        build.arg("--release");
+    }
+    if let Some(target_dir) = lib_dir.parent() {
+        build.arg("--target-dir").arg(target_dir);
+    }
+    assert!(build.status().is_ok_and(|status| status.success()), "cargo build -p nanocalc-ffi failed");
     assert!(library.exists(), "{} was not built", library.display());
     let program = Path::new(env!("CARGO_TARGET_TMPDIR")).join("nanocalc-smoke");
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".to_string());
