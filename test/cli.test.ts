@@ -1,0 +1,233 @@
+// nanocalc-test: node-only
+// The `nanocalc` command, run as the real binary: `node dist/src/cli.js`, once through
+// `npx --no-install nanocalc` (the package's bin), the REPL through piped stdin and through a
+// pseudo-terminal (util-linux `script`).
+
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const CLI = join(ROOT, 'dist', 'src', 'cli.js');
+const TMP = mkdtempSync(join(tmpdir(), 'nanocalc-cli-'));
+process.on('exit', () => rmSync(TMP, { recursive: true, force: true }));
+
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(args: string[], input?: string, env: Record<string, string> = {}): Run {
+  const result = spawnSync(process.execPath, [CLI, ...args], {
+    input,
+    encoding: 'utf8',
+    timeout: 30_000,
+    env: { ...process.env, NANOCALC_HISTORY: '', ...env },
+  });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+/** The column of the caret in the line under `text` in `stderr`. */
+function caretColumn(stderr: string, text: string): number {
+  const lines = stderr.split('\n');
+  const at = lines.findIndex((line) => line === `  ${text}`);
+  assert.ok(at >= 0, `the text is shown: ${stderr}`);
+  const caret = lines[at + 1]!;
+  assert.match(caret, /^ *\^$/, stderr);
+  return caret.length - 1 - 2;
+}
+
+describe('nanocalc <expression>', () => {
+  test('prints the result and exits 0', () => {
+    assert.deepEqual(run(['1 + 2 * 3']), { status: 0, stdout: '7\n', stderr: '' });
+    assert.deepEqual(run(['2 * (3 + -4) % 5']), { status: 0, stdout: '-2\n', stderr: '' });
+    assert.deepEqual(run(['-9223372036854775808 / -1']), { status: 0, stdout: '9223372036854775807\n', stderr: '' });
+  });
+
+  test('arguments are joined by spaces; -- and a leading minus', () => {
+    assert.equal(run(['2', '*', '(3', '+', '4)']).stdout, '14\n');
+    assert.equal(run(['-5', '*', '2']).stdout, '-10\n');
+    assert.equal(run(['--', '-1 + 2']).stdout, '1\n');
+    assert.equal(run(['--', 'bench']).status, 1, 'after --, a command name is an expression');
+  });
+
+  test('a syntax error: stderr with a caret under the bad character, exit 1', () => {
+    const r = run(['2 * (3 + 4']);
+    assert.equal(r.status, 1);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /^nanocalc: syntax error: expected '\)' at 10, found the end\n/);
+    assert.equal(caretColumn(r.stderr, '2 * (3 + 4'), 10);
+    const x = run(['12 + x']);
+    assert.equal(caretColumn(x.stderr, '12 + x'), 5);
+    const big = run(['1 + 99999999999999999999']);
+    assert.match(big.stderr, /integer literal out of range at 4/);
+  });
+
+  test('division by zero points at the operator, exit 1', () => {
+    const r = run(['1 + 6 / (3 - 3)']);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /^nanocalc: division by zero at 6\n/);
+    assert.equal(caretColumn(r.stderr, '1 + 6 / (3 - 3)'), 6);
+  });
+
+  test('too deep: LIMIT_EXCEEDED at the parenthesis, exit 1', () => {
+    const text = '('.repeat(300) + '1' + ')'.repeat(300);
+    const r = run([text]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /limit exceeded: parentheses nested deeper than 256 at 256/);
+    assert.match(r.stderr, /\n {2}…\(+1\)+…\n {2} {61}\^\n/, 'a long line is cut around the caret');
+  });
+
+  test('npx --no-install nanocalc, as a user runs it', () => {
+    const r = spawnSync('npx', ['--no-install', 'nanocalc', '1 + 2 * 3'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.stdout, '7\n', r.stderr);
+    assert.equal(r.status, 0);
+  });
+});
+
+describe('usage', () => {
+  test('--help and help list the expression, the REPL and every command; exit 0', () => {
+    for (const args of [['--help'], ['-h'], ['help']]) {
+      const r = run(args);
+      assert.equal(r.status, 0);
+      for (const word of ["nanocalc '<expression>'", 'REPL', 'bench', 'serve', 'Exit status']) {
+        assert.ok(r.stdout.includes(word), `${args.join(' ')}: ${word}`);
+      }
+    }
+  });
+
+  test('<command> --help for each command', () => {
+    for (const args of [['bench', '--help'], ['help', 'bench']]) {
+      const r = run(args);
+      assert.equal(r.status, 0);
+      assert.match(r.stdout, /^usage: nanocalc bench/);
+      assert.match(r.stdout, /--quick/);
+    }
+    const serve = run(['help', 'serve']);
+    assert.equal(serve.status, 0);
+    assert.match(serve.stdout, /--addr/);
+  });
+
+  test('an unknown option is a usage error: stderr, exit 2', () => {
+    const r = run(['--frobnicate']);
+    assert.equal(r.status, 2);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /unknown option "--frobnicate"/);
+    assert.equal(run(['help', 'nope']).status, 2);
+  });
+});
+
+describe('the REPL on piped stdin', () => {
+  test('a result per line on stdout, errors on stderr with the line number and a caret; exit 1 if any failed', () => {
+    const r = run([], '1 + 2 * 3\n\n2 * (3\n   -4 * -4\n7 % 0\n');
+    assert.equal(r.stdout, '7\n16\n');
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /^nanocalc: line 3: syntax error: expected '\)' at 6, found the end\n {2}2 \* \(3\n {8}\^\n/);
+    assert.match(r.stderr, /nanocalc: line 5: division by zero at 2\n {2}7 % 0\n {4}\^\n$/);
+  });
+
+  test('all lines fine: exit 0; .exit stops reading; CRLF lines', () => {
+    assert.deepEqual(run([], '1\r\n2 + 2\r\n'), { status: 0, stdout: '1\n4\n', stderr: '' });
+    assert.deepEqual(run([], '5\n.exit\n1 / 0\n'), { status: 0, stdout: '5\n', stderr: '' });
+    assert.deepEqual(run([], ''), { status: 0, stdout: '', stderr: '' });
+    assert.match(run([], '.help\n').stdout, /\.exit/);
+  });
+});
+
+const hasScript = spawnSync('script', ['--version'], { encoding: 'utf8' }).status === 0;
+
+/** Runs the REPL in a pseudo-terminal; `steps` are [keys to type, text to wait for in the output]. */
+async function pty(steps: [string, string][], history: string): Promise<{ output: string; status: number | null }> {
+  const child = spawn('script', ['-qfec', `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)}`, '/dev/null'], {
+    env: { ...process.env, NANOCALC_HISTORY: history, TERM: 'xterm' },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const waiters: (() => void)[] = [];
+  child.stdout.on('data', (chunk: Buffer) => {
+    output += chunk.toString('utf8');
+    for (const w of waiters.splice(0)) w();
+  });
+  const waitFor = (text: string, from: number) =>
+    new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${JSON.stringify(text)} in ${JSON.stringify(output)}`)), 15_000);
+      const check = () => {
+        if (output.indexOf(text, from) >= 0) {
+          clearTimeout(timer);
+          resolve();
+        } else waiters.push(check);
+      };
+      check();
+    });
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  try {
+    await waitFor('nanocalc> ', 0);
+    for (const [keys, expect] of steps) {
+      const from = output.length;
+      child.stdin.write(keys);
+      await waitFor(expect, from);
+    }
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  }
+  child.stdin.end();
+  return { output, status: await exited };
+}
+
+describe('the REPL in a terminal', { skip: hasScript ? false : 'util-linux script(1) is not installed' }, () => {
+  test('prompt, results, a caret under the typed text, history across sessions, Ctrl-D', async () => {
+    const history = join(TMP, 'history');
+    const first = await pty(
+      [
+        ['6 * 7\r', '42'],
+        ['2 * (3 + 4\r', 'found the end'],
+        ['\x1b[A\x1b[A\r', '42'], // up twice: 6 * 7 again
+        ['\x04', ''],
+      ],
+      history,
+    );
+    assert.equal(first.status, 0, first.output);
+    assert.match(first.output, /nanocalc> /);
+    // The caret sits under the missing ')' as typed after the 10-character prompt.
+    assert.match(first.output, new RegExp(`\\n {${10 + 10}}\\^\\r?\\n`), JSON.stringify(first.output));
+    assert.match(first.output, /syntax error: expected '\)' at 10/);
+    assert.deepEqual(readFileSync(history, 'utf8').split('\n').filter(Boolean), ['6 * 7', '2 * (3 + 4', '6 * 7']);
+    // A new session recalls the saved lines.
+    writeFileSync(history, '100 - 1\n');
+    const second = await pty(
+      [
+        ['\x1b[A\r', '99'],
+        ['.exit\r', ''],
+      ],
+      history,
+    );
+    assert.equal(second.status, 0, second.output);
+  });
+});
+
+describe('nanocalc bench', () => {
+  test('runs the benchmark with its arguments, shows its progress, passes the table and the exit status through', () => {
+    const fake = join(TMP, 'fake-bench.mjs');
+    writeFileSync(
+      fake,
+      `for (const row of ['add', 'batch']) process.stderr.write('  measured ' + row + ' / baseline\\n');
+process.stderr.write('a warning\\n');
+console.log('TABLE ' + process.argv.slice(2).join(' '));
+process.exitCode = process.argv.includes('--fail') ? 3 : 0;`,
+    );
+    const r = run(['bench', '--quick'], undefined, { NANOCALC_BENCH_SCRIPT: fake });
+    assert.equal(r.status, 0);
+    assert.equal(r.stdout, 'TABLE --quick\n');
+    assert.equal(r.stderr, '[1] measured add / baseline\n[2] measured batch / baseline\na warning\n');
+    assert.equal(run(['bench', '--fail'], undefined, { NANOCALC_BENCH_SCRIPT: fake }).status, 3);
+    const missing = run(['bench'], undefined, { NANOCALC_BENCH_SCRIPT: join(TMP, 'none.js') });
+    assert.equal(missing.status, 1);
+    assert.match(missing.stderr, /not built/);
+  });
+});
