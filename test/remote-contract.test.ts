@@ -13,6 +13,7 @@ import { CalculatorRequestSchema } from '../gen/nanocalc/v1/calculator_pb.js';
 import { EDGES, MAX, MIN, OPS, SAFE_EDGES, i64, op, reference, referenceBatch, request, safeInt } from './reference.js';
 import { pseudoRandomI64, show } from './helpers.js';
 import { type Server, startServer, stopAll } from './remote-servers.js';
+import { expression, expressionSoup } from './expr-reference.js';
 
 let server: Server;
 let remote: RemoteCalculator;
@@ -236,6 +237,21 @@ describe('process()', () => {
 
   test('a non-Uint8Array is a TypeError', async () => {
     await same('process([1])', () => remote.process([1] as unknown as Uint8Array), () => local.process([1] as unknown as Uint8Array));
+  });
+});
+
+describe('evaluate()', () => {
+  test('expressions are answered as in-process: values, and errors with code and index', async () => {
+    for (const text of ['1 + 2 * 3', '2 * (3 + 4', '1 / 0', '-9223372036854775808', '1 + é', '('.repeat(300), '', 'x'.repeat(70_000)]) {
+      await same(show(text.slice(0, 20)), () => remote.evaluate(text), () => local.evaluate(text));
+    }
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(expression, expressionSoup), async (text) => {
+        await same(show(text), () => remote.evaluate(text), () => local.evaluate(text));
+      }),
+      { numRuns: 200 },
+    );
+    await same('evaluate(42)', () => r()['evaluate']!(42) as Promise<unknown>, () => l()['evaluate']!(42));
   });
 });
 

@@ -14,7 +14,7 @@ import {
   checkOperation,
   copyColumn,
 } from '../validate.js';
-import { MalformedResponse, decodeBatchInto, decodeValue, encodeBinary, encodeColumns } from './wire.js';
+import { MalformedResponse, decodeBatchInto, decodeValue, encodeBinary, encodeColumns, encodeExpression } from './wire.js';
 import { RemoteError } from './errors.js';
 
 export { RemoteError, GRPC_STATUS_NAMES } from './errors.js';
@@ -289,6 +289,13 @@ export class RemoteCalculator {
     if (out === undefined) return results;
     out.set(results);
     return out;
+  }
+
+  /** An expression evaluated by the server's engine, as `Calculator.evaluate` in-process. */
+  async evaluate(text: string, options?: CallOptions): Promise<bigint> {
+    this.#checkOpen();
+    if (typeof text !== 'string') throw new TypeError(`nanocalc: evaluate() takes a string, got ${text === null ? 'null' : typeof text}`);
+    return this.#call(encodeExpression(text), options, (bytes) => decodeValue(bytes, true));
   }
 
   /**

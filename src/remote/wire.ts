@@ -36,6 +36,23 @@ function writeVarint(u8: Uint8Array, pos: number, value: bigint | number): numbe
   return pos;
 }
 
+/** `CalculatorRequest { expression: Expression { text } }` (field 8; `text` is field 1). */
+export function encodeExpression(text: string): Uint8Array {
+  const bytes = utf8Encoder.encode(text);
+  const body = bytes.length === 0 ? 0 : 1 + varintLength(bytes.length) + bytes.length;
+  const u8 = new Uint8Array(1 + varintLength(body) + body);
+  u8[0] = (8 << 3) | 2;
+  let pos = writeVarint(u8, 1, body);
+  if (bytes.length > 0) {
+    u8[pos++] = (1 << 3) | 2;
+    pos = writeVarint(u8, pos, bytes.length);
+    u8.set(bytes, pos);
+  }
+  return u8;
+}
+
+const utf8Encoder = new TextEncoder();
+
 /** `CalculatorRequest { <field>: BinaryOp { a, b } }` for two checked i64 operands. */
 export function encodeBinary(field: number, a: bigint, b: bigint): Uint8Array {
   const ua = a < 0n ? a + U64 : a;
@@ -139,7 +156,7 @@ class Reader {
   }
 }
 
-function decodeError(r: Reader, end: number, batch: boolean): CalculatorError {
+function decodeError(r: Reader, end: number, batch: boolean, expression = false): CalculatorError {
   let code = 0;
   let message = '';
   let index = 0;
@@ -155,11 +172,15 @@ function decodeError(r: Reader, end: number, batch: boolean): CalculatorError {
     else body.skip(key);
   }
   const name = WIRE_ERROR_CODES[code] ?? 'INTERNAL';
-  return new CalculatorError(name, message || name, batch && name === 'DIVISION_BY_ZERO' ? index : undefined);
+  // In-process, an expression's errors carry the offset in the text (src/codec.ts does the same).
+  const positioned = batch
+    ? name === 'DIVISION_BY_ZERO'
+    : expression && (name === 'SYNTAX_ERROR' || name === 'DIVISION_BY_ZERO' || name === 'LIMIT_EXCEEDED');
+  return new CalculatorError(name, message || name, positioned ? index : undefined);
 }
 
 /** The `value` of a response as a bigint; an `error` response is thrown as a CalculatorError. */
-export function decodeValue(u8: Uint8Array): bigint {
+export function decodeValue(u8: Uint8Array, expression = false): bigint {
   const r = new Reader(u8, 0, u8.length);
   let value: bigint | undefined;
   while (r.pos < r.end) {
@@ -167,7 +188,7 @@ export function decodeValue(u8: Uint8Array): bigint {
     if (key === 0x08) value = BigInt.asIntN(64, r.varint());
     else if (key === 0x12) {
       const len = r.length();
-      throw decodeError(r, r.pos + len, false);
+      throw decodeError(r, r.pos + len, false, expression);
     } else r.skip(key);
   }
   if (value === undefined) throw new MalformedResponse('expected a value');
