@@ -2,7 +2,7 @@
 // any memory error or leak (definite or indirect). `npm run test:valgrind` (in npm test) runs the
 // fast ones: the core's unit, engine and allocation tests, the C ABI's unit tests, and the panic
 // tests of both (the forced-panic build, so unwinding paths are checked too); `-- --long` adds
-// the differential property tests (about two minutes under valgrind).
+// the differential property tests (about five minutes under valgrind).
 //
 // "Possibly lost" blocks are not counted: the test harness's own threads leave some at exit.
 // Tests run on one thread (--test-threads=1) for the same reason.
