@@ -112,16 +112,28 @@ pub fn process_into(request: &[u8], out: &mut [u8], limits: &Limits) -> Outcome 
 pub const TEST_PANIC_REQUEST: &[u8] = b"\x7a\x05panic";
 
 /// [`process_into`] into a new buffer of the right size: for servers and tools, not the hot path.
+///
+/// A panic inside the engine (a defect) is contained here too and answered with
+/// `ERROR_CODE_INTERNAL`, as the shared-buffer protocol does, so a server built on this function
+/// keeps serving.
 pub fn process(request: &[u8], limits: &Limits) -> Vec<u8> {
     let mut out = vec![0u8; SMALL_RESPONSE_MAX];
     loop {
-        match process_into(request, &mut out, limits) {
-            Outcome::Written { start, len } => {
+        let outcome =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| process_into(request, &mut out, limits)));
+        match outcome {
+            Ok(Outcome::Written { start, len }) => {
                 out.truncate(start + len);
                 out.drain(..start);
                 return out;
             }
-            Outcome::NeedCapacity(needed) => out.resize(needed, 0),
+            Ok(Outcome::NeedCapacity(needed)) => out.resize(needed, 0),
+            Err(_) => {
+                out.resize(SMALL_RESPONSE_MAX, 0);
+                let len = encode::error(&mut out, ErrorCode::Internal, "internal error: the engine panicked", 0);
+                out.truncate(len);
+                return out;
+            }
         }
     }
 }

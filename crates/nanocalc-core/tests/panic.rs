@@ -60,3 +60,20 @@ fn without_the_exact_bytes_the_request_is_merely_invalid() {
         }
     }
 }
+
+#[test]
+fn process_answers_internal_and_keeps_working() {
+    // `process` (the allocating entry point the gRPC server uses) contains the panic as well.
+    for _ in 0..10 {
+        let response =
+            pb::CalculatorResponse::decode(&nanocalc_core::process(TEST_PANIC_REQUEST, &Limits::default())[..])
+                .expect("the response decodes");
+        match response.result {
+            Some(Answer::Error(error)) => assert_eq!(error.code(), ErrorCode::Internal),
+            other => panic!("expected INTERNAL, got {other:?}"),
+        }
+        let response = pb::CalculatorResponse::decode(&nanocalc_core::process(&add(2, 3), &Limits::default())[..])
+            .expect("the response decodes");
+        assert_eq!(response.result, Some(Answer::Value(5)));
+    }
+}
