@@ -11,13 +11,13 @@ import {
   columnsBOffset,
   columnsRequestLength,
   decodeBatchResult,
-  decodeBigintResult,
   decodeBigintResultFast,
   decodeNumberResultFast,
   encodeBinaryBigints,
   encodeBinaryNumbers,
   encodeColumnsFrame,
   encodeErrorResponse,
+  encodeExpressionHeader,
   encodeExpressionInPlace,
 } from './codec.js';
 import { Buffer } from 'node:buffer';
@@ -252,22 +252,42 @@ export class Calculator {
    * `LIMIT_EXCEEDED` (more than 64 KiB of UTF-8, or parentheses nested deeper than 256).
    */
   evaluate(text: string): bigint {
-    this.#checkOpen();
+    if (this.#state !== OPEN) this.#checkOpen();
     if (typeof text !== 'string') throw new TypeError(`nanocalc: evaluate() takes a string, got ${describe(text)}`);
+    const n = text.length;
     // A UTF-8 text is at least as long in bytes as in UTF-16 units and at most three times.
-    if (text.length > this.#maxRequestBytes) {
+    if (n > this.#maxRequestBytes) {
       throw new CalculatorError(
         'LIMIT_EXCEEDED',
         `request of more than ${this.#maxRequestBytes} bytes exceeds the limit of ${this.#maxRequestBytes} bytes`,
         0,
       );
     }
-    const textAt = REQUEST_OFFSET + EXPRESSION_HEADER_MAX;
-    this.#reserve(align8(textAt + 3 * text.length) + SMALL_RESPONSE_MAX);
-    const { written } = utf8.encodeInto(text, this.#u8.subarray(textAt));
-    const length = encodeExpressionInPlace(this.#u8, written);
-    const [start, end] = this.#call(length);
-    return decodeBigintResult(this.#u8, start, end, true);
+    this.#reserve(align8(REQUEST_OFFSET + EXPRESSION_HEADER_MAX + 3 * n) + SMALL_RESPONSE_MAX);
+    const u8 = this.#u8;
+    let length = 0;
+    // Short ASCII texts (the grammar's alphabet) are copied as they are, after a header written for
+    // their length; longer or other texts are encoded by TextEncoder, then the header put in front.
+    let i = 0;
+    if (n <= 64) {
+      const at = encodeExpressionHeader(u8, n);
+      for (; i < n; i++) {
+        const c = text.charCodeAt(i);
+        if (c >= 0x80) break;
+        u8[at + i] = c;
+      }
+      length = at + n - REQUEST_OFFSET;
+    }
+    if (i < n) {
+      const { written } = utf8.encodeInto(text, u8.subarray(REQUEST_OFFSET + EXPRESSION_HEADER_MAX));
+      length = encodeExpressionInPlace(u8, written);
+    }
+    // The buffer holds the request and SMALL_RESPONSE_MAX more: the engine never asks for room.
+    const u32 = this.#u32;
+    u32[0] = length;
+    this.#engine();
+    const start = u32[1]!;
+    return decodeBigintResultFast(u8, start, start + u32[2]!, true);
   }
 
   /**

@@ -72,17 +72,27 @@ export const EXPRESSION_HEADER_MAX = 1 + 5 + 1 + 5;
  * the header in front of it and moves the text down to follow it. Returns the request's length.
  */
 export function encodeExpressionInPlace(u8: Uint8Array, textLength: number): number {
-  let pos = REQUEST_OFFSET;
-  const body = textLength === 0 ? 0 : 1 + varintLength(textLength) + textLength;
-  u8[pos++] = CalculatorRequestKey.expression;
-  pos = writeVarint64(u8, pos, body, 0);
-  if (textLength > 0) {
-    u8[pos++] = ExpressionKey.text;
-    pos = writeVarint64(u8, pos, textLength, 0);
-    const from = REQUEST_OFFSET + EXPRESSION_HEADER_MAX;
-    u8.copyWithin(pos, from, from + textLength);
-  }
+  const pos = encodeExpressionHeader(u8, textLength);
+  const from = REQUEST_OFFSET + EXPRESSION_HEADER_MAX;
+  if (pos !== from) u8.copyWithin(pos, from, from + textLength);
   return pos + textLength - REQUEST_OFFSET;
+}
+
+/**
+ * Writes the header of `CalculatorRequest { expression: Expression { text } }` for a text of
+ * `textLength` UTF-8 bytes at REQUEST_OFFSET (omitting an empty text, as protobuf does); returns
+ * where the text goes.
+ */
+export function encodeExpressionHeader(u8: Uint8Array, textLength: number): number {
+  let pos = REQUEST_OFFSET;
+  u8[pos++] = CalculatorRequestKey.expression;
+  if (textLength === 0) {
+    u8[pos++] = 0;
+    return pos;
+  }
+  pos = writeVarint64(u8, pos, 1 + varintLength(textLength) + textLength, 0);
+  u8[pos++] = ExpressionKey.text;
+  return writeVarint64(u8, pos, textLength, 0);
 }
 
 function varintLength(n: number): number {
@@ -255,7 +265,7 @@ function bigintFromHalves(lo: number, hi: number): bigint {
 }
 
 /** {@link decodeBigintResult}, reading values below 2^21 in place. */
-export function decodeBigintResultFast(u8: Uint8Array, start: number, end: number): bigint {
+export function decodeBigintResultFast(u8: Uint8Array, start: number, end: number, expression = false): bigint {
   if (u8[start] === CalculatorResponseKey.value && end - start <= 4) {
     let byte = u8[start + 1]!;
     if (byte < 128) return BigInt(byte);
@@ -266,7 +276,7 @@ export function decodeBigintResultFast(u8: Uint8Array, start: number, end: numbe
     byte = u8[start + 3]!;
     if (byte < 128) return BigInt(value | (byte << 14));
   }
-  return decodeBigintResult(u8, start, end);
+  return decodeBigintResult(u8, start, end, expression);
 }
 
 /** Decodes a `value` response as a bigint. */
