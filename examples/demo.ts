@@ -22,6 +22,8 @@ show('calc.divide(-7, 2)', () => calc.divide(-7, 2));
 show('calc.remainder(-7, 2)', () => calc.remainder(-7, 2));
 show('calc.divide(1, 0)', () => calc.divide(1, 0));
 show("calc.batch('multiply', [1n, 2n, 3n], [4, 5, 6])", () => calc.batch('multiply', [1n, 2n, 3n], [4, 5, 6]).join(', '));
+show("calc.evaluate('2 * (3 + -4) % 5')", () => calc.evaluate('2 * (3 + -4) % 5'));
+show("calc.evaluate('2 * (3 + 4')", () => calc.evaluate('2 * (3 + 4'));
 calc.close();
 
 console.log('\nQuick benchmark (npm run bench for the full one):');
