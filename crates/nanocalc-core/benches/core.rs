@@ -65,6 +65,10 @@ fn benches(c: &mut Criterion) {
     run(c, "rows_1000", &rows(1000), 1000);
     run(c, "columns_1000", &columns(1000), 1000);
     run(c, "columns_1000000", &columns(1_000_000), 1_000_000);
+    // Eight steps in one request (throughput: steps).
+    let expression =
+        encode(Member::Expression(pb::Expression { text: "2 * (3 + -4) % 5 - (10 / 3) * -7 + 100 % 7".into() }));
+    run(c, "expression_8_steps", &expression, 8);
 }
 
 criterion_group!(core, benches);

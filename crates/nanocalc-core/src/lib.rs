@@ -263,8 +263,8 @@ fn column_batch(operation: i32, a: &Column<'_>, b: &Column<'_>, out: &mut [u8], 
 #[inline(never)]
 fn expression(text: &[u8], out: &mut [u8], limits: &Limits) -> Outcome {
     use expr::{ExprError, Syntax};
-    let mut message = StackText::new();
     if text.len() > limits.max_expression_bytes {
+        let mut message = StackText::new();
         let _ = write!(
             message,
             "expression of {} bytes exceeds the limit of {} bytes",
@@ -273,18 +273,22 @@ fn expression(text: &[u8], out: &mut [u8], limits: &Limits) -> Outcome {
         );
         return error(out, ErrorCode::LimitExceeded, message.as_str(), 0);
     }
-    let (code, at) = match expr::evaluate(text, limits.max_expression_depth) {
+    let failure = match expr::evaluate(text, limits.max_expression_depth) {
         Ok(value) => return Outcome::Written { start: 0, len: encode::value(out, value) },
-        Err(ExprError::DivisionByZero { at }) => {
+        Err(failure) => failure,
+    };
+    let mut message = StackText::new();
+    let (code, at) = match failure {
+        ExprError::DivisionByZero { at } => {
             let _ = write!(message, "division by zero at {at}");
             (ErrorCode::DivisionByZero, at)
         }
-        Err(ExprError::TooDeep { at }) => {
+        ExprError::TooDeep { at } => {
             let limit = limits.max_expression_depth;
             let _ = write!(message, "parentheses nested deeper than {limit} at {at}");
             (ErrorCode::LimitExceeded, at)
         }
-        Err(ExprError::Syntax { at, what }) => {
+        ExprError::Syntax { at, what } => {
             let _ = match what {
                 Syntax::ExpectedOperand { found: None } => {
                     write!(message, "expected a number or '(' at {at}, found the end")
