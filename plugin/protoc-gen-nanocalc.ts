@@ -77,12 +77,29 @@ function maxScalarBodySize(message: DescMessage): number {
   return message.fields.reduce((sum, field) => sum + 1 + 10, 0);
 }
 
+/**
+ * Prints the writes of a scalar message's fields at `pos` (a `let` of the enclosing function),
+ * zero fields omitted as protobuf does. Small numbers (below 2^14) are written by a call V8 can
+ * inline, tested right here: one more call level on this path measured ~10 ns per operation.
+ */
+function printScalarFields(f: GeneratedFile, message: DescMessage, kind: 'Numbers' | 'Bigints'): void {
+  for (const field of message.fields) {
+    const name = field.localName;
+    f.print('  if (', name, kind === 'Numbers' ? ' !== 0) {' : ' !== 0n) {');
+    f.print('    u8[pos++] = ', hex(key(field)), ';');
+    if (kind === 'Numbers') {
+      f.print('    pos = ', name, ' >>> 0 === ', name, ' && ', name, ' < 16384 ? writeSmallVarint(u8, pos, ', name, ') : writeInt64Number(u8, pos, ', name, ');');
+    } else {
+      f.print('    pos = writeInt64Bigint(u8, pos, ', name, ');');
+    }
+    f.print('  }');
+  }
+}
+
 function generateScalarEncoders(f: GeneratedFile, message: DescMessage): void {
   const params = message.fields.map((field) => field.localName);
   for (const kind of ['Numbers', 'Bigints'] as const) {
     const type = kind === 'Numbers' ? 'number' : 'bigint';
-    const zero = kind === 'Numbers' ? '0' : '0n';
-    const write = kind === 'Numbers' ? 'writeInt64NumberFast' : 'writeInt64Bigint';
     f.print(
       f.jsDoc(
         `Writes the body of \`${message.typeName}\` at \`pos\` from ${type}s (${kind === 'Numbers' ? 'safe integers' : 'in the i64 range'}, ` +
@@ -91,12 +108,7 @@ function generateScalarEncoders(f: GeneratedFile, message: DescMessage): void {
       ),
     );
     f.print(f.export('function', `encode${message.name}${kind}`), '(u8: Uint8Array, pos: number, ', params.map((p) => `${p}: ${type}`).join(', '), '): number {');
-    for (const field of message.fields) {
-      f.print('  if (', field.localName, ' !== ', zero, ') {');
-      f.print('    u8[pos++] = ', hex(key(field)), ';');
-      f.print('    pos = ', write, '(u8, pos, ', field.localName, ');');
-      f.print('  }');
-    }
+    printScalarFields(f, message, kind);
     f.print('  return pos;');
     f.print('}');
     f.print();
@@ -129,10 +141,13 @@ function generateOneof(f: GeneratedFile, message: DescMessage, oneof: DescOneof)
         ),
       );
       f.print(f.export('function', `encode${message.name}${type.name}${kind}`), '(u8: Uint8Array, pos: number, field: number, ', params.map((p) => `${p}: ${t}`).join(', '), '): number {');
-      f.print('  u8[pos] = (field << 3) | 2;');
-      f.print('  const end = encode', type.name, kind, '(u8, pos + 2, ', params.join(', '), ');');
-      f.print('  u8[pos + 1] = end - pos - 2; // the body fits a one-byte length');
-      f.print('  return end;');
+      // The body is written here rather than by encode<Type><Kind>: one call level less.
+      f.print('  const start = pos;');
+      f.print('  u8[start] = (field << 3) | 2;');
+      f.print('  pos += 2;');
+      printScalarFields(f, type, kind);
+      f.print('  u8[start + 1] = pos - start - 2; // the body fits a one-byte length');
+      f.print('  return pos;');
       f.print('}');
       f.print();
     }
@@ -223,7 +238,7 @@ function generateTs(schema: Schema): void {
     const f = schema.generateFile(`${file.name}_codec.ts`);
     f.preamble(file);
     const depth = file.name.split('/').length; // from src/gen/<file dir> back to src/
-    f.print(`import { writeInt64Bigint, writeInt64NumberFast, writePaddedVarint } from "${'../'.repeat(depth)}wire.js";`);
+    f.print(`import { writeInt64Bigint, writeInt64Number, writePaddedVarint, writeSmallVarint } from "${'../'.repeat(depth)}wire.js";`);
     f.print();
     for (const type of schema.typesInFile(file)) {
       if (type.kind === 'enum') generateEnum(f, type);

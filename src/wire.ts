@@ -4,11 +4,6 @@
 
 const TWO_32 = 4294967296;
 
-/** Writes a safe integer operand: one or two bytes inline when small, else the general varint. */
-export function writeInt64NumberFast(u8: Uint8Array, pos: number, n: number): number {
-  return n >>> 0 === n && n < 16384 ? writeSmallVarint(u8, pos, n) : writeInt64Number(u8, pos, n);
-}
-
 // Scratch words for moving a bigint in and out of two's complement without BigInt arithmetic.
 export const scratch64 = new BigInt64Array(1);
 export const scratch32 = new Uint32Array(scratch64.buffer);

@@ -5,7 +5,7 @@
 // @generated from file nanocalc/v1/calculator.proto (package nanocalc.v1, syntax proto3)
 /* eslint-disable */
 
-import { writeInt64Bigint, writeInt64NumberFast, writePaddedVarint } from "../../../wire.js";
+import { writeInt64Bigint, writeInt64Number, writePaddedVarint, writeSmallVarint } from "../../../wire.js";
 
 /**
  * The values of `nanocalc.v1.Operation`.
@@ -53,11 +53,11 @@ export const BinaryOpKey = {
 export function encodeBinaryOpNumbers(u8: Uint8Array, pos: number, a: number, b: number): number {
   if (a !== 0) {
     u8[pos++] = 0x08;
-    pos = writeInt64NumberFast(u8, pos, a);
+    pos = a >>> 0 === a && a < 16384 ? writeSmallVarint(u8, pos, a) : writeInt64Number(u8, pos, a);
   }
   if (b !== 0) {
     u8[pos++] = 0x10;
-    pos = writeInt64NumberFast(u8, pos, b);
+    pos = b >>> 0 === b && b < 16384 ? writeSmallVarint(u8, pos, b) : writeInt64Number(u8, pos, b);
   }
   return pos;
 }
@@ -133,20 +133,38 @@ export const CalculatorRequestOperation = {
  * Writes `nanocalc.v1.CalculatorRequest { <field>: BinaryOp }` at `pos`, `field` being one of add, subtract, multiply, divide, remainder; returns the position after it.
  */
 export function encodeCalculatorRequestBinaryOpNumbers(u8: Uint8Array, pos: number, field: number, a: number, b: number): number {
-  u8[pos] = (field << 3) | 2;
-  const end = encodeBinaryOpNumbers(u8, pos + 2, a, b);
-  u8[pos + 1] = end - pos - 2; // the body fits a one-byte length
-  return end;
+  const start = pos;
+  u8[start] = (field << 3) | 2;
+  pos += 2;
+  if (a !== 0) {
+    u8[pos++] = 0x08;
+    pos = a >>> 0 === a && a < 16384 ? writeSmallVarint(u8, pos, a) : writeInt64Number(u8, pos, a);
+  }
+  if (b !== 0) {
+    u8[pos++] = 0x10;
+    pos = b >>> 0 === b && b < 16384 ? writeSmallVarint(u8, pos, b) : writeInt64Number(u8, pos, b);
+  }
+  u8[start + 1] = pos - start - 2; // the body fits a one-byte length
+  return pos;
 }
 
 /**
  * Writes `nanocalc.v1.CalculatorRequest { <field>: BinaryOp }` at `pos`, `field` being one of add, subtract, multiply, divide, remainder; returns the position after it.
  */
 export function encodeCalculatorRequestBinaryOpBigints(u8: Uint8Array, pos: number, field: number, a: bigint, b: bigint): number {
-  u8[pos] = (field << 3) | 2;
-  const end = encodeBinaryOpBigints(u8, pos + 2, a, b);
-  u8[pos + 1] = end - pos - 2; // the body fits a one-byte length
-  return end;
+  const start = pos;
+  u8[start] = (field << 3) | 2;
+  pos += 2;
+  if (a !== 0n) {
+    u8[pos++] = 0x08;
+    pos = writeInt64Bigint(u8, pos, a);
+  }
+  if (b !== 0n) {
+    u8[pos++] = 0x10;
+    pos = writeInt64Bigint(u8, pos, b);
+  }
+  u8[start + 1] = pos - start - 2; // the body fits a one-byte length
+  return pos;
 }
 
 /**
