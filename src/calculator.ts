@@ -2,10 +2,8 @@ import {
   COLUMNS_A_OFFSET,
   EXPRESSION_HEADER_MAX,
   FIELD,
-  I64_MAX,
   NEED_CAPACITY,
   REQUEST_OFFSET,
-  I64_MIN,
   OPERATION,
   type Operation,
   columnsBOffset,
@@ -19,6 +17,15 @@ import {
   encodeExpressionInPlace,
 } from './codec.js';
 import { Buffer } from 'node:buffer';
+import {
+  I64_MAX,
+  I64_MIN,
+  checkI64,
+  checkSafe,
+  describe,
+  elementTypeError,
+  operandTypeError,
+} from './validate.js';
 import {
   encodeCalculatorRequestBinaryOpBigints,
   encodeCalculatorRequestBinaryOpNumbers,
@@ -73,28 +80,6 @@ function checkLimit(value: number | undefined, fallback: number, max: number, na
     throw new RangeError(`nanocalc: ${name} must be an integer from 1 to ${max}, got ${String(value)}`);
   }
   return value;
-}
-
-function operandTypeError(a: unknown, b: unknown): TypeError {
-  return new TypeError(
-    `nanocalc: operands must be two numbers or two bigints, got ${describe(a)} and ${describe(b)}`,
-  );
-}
-
-function describe(value: unknown): string {
-  return value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
-}
-
-function checkSafe(n: number, name: string): void {
-  if (!Number.isSafeInteger(n)) {
-    throw new RangeError(`nanocalc: ${name} must be a safe integer (use bigint for the full i64 range), got ${n}`);
-  }
-}
-
-function checkI64(n: bigint, name: string): void {
-  if (n < I64_MIN || n > I64_MAX) {
-    throw new RangeError(`nanocalc: ${name} is outside the signed 64-bit range: ${n}`);
-  }
 }
 
 /**
@@ -432,10 +417,6 @@ export class Calculator {
       i32[w + 1] = Math.floor(value / 4294967296);
     }
   }
-}
-
-function elementTypeError(name: string, i: number, value: unknown, expected: string): TypeError {
-  return new TypeError(`nanocalc: ${name}[${i}] must be a ${expected} like ${name}[0], got ${describe(value)}`);
 }
 
 /** %TypedArray%.prototype.length: the real length of a typed array, whatever its class says. */

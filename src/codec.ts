@@ -34,8 +34,6 @@ export type Operation = keyof typeof OPERATION;
 export const REQUEST_OFFSET = 16;
 export const NEED_CAPACITY = 0xffffffff;
 
-export const I64_MIN = -(2n ** 63n);
-export const I64_MAX = 2n ** 63n - 1n;
 const TWO_32 = 4294967296;
 
 /** Encodes `CalculatorRequest { <field>: BinaryOp { a, b } }` at REQUEST_OFFSET; returns its length. */

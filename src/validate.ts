@@ -1,6 +1,5 @@
-// Argument checks shared with transports other than the in-process Calculator (nanocalc/remote).
-// They state the same rules as src/calculator.ts, which keeps its own inlined copies on the hot
-// path; test/remote-contract.test.ts holds both to the same expectations.
+// The argument rules of DESIGN.md, stated once for the in-process Calculator and nanocalc/remote
+// (test/remote-contract.test.ts holds both to the same expectations).
 
 export const I64_MIN = -(2n ** 63n);
 export const I64_MAX = 2n ** 63n - 1n;
@@ -94,7 +93,7 @@ export function checkBatchShape(a: unknown, b: unknown, out: unknown): number {
   return n;
 }
 
-function elementTypeError(name: string, i: number, value: unknown, expected: string): TypeError {
+export function elementTypeError(name: string, i: number, value: unknown, expected: string): TypeError {
   return new TypeError(`nanocalc: ${name}[${i}] must be a ${expected} like ${name}[0], got ${describe(value)}`);
 }
 
