@@ -1,7 +1,7 @@
 // The engine on Bun: bun:ffi over the C ABI library (crates/nanocalc-ffi), loaded on first use.
 import { createRequire } from 'node:module';
 import type { Engine } from './engine.js';
-import { NANOCALC_OK, ffiLibraryPath } from './library.js';
+import { ffiLibraryPath, openFfiEngine } from './library.js';
 
 /** The parts of bun:ffi used here (Bun's pointers are plain numbers). */
 interface BunFfi {
@@ -39,35 +39,5 @@ function load() {
 export function openBunEngine(u8: Uint8Array, maxRequestBytes: number, maxBatchLength: number): Engine {
   const { ffi, symbols, registry } = load();
   const lastError = () => new ffi.CString(symbols.nanocalc_last_error_message()).toString();
-  let engine = symbols.nanocalc_engine_new(maxRequestBytes, maxBatchLength);
-  if (engine === null) throw new Error(lastError());
-  const run = symbols.nanocalc_call;
-  // The buffer's address and length, passed on each call; refreshed when the buffer is replaced.
-  // (ArrayBuffer memory does not move; `view` keeps the buffer alive while the engine may use it.)
-  let view = u8;
-  let pointer = ffi.ptr(u8);
-  let length = u8.length;
-  const call = () => {
-    if (run(engine, pointer, length) !== NANOCALC_OK) {
-      throw new Error(engine === null ? 'nanocalc: the engine is closed' : lastError());
-    }
-  };
-  const token = {};
-  registry.register(call, engine, token);
-  return {
-    kind: 'bun-ffi',
-    call,
-    attach(next: Uint8Array) {
-      view = next;
-      pointer = ffi.ptr(view);
-      length = view.length;
-    },
-    close() {
-      if (engine === null) return;
-      registry.unregister(token);
-      symbols.nanocalc_engine_free(engine);
-      engine = null;
-      view = new Uint8Array(0);
-    },
-  };
+  return openFfiEngine('bun-ffi', symbols, registry, (view) => ffi.ptr(view), lastError, u8, maxRequestBytes, maxBatchLength);
 }

@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
+import type { Engine } from './engine.js';
 
 /** The library's file name on this platform, as cargo names a cdylib. */
 export function ffiLibraryName(platform: string = process.platform): string {
@@ -32,3 +33,58 @@ export function ffiLibraryPath(): string {
 
 /** The status codes of include/nanocalc.h that a binding checks for. */
 export const NANOCALC_OK = 0;
+
+/** The C ABI functions an FFI engine uses, over the runtime's pointer type `P`. */
+export interface FfiSymbols<P> {
+  nanocalc_engine_new(maxRequestBytes: number, maxBatchLength: number): P | null;
+  nanocalc_engine_free(engine: P): void;
+  nanocalc_call(engine: P | null, buffer: P, length: number): number;
+}
+
+/**
+ * An Engine over the C ABI library, the same on Bun and on Deno: the runtimes differ only in how
+ * they take a buffer's address and read the last error message. The buffer's address and length
+ * are passed on each call and refreshed when the buffer is replaced (ArrayBuffer memory does not
+ * move; `view` keeps the buffer alive while the engine may use it). An engine whose Calculator was
+ * dropped without close() is freed through `registry`, with its call function.
+ */
+export function openFfiEngine<P>(
+  kind: 'bun-ffi' | 'deno-ffi',
+  symbols: FfiSymbols<P>,
+  registry: FinalizationRegistry<P>,
+  pointerOf: (view: Uint8Array) => P,
+  lastError: () => string,
+  u8: Uint8Array,
+  maxRequestBytes: number,
+  maxBatchLength: number,
+): Engine {
+  let engine = symbols.nanocalc_engine_new(maxRequestBytes, maxBatchLength);
+  if (engine === null) throw new Error(lastError());
+  const run = symbols.nanocalc_call;
+  let view = u8;
+  let pointer = pointerOf(u8);
+  let length = u8.length;
+  const call = () => {
+    if (run(engine, pointer, length) !== NANOCALC_OK) {
+      throw new Error(engine === null ? 'nanocalc: the engine is closed' : lastError());
+    }
+  };
+  const token = {};
+  registry.register(call, engine, token);
+  return {
+    kind,
+    call,
+    attach(next: Uint8Array) {
+      view = next;
+      pointer = pointerOf(view);
+      length = view.length;
+    },
+    close() {
+      if (engine === null) return;
+      registry.unregister(token);
+      symbols.nanocalc_engine_free(engine);
+      engine = null;
+      view = new Uint8Array(0);
+    },
+  };
+}
