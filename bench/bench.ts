@@ -9,7 +9,7 @@
 //                                          prints each row's two medians and b/a; measures nothing
 import { createRequire } from 'node:module';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { availableParallelism, cpus } from 'node:os';
 import { dirname } from 'node:path';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { measure } from 'mitata';
@@ -51,9 +51,8 @@ const options = quick ? { min_cpu_time: 50e6, max_samples: 200 } : { min_cpu_tim
 let sink: unknown;
 /** Median ns per operation of `fn`, which performs `ops` operations. */
 async function median(fn: () => unknown, ops = 1): Promise<number> {
-  const stats = await measure(() => {
-    sink = fn();
-  }, options);
+  // A promise is returned so that mitata awaits it (batchAsync rows).
+  const stats = await measure(() => (sink = fn()), options);
   return stats.p50 / ops;
 }
 
@@ -262,6 +261,40 @@ await row(
     () => PbjsResponse.decode(processBuffer(PbjsRequest.encode(pbjsRowsMessage).finish() as Buffer)),
     n,
   );
+}
+
+// Batches on every core: 10,000,000 operations on all of this machine's threads beside the same on
+// one thread (`maxThreads: 1`), so each ratio is 1 / speed-up. Add is bound by memory traffic, divide
+// by the arithmetic. batchAsync beside batch shows what the event loop's freedom costs.
+{
+  const n = quick ? 2_000_000 : 10_000_000;
+  const limits = { maxBatchLength: n, maxRequestBytes: 2 ** 31 - 1 };
+  const every = new Calculator(limits);
+  const one = new Calculator({ ...limits, maxThreads: 1 });
+  const threads = availableParallelism();
+  const a = column(n, 3);
+  const b = column(n, 4).map((x) => (x === 0n ? 1n : x));
+  const label = n.toLocaleString('en-US');
+  for (const op of ['add', 'divide'] as const) {
+    await row(
+      `batch('${op}') ×${label}, ${threads} threads`,
+      () => every.batch(op, a, b),
+      `batch('${op}'), 1 thread`,
+      () => one.batch(op, a, b),
+      n,
+    );
+  }
+  for (const op of ['add', 'divide'] as const) {
+    await row(
+      `batchAsync('${op}') ×${label}, ${threads} threads`,
+      () => every.batchAsync(op, a, b),
+      `batch('${op}'), ${threads} threads`,
+      () => every.batch(op, a, b),
+      n,
+    );
+  }
+  every.close();
+  one.close();
 }
 
 rows.push(...PUBLISHED_ROWS);

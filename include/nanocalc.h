@@ -53,9 +53,13 @@ extern "C" {
 #endif // __cplusplus
 
 // Creates an engine whose requests are held to these limits (each from 1 to 2^31 - 1; the
-// defaults of the TypeScript package are 67108864 bytes and 8000000 operations). Returns NULL
-// when a limit is out of range (`NANOCALC_ERROR_BAD_LIMIT` in `nanocalc_last_error_message`).
-struct NanocalcEngine *nanocalc_engine_new(uint32_t max_request_bytes, uint32_t max_batch_length);
+// defaults of the TypeScript package are 67108864 bytes, 8000000 operations, and one thread per
+// core). `max_threads` bounds the threads one column batch may run on (1: the calling thread
+// only; long batches split over a pool of one thread per core). Returns NULL when a limit is out
+// of range (`NANOCALC_ERROR_BAD_LIMIT` in `nanocalc_last_error_message`).
+struct NanocalcEngine *nanocalc_engine_new(uint32_t max_request_bytes,
+                                           uint32_t max_batch_length,
+                                           uint32_t max_threads);
 
 // Frees an engine made by `nanocalc_engine_new`. NULL is ignored; freeing twice is undefined.
 //

@@ -5,9 +5,9 @@ import { createRequire } from 'node:module';
 import type * as Binding from '../native/index.js';
 import { openBunEngine } from './runtime/bun.js';
 import { openDenoEngine } from './runtime/deno.js';
-import type { Engine, EngineKind, RuntimeOption } from './runtime/engine.js';
+import type { Engine, EngineKind, EngineLimits, RuntimeOption } from './runtime/engine.js';
 
-export type { Engine, EngineKind, RuntimeOption } from './runtime/engine.js';
+export type { Engine, EngineKind, EngineLimits, RuntimeOption } from './runtime/engine.js';
 
 export type NativeBinding = typeof Binding & {
   /** A raw Node-API callback that does nothing: the floor of a crossing, for the benchmark. */
@@ -31,15 +31,17 @@ export function autoEngineKind(): EngineKind {
 }
 
 /** Opens an engine over the shared buffer `u8` with these limits (already checked). */
-export function openEngine(u8: Uint8Array, maxRequestBytes: number, maxBatchLength: number, runtime: RuntimeOption): Engine {
+export function openEngine(u8: Uint8Array, limits: EngineLimits, runtime: RuntimeOption): Engine {
   const kind = runtime === 'node-api' ? 'node-api' : autoEngineKind();
-  if (kind === 'bun-ffi') return openBunEngine(u8, maxRequestBytes, maxBatchLength);
-  if (kind === 'deno-ffi') return openDenoEngine(u8, maxRequestBytes, maxBatchLength);
+  if (kind === 'bun-ffi') return openBunEngine(u8, limits);
+  if (kind === 'deno-ffi') return openDenoEngine(u8, limits);
   const native = nodeAddon();
-  const call = native.engineOpen(u8, maxRequestBytes, maxBatchLength);
+  const call = native.engineOpen(u8, limits.maxRequestBytes, limits.maxBatchLength, limits.maxThreads);
   return {
     kind,
     call,
+    // The task holds its own copy of the limits and `u8`: closing the engine meanwhile is safe.
+    runAsync: (chunk) => native.engineRunAsync(call, chunk),
     attach: (next) => native.engineAttach(call, next),
     close: () => native.engineClose(call),
   };

@@ -18,6 +18,20 @@ export const OPERATION_WIRE: Readonly<Record<Operation, number>> = {
 /** `CalculatorRequest` oneof field numbers of the binary operations. */
 export const OPERATION_FIELD: Readonly<Record<Operation, number>> = OPERATION_WIRE;
 
+/** %TypedArray%.prototype getters: a typed array's real length, buffer and offset, whatever its class says. */
+const typedArrayPrototype = Object.getPrototypeOf(Int8Array.prototype) as object;
+function intrinsicGetter<T>(name: string): (this: unknown) => T {
+  return Object.getOwnPropertyDescriptor(typedArrayPrototype, name)!.get as (this: unknown) => T;
+}
+export const typedArrayLength = intrinsicGetter<number>('length');
+const typedArrayBuffer = intrinsicGetter<ArrayBufferLike>('buffer');
+const typedArrayByteOffset = intrinsicGetter<number>('byteOffset');
+
+/** A BigInt64Array's backing store viewed through the two halves of each value. */
+export function int32View(i64: BigInt64Array): Int32Array {
+  return new Int32Array(i64.buffer, i64.byteOffset, 2 * i64.length);
+}
+
 export function describe(value: unknown): string {
   return value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
 }
@@ -72,7 +86,9 @@ export function checkOperation(operation: unknown): number {
 
 /** The length of a batch column, or a TypeError if it is not one of the accepted kinds. */
 export function columnLength(column: unknown, name: string): number {
-  if (column instanceof BigInt64Array || Array.isArray(column)) return column.length;
+  // A typed array's own length (a subclass or a proxy could report another one; a proxy throws).
+  if (column instanceof BigInt64Array) return typedArrayLength.call(column);
+  if (Array.isArray(column)) return column.length;
   throw new TypeError(
     `nanocalc: batch column ${name} must be a BigInt64Array, a bigint[] or a number[], got ${describe(column)}`,
   );
@@ -88,7 +104,8 @@ export function checkBatchShape(a: unknown, b: unknown, out: unknown): number {
   }
   if (out !== undefined) {
     if (!(out instanceof BigInt64Array)) throw new TypeError('nanocalc: out must be a BigInt64Array');
-    if (out.length !== n) throw new RangeError(`nanocalc: out has length ${out.length}, expected ${n}`);
+    const outLength = typedArrayLength.call(out);
+    if (outLength !== n) throw new RangeError(`nanocalc: out has length ${outLength}, expected ${n}`);
   }
   return n;
 }
@@ -98,38 +115,54 @@ export function elementTypeError(name: string, i: number, value: unknown, expect
 }
 
 /**
- * Copies a checked column (`BigInt64Array`, `bigint[]` or `number[]`) into `into` from `at`:
- * elements of another kind than the first are a TypeError, out-of-range ones a RangeError.
+ * Copies `count` values of a checked column (`BigInt64Array`, `bigint[]` or `number[]`) from
+ * element `from` into `i64` at element `at` (`i32` views the same memory): elements of another kind
+ * than `column[0]` are a TypeError, out-of-range ones a RangeError. A typed array that shrank or
+ * was detached since it was checked is a TypeError (batchAsync reads its columns over several turns).
  */
 export function copyColumn(
   column: BigInt64Array | readonly bigint[] | readonly number[],
-  into: BigInt64Array,
+  from: number,
+  count: number,
+  i64: BigInt64Array,
+  i32: Int32Array,
   at: number,
   name: string,
 ): void {
   if (column instanceof BigInt64Array) {
-    into.set(column, at);
+    const length = typedArrayLength.call(column);
+    if (from === 0 && count === length) {
+      i64.set(column, at);
+      return;
+    }
+    if (length < from + count) {
+      throw new TypeError(`nanocalc: batch column ${name} was detached or shrunk while it was being read`);
+    }
+    const offset = typedArrayByteOffset.call(column) + 8 * from;
+    i64.set(new BigInt64Array(typedArrayBuffer.call(column), offset, count), at);
     return;
   }
-  const n = column.length;
-  if (n === 0) return;
+  if (count === 0) return;
+  const end = from + count;
   if (typeof column[0] === 'bigint') {
-    for (let i = 0; i < n; i++) {
+    for (let i = from, w = at; i < end; i++, w++) {
       const value = column[i];
       if (typeof value !== 'bigint') throw elementTypeError(name, i, value, 'bigint');
       if (value < I64_MIN || value > I64_MAX) {
         throw new RangeError(`nanocalc: ${name}[${i}] is outside the signed 64-bit range: ${value}`);
       }
-      into[at + i] = value;
+      i64[w] = value;
     }
     return;
   }
-  for (let i = 0; i < n; i++) {
+  for (let i = from, w = 2 * at; i < end; i++, w += 2) {
     const value = column[i];
     if (typeof value !== 'number') throw elementTypeError(name, i, value, 'number');
     if (!Number.isSafeInteger(value)) {
       throw new RangeError(`nanocalc: ${name}[${i}] must be a safe integer, got ${value}`);
     }
-    into[at + i] = BigInt(value);
+    // Little-endian two's complement halves; exact for safe integers.
+    i32[w] = value | 0;
+    i32[w + 1] = Math.floor(value / 4294967296);
   }
 }

@@ -13,6 +13,7 @@ import {
   checkOperands,
   checkOperation,
   copyColumn,
+  int32View,
 } from '../validate.js';
 import { MalformedResponse, decodeBatchInto, decodeValue, encodeBinary, encodeColumns, encodeExpression } from './wire.js';
 import { RemoteError } from './errors.js';
@@ -117,7 +118,7 @@ function toNumber(value: bigint): number {
 function asColumn(column: BatchInput, n: number, name: string): BigInt64Array {
   if (column instanceof BigInt64Array) return column;
   const values = new BigInt64Array(n);
-  copyColumn(column, values, 0, name);
+  copyColumn(column, 0, n, values, int32View(values), 0, name);
   return values;
 }
 

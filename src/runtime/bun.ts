@@ -1,6 +1,6 @@
 // The engine on Bun: bun:ffi over the C ABI library (crates/nanocalc-ffi), loaded on first use.
 import { createRequire } from 'node:module';
-import type { Engine } from './engine.js';
+import type { Engine, EngineLimits } from './engine.js';
 import { ffiLibraryPath, openFfiEngine } from './library.js';
 
 /** The parts of bun:ffi used here (Bun's pointers are plain numbers). */
@@ -11,7 +11,7 @@ interface BunFfi {
 }
 
 interface Symbols {
-  nanocalc_engine_new(maxRequestBytes: number, maxBatchLength: number): number | null;
+  nanocalc_engine_new(maxRequestBytes: number, maxBatchLength: number, maxThreads: number): number | null;
   nanocalc_engine_free(engine: number): void;
   nanocalc_call(engine: number | null, buffer: number, length: number): number;
   nanocalc_last_error_message(): number;
@@ -24,7 +24,7 @@ function load() {
     // bun:ffi exists only on Bun, and only this module asks for it, when a Calculator opens there.
     const ffi = createRequire(import.meta.url)('bun:ffi') as BunFfi;
     const { symbols } = ffi.dlopen(ffiLibraryPath(), {
-      nanocalc_engine_new: { args: ['u32', 'u32'], returns: 'ptr' },
+      nanocalc_engine_new: { args: ['u32', 'u32', 'u32'], returns: 'ptr' },
       nanocalc_engine_free: { args: ['ptr'], returns: 'void' },
       nanocalc_call: { args: ['ptr', 'ptr', 'u32'], returns: 'i32' },
       nanocalc_last_error_message: { args: [], returns: 'ptr' },
@@ -36,8 +36,8 @@ function load() {
   return loaded;
 }
 
-export function openBunEngine(u8: Uint8Array, maxRequestBytes: number, maxBatchLength: number): Engine {
+export function openBunEngine(u8: Uint8Array, limits: EngineLimits): Engine {
   const { ffi, symbols, registry } = load();
   const lastError = () => new ffi.CString(symbols.nanocalc_last_error_message()).toString();
-  return openFfiEngine('bun-ffi', symbols, registry, (view) => ffi.ptr(view), lastError, u8, maxRequestBytes, maxBatchLength);
+  return openFfiEngine('bun-ffi', symbols, registry, (view) => ffi.ptr(view), lastError, u8, limits);
 }

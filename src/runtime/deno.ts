@@ -1,21 +1,25 @@
 // The engine on Deno: Deno.dlopen over the C ABI library (crates/nanocalc-ffi). Every parameter of
 // nanocalc_call is a pointer or a u32, so V8 makes it a fast call.
-import type { Engine } from './engine.js';
+import type { Engine, EngineLimits } from './engine.js';
 import { ffiLibraryPath, openFfiEngine } from './library.js';
 
 /** Deno's pointers are opaque values (or null). */
 type Pointer = object | null;
 
 interface Symbols {
-  nanocalc_engine_new(maxRequestBytes: number, maxBatchLength: number): Pointer;
+  nanocalc_engine_new(maxRequestBytes: number, maxBatchLength: number, maxThreads: number): Pointer;
   nanocalc_engine_free(engine: Pointer): void;
   nanocalc_call(engine: Pointer, buffer: Pointer, length: number): number;
+  nanocalc_call_nonblocking(engine: Pointer, buffer: Pointer, length: number): Promise<number>;
   nanocalc_last_error_message(): Pointer;
 }
 
 /** The parts of the Deno namespace used here. */
 interface DenoFfi {
-  dlopen(path: string, symbols: Record<string, { parameters: string[]; result: string }>): { symbols: Symbols };
+  dlopen(
+    path: string,
+    symbols: Record<string, { name?: string; parameters: string[]; result: string; nonblocking?: boolean }>,
+  ): { symbols: Symbols };
   UnsafePointer: { of(view: ArrayBufferView): Pointer };
   UnsafePointerView: { getCString(pointer: object): string };
 }
@@ -26,9 +30,16 @@ function load() {
   if (loaded === undefined) {
     const deno = (globalThis as unknown as { Deno: DenoFfi }).Deno;
     const { symbols } = deno.dlopen(ffiLibraryPath(), {
-      nanocalc_engine_new: { parameters: ['u32', 'u32'], result: 'pointer' },
+      nanocalc_engine_new: { parameters: ['u32', 'u32', 'u32'], result: 'pointer' },
       nanocalc_engine_free: { parameters: ['pointer'], result: 'void' },
       nanocalc_call: { parameters: ['pointer', 'pointer', 'u32'], result: 'i32' },
+      // The same function on a thread of Deno's: a promise of its status (for batchAsync).
+      nanocalc_call_nonblocking: {
+        name: 'nanocalc_call',
+        parameters: ['pointer', 'pointer', 'u32'],
+        result: 'i32',
+        nonblocking: true,
+      },
       nanocalc_last_error_message: { parameters: [], result: 'pointer' },
     });
     // An engine whose Calculator was dropped without close() is freed with its call function.
@@ -38,12 +49,12 @@ function load() {
   return loaded;
 }
 
-export function openDenoEngine(u8: Uint8Array, maxRequestBytes: number, maxBatchLength: number): Engine {
+export function openDenoEngine(u8: Uint8Array, limits: EngineLimits): Engine {
   const { deno, symbols, registry } = load();
   const lastError = () => {
     const message = symbols.nanocalc_last_error_message();
     return message === null ? 'nanocalc: engine error' : deno.UnsafePointerView.getCString(message);
   };
   // A pointer argument is cheaper than a `buffer` one (measured: ~20 ns against ~35-60 ns per call).
-  return openFfiEngine('deno-ffi', symbols, registry, (view) => deno.UnsafePointer.of(view), lastError, u8, maxRequestBytes, maxBatchLength);
+  return openFfiEngine('deno-ffi', symbols, registry, (view) => deno.UnsafePointer.of(view), lastError, u8, limits);
 }

@@ -4,6 +4,13 @@
 /** How a Calculator reaches the Rust engine. */
 export type EngineKind = 'node-api' | 'bun-ffi' | 'deno-ffi';
 
+/** The limits an engine holds requests to (already checked by the Calculator). */
+export interface EngineLimits {
+  maxRequestBytes: number;
+  maxBatchLength: number;
+  maxThreads: number;
+}
+
 /** The `runtime` option: `'auto'` takes the fastest path of the runtime; `'node-api'` forces the addon. */
 export type RuntimeOption = 'auto' | 'node-api';
 
@@ -15,8 +22,18 @@ export interface Engine {
    * Throws an `Error` only on misuse of the protocol (never with the TypeScript layer's requests).
    */
   readonly call: () => void;
+  /**
+   * Runs the request in `u8`, a buffer laid out as the shared buffer but private to the caller,
+   * off the JavaScript thread where the runtime allows (Node-API: the libuv pool; Deno: a
+   * nonblocking FFI call; Bun: a later event-loop turn on this thread). The response is in `u8`
+   * when the promise resolves; the caller must not touch `u8` until then.
+   */
+  runAsync(u8: Uint8Array): Promise<void>;
   /** Replaces the shared buffer (after the Calculator grew it). */
   attach(u8: Uint8Array): void;
-  /** Frees the engine; `call` must not be used afterwards. Closing twice is harmless. */
+  /**
+   * Frees the engine; `call` and `runAsync` must not be used afterwards (a `runAsync` still
+   * running finishes first). Closing twice is harmless.
+   */
   close(): void;
 }

@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
-import type { Engine } from './engine.js';
+import type { Engine, EngineLimits } from './engine.js';
 
 /** The library's file name on this platform, as cargo names a cdylib. */
 export function ffiLibraryName(platform: string = process.platform): string {
@@ -36,9 +36,14 @@ export const NANOCALC_OK = 0;
 
 /** The C ABI functions an FFI engine uses, over the runtime's pointer type `P`. */
 export interface FfiSymbols<P> {
-  nanocalc_engine_new(maxRequestBytes: number, maxBatchLength: number): P | null;
+  nanocalc_engine_new(maxRequestBytes: number, maxBatchLength: number, maxThreads: number): P | null;
   nanocalc_engine_free(engine: P): void;
   nanocalc_call(engine: P | null, buffer: P, length: number): number;
+  /**
+   * `nanocalc_call` off the JavaScript thread, where the runtime can (Deno's nonblocking calls);
+   * absent on Bun, where runAsync runs `nanocalc_call` in a later event-loop turn instead.
+   */
+  nanocalc_call_nonblocking?: (engine: P, buffer: P, length: number) => Promise<number>;
 }
 
 /**
@@ -55,12 +60,20 @@ export function openFfiEngine<P>(
   pointerOf: (view: Uint8Array) => P,
   lastError: () => string,
   u8: Uint8Array,
-  maxRequestBytes: number,
-  maxBatchLength: number,
+  limits: EngineLimits,
 ): Engine {
-  let engine = symbols.nanocalc_engine_new(maxRequestBytes, maxBatchLength);
+  let engine = symbols.nanocalc_engine_new(limits.maxRequestBytes, limits.maxBatchLength, limits.maxThreads);
   if (engine === null) throw new Error(lastError());
   const run = symbols.nanocalc_call;
+  const nonblocking = symbols.nanocalc_call_nonblocking;
+  // runAsync calls in flight: close() while one runs frees the engine only when the last ends.
+  let running = 0;
+  let closed = false;
+  const free = () => {
+    if (engine === null) return;
+    symbols.nanocalc_engine_free(engine);
+    engine = null;
+  };
   let view = u8;
   let pointer = pointerOf(u8);
   let length = u8.length;
@@ -69,21 +82,36 @@ export function openFfiEngine<P>(
       throw new Error(engine === null ? 'nanocalc: the engine is closed' : lastError());
     }
   };
+  const runAsync = async (chunk: Uint8Array): Promise<void> => {
+    if (engine === null || closed) throw new Error('nanocalc: the engine is closed');
+    running++;
+    try {
+      const status =
+        nonblocking !== undefined
+          ? await nonblocking(engine, pointerOf(chunk), chunk.length)
+          : await new Promise<number>((resolve) => setImmediate(() => resolve(run(engine, pointerOf(chunk), chunk.length))));
+      if (status !== NANOCALC_OK) throw new Error(lastError());
+    } finally {
+      running--;
+      if (closed && running === 0) free();
+    }
+  };
   const token = {};
   registry.register(call, engine, token);
   return {
     kind,
     call,
+    runAsync,
     attach(next: Uint8Array) {
       view = next;
       pointer = pointerOf(view);
       length = view.length;
     },
     close() {
-      if (engine === null) return;
+      if (closed) return;
+      closed = true;
       registry.unregister(token);
-      symbols.nanocalc_engine_free(engine);
-      engine = null;
+      if (running === 0) free();
       view = new Uint8Array(0);
     },
   };

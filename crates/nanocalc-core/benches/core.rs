@@ -16,9 +16,13 @@ fn rows(n: usize) -> Vec<u8> {
 }
 
 fn columns(n: usize) -> Vec<u8> {
+    columns_of(pb::Operation::Add, n)
+}
+
+fn columns_of(operation: pb::Operation, n: usize) -> Vec<u8> {
     let a = (0..n as i64).map(|i| i * 7919 - 1_000_000).collect();
     let b = (0..n as i64).map(|i| i + 1).collect();
-    encode(Member::Columns(pb::ColumnBatch { operation: pb::Operation::Add as i32, a, b }))
+    encode(Member::Columns(pb::ColumnBatch { operation: operation as i32, a, b }))
 }
 
 /// An output buffer aligned like the shared buffer (8 bytes).
@@ -71,5 +75,36 @@ fn benches(c: &mut Criterion) {
     run(c, "expression_8_steps", &expression, 8);
 }
 
-criterion_group!(core, benches);
+/// Column batches on one thread and on two, around the threshold where splitting starts
+/// (`MIN_ELEMENTS_PER_THREAD` per thread) and far above it: `cargo bench -p nanocalc-core -- threads`.
+fn threads(c: &mut Criterion) {
+    let mut group = c.benchmark_group("threads");
+    group.sample_size(20);
+    for operation in [pb::Operation::Add, pb::Operation::Divide] {
+        for n in [1 << 16, 1 << 17, 1 << 18, 1 << 20, 10_000_000] {
+            let request = columns_of(operation, n);
+            let mut out = out_buffer(n * 8 + 256);
+            group.throughput(Throughput::Elements(n as u64));
+            for max_threads in [1, 2] {
+                let limits = Limits {
+                    max_threads,
+                    max_batch_length: usize::MAX,
+                    max_request_bytes: usize::MAX,
+                    ..Limits::default()
+                };
+                let name = format!("{}/{n}/{max_threads}", operation.as_str_name());
+                group.bench_function(name, |bench| {
+                    bench.iter(|| {
+                        let outcome = process_into(black_box(&request), bytemuck_bytes(&mut out), &limits);
+                        assert!(matches!(outcome, Outcome::Written { .. }));
+                        black_box(outcome)
+                    })
+                });
+            }
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(core, benches, threads);
 criterion_main!(core);

@@ -20,6 +20,7 @@ pub mod pb {
 }
 
 pub use arith::{DivisionByZero, Op};
+pub use kernels::MIN_ELEMENTS_PER_THREAD;
 pub use pb::ErrorCode;
 
 use core::fmt::Write as _;
@@ -37,6 +38,10 @@ pub struct Limits {
     pub max_expression_bytes: usize,
     /// Deepest nesting of parentheses in an expression (it bounds the parser's recursion).
     pub max_expression_depth: usize,
+    /// Most threads one column batch may run on (1: the calling thread alone). Batches split only
+    /// from [`MIN_ELEMENTS_PER_THREAD`] elements per thread, and never over more threads
+    /// than the process's pool has (one per core).
+    pub max_threads: usize,
 }
 
 impl Limits {
@@ -44,6 +49,8 @@ impl Limits {
     pub const DEFAULT_MAX_BATCH_LENGTH: usize = 8_000_000;
     pub const DEFAULT_MAX_EXPRESSION_BYTES: usize = 64 << 10;
     pub const DEFAULT_MAX_EXPRESSION_DEPTH: usize = 256;
+    /// No cap of its own: every core.
+    pub const DEFAULT_MAX_THREADS: usize = usize::MAX;
 }
 
 impl Default for Limits {
@@ -53,6 +60,7 @@ impl Default for Limits {
             max_batch_length: Self::DEFAULT_MAX_BATCH_LENGTH,
             max_expression_bytes: Self::DEFAULT_MAX_EXPRESSION_BYTES,
             max_expression_depth: Self::DEFAULT_MAX_EXPRESSION_DEPTH,
+            max_threads: Self::DEFAULT_MAX_THREADS,
         }
     }
 }
@@ -248,7 +256,7 @@ fn column_batch(operation: i32, a: &Column<'_>, b: &Column<'_>, out: &mut [u8], 
         Err(outcome) => return outcome,
     };
     if op.can_fail()
-        && let Some(index) = kernels::first_zero(b.bytes())
+        && let Some(index) = kernels::first_zero(b.bytes(), limits.max_threads)
     {
         return division_by_zero_at(out, index);
     }
@@ -256,7 +264,7 @@ fn column_batch(operation: i32, a: &Column<'_>, b: &Column<'_>, out: &mut [u8], 
         Ok(frame) => frame,
         Err(outcome) => return outcome,
     };
-    kernels::columns(op, a.bytes(), b.bytes(), &mut out[values_at..values_at + count * 8]);
+    kernels::columns(op, a.bytes(), b.bytes(), &mut out[values_at..values_at + count * 8], limits.max_threads);
     Outcome::Written { start, len: values_at + count * 8 - start }
 }
 

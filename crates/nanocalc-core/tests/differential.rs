@@ -140,6 +140,7 @@ fn check(request: &[u8]) {
         max_batch_length: 30,
         max_expression_bytes: 400,
         max_expression_depth: 12,
+        max_threads: 2,
     };
     let expected = reference(request, &limits);
     let answered = process(request, &limits);

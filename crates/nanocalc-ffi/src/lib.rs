@@ -90,18 +90,29 @@ fn limit(value: u32, name: &str) -> Result<usize, String> {
 }
 
 /// Creates an engine whose requests are held to these limits (each from 1 to 2^31 - 1; the
-/// defaults of the TypeScript package are 67108864 bytes and 8000000 operations). Returns NULL
-/// when a limit is out of range (`NANOCALC_ERROR_BAD_LIMIT` in `nanocalc_last_error_message`).
+/// defaults of the TypeScript package are 67108864 bytes, 8000000 operations, and one thread per
+/// core). `max_threads` bounds the threads one column batch may run on (1: the calling thread
+/// only; long batches split over a pool of one thread per core). Returns NULL when a limit is out
+/// of range (`NANOCALC_ERROR_BAD_LIMIT` in `nanocalc_last_error_message`).
 #[unsafe(no_mangle)]
-pub extern "C" fn nanocalc_engine_new(max_request_bytes: u32, max_batch_length: u32) -> *mut NanocalcEngine {
+pub extern "C" fn nanocalc_engine_new(
+    max_request_bytes: u32,
+    max_batch_length: u32,
+    max_threads: u32,
+) -> *mut NanocalcEngine {
     let mut engine = ptr::null_mut();
     guard(|| {
-        let limits = match (limit(max_request_bytes, "max_request_bytes"), limit(max_batch_length, "max_batch_length"))
-        {
-            (Ok(max_request_bytes), Ok(max_batch_length)) => {
-                Limits { max_request_bytes, max_batch_length, ..Limits::default() }
+        let limits = match (
+            limit(max_request_bytes, "max_request_bytes"),
+            limit(max_batch_length, "max_batch_length"),
+            limit(max_threads, "max_threads"),
+        ) {
+            (Ok(max_request_bytes), Ok(max_batch_length), Ok(max_threads)) => {
+                Limits { max_request_bytes, max_batch_length, max_threads, ..Limits::default() }
             }
-            (Err(message), _) | (_, Err(message)) => return fail(NANOCALC_ERROR_BAD_LIMIT, &message),
+            (Err(message), _, _) | (_, Err(message), _) | (_, _, Err(message)) => {
+                return fail(NANOCALC_ERROR_BAD_LIMIT, &message);
+            }
         };
         engine = Box::into_raw(Box::new(NanocalcEngine { limits }));
         NANOCALC_OK
@@ -228,11 +239,13 @@ mod tests {
 
     #[test]
     fn bad_limits_give_null_and_a_message() {
-        assert!(nanocalc_engine_new(0, 10).is_null());
+        assert!(nanocalc_engine_new(0, 10, 4).is_null());
         assert!(last_error().contains("max_request_bytes"), "{}", last_error());
-        assert!(nanocalc_engine_new(10, 1 << 31).is_null());
+        assert!(nanocalc_engine_new(10, 1 << 31, 4).is_null());
         assert!(last_error().contains("max_batch_length"), "{}", last_error());
-        let engine = nanocalc_engine_new(1, 1);
+        assert!(nanocalc_engine_new(10, 10, 0).is_null());
+        assert!(last_error().contains("max_threads"), "{}", last_error());
+        let engine = nanocalc_engine_new(1, 1, 4);
         assert!(!engine.is_null());
         unsafe { nanocalc_engine_free(engine) };
         unsafe { nanocalc_engine_free(ptr::null_mut()) };
@@ -240,7 +253,7 @@ mod tests {
 
     #[test]
     fn process_answers_and_asks_for_room() {
-        let engine = nanocalc_engine_new(1 << 20, 1000);
+        let engine = nanocalc_engine_new(1 << 20, 1000, 4);
         let add = [0x0a, 0x04, 0x08, 0x02, 0x10, 0x03];
         let mut out = [0u8; 256];
         let mut len = 0;
@@ -259,7 +272,7 @@ mod tests {
 
     #[test]
     fn call_runs_the_shared_buffer_protocol() {
-        let engine = nanocalc_engine_new(1 << 20, 1000);
+        let engine = nanocalc_engine_new(1 << 20, 1000, 4);
         let mut buffer = [0u64; 32]; // 256 bytes, 8-byte aligned
         let bytes: &mut [u8; 256] = unsafe { &mut *buffer.as_mut_ptr().cast() };
         bytes[..4].copy_from_slice(&2u32.to_le_bytes());

@@ -24,7 +24,7 @@ fn shared_call(engine: *const NanocalcEngine, request: &[u8]) -> (i32, Vec<u8>) 
 
 #[test]
 fn call_answers_internal_and_the_engine_keeps_working() {
-    let engine = nanocalc_engine_new(1 << 20, 1000);
+    let engine = nanocalc_engine_new(1 << 20, 1000, 4);
     for _ in 0..50 {
         let (status, response) = shared_call(engine, TEST_PANIC_REQUEST);
         assert_eq!(status, NANOCALC_OK);
@@ -38,7 +38,7 @@ fn call_answers_internal_and_the_engine_keeps_working() {
 
 #[test]
 fn process_returns_the_panic_status_and_the_engine_keeps_working() {
-    let engine = nanocalc_engine_new(1 << 20, 1000);
+    let engine = nanocalc_engine_new(1 << 20, 1000, 4);
     let mut out = [0u8; 256];
     let mut len = 0;
     for _ in 0..50 {

@@ -54,10 +54,12 @@ pub fn engine_open<'env>(
     buffer: Uint8Array,
     max_request_bytes: f64,
     max_batch_length: f64,
+    max_threads: f64,
 ) -> Result<Unknown<'env>> {
     let limits = Limits {
         max_request_bytes: limit(max_request_bytes, "maxRequestBytes")?,
         max_batch_length: limit(max_batch_length, "maxBatchLength")?,
+        max_threads: limit(max_threads, "maxThreads")?,
         ..Limits::default()
     };
     let engine = Box::into_raw(Box::new(Engine { buffer: Some(buffer), limits }));
@@ -113,6 +115,41 @@ pub fn engine_attach(env: Env, engine: Unknown, buffer: Uint8Array) -> Result<()
 pub fn engine_close(env: Env, engine: Unknown) -> Result<()> {
     engine_of(&env, &engine)?.buffer = None;
     Ok(())
+}
+
+/// Runs a request on the libuv thread pool: the shared-buffer protocol over `buffer`, a buffer of
+/// its own (not the engine's shared buffer, which stays free for calls made meanwhile), with the
+/// engine's limits. The promise resolves once the response is in `buffer`. JavaScript must not
+/// touch `buffer` until then (the TypeScript layer creates it and never hands it out).
+#[napi(ts_return_type = "Promise<void>")]
+pub fn engine_run_async(env: Env, engine: Unknown, buffer: Uint8Array) -> Result<AsyncTask<RunOnPool>> {
+    let engine = engine_of(&env, &engine)?;
+    if engine.buffer.is_none() {
+        return Err(Error::new(Status::InvalidArg, "nanocalc: the engine is closed".to_string()));
+    }
+    Ok(AsyncTask::new(RunOnPool { buffer, limits: engine.limits }))
+}
+
+/// The work of [`engine_run_async`]. Holding the buffer keeps a reference to it until the task is
+/// settled (back on the JavaScript thread), so it cannot be collected while the pool writes it.
+pub struct RunOnPool {
+    buffer: Uint8Array,
+    limits: Limits,
+}
+
+impl Task for RunOnPool {
+    type Output = ();
+    type JsValue = ();
+
+    fn compute(&mut self) -> Result<()> {
+        // SAFETY: only this task uses the buffer while it runs (see engine_run_async).
+        shared_buffer::run(unsafe { self.buffer.as_mut() }, &self.limits)
+            .map_err(|message| Error::new(Status::GenericFailure, message.to_string()))
+    }
+
+    fn resolve(&mut self, _env: Env, _output: ()) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// Runs the request in the engine's buffer (see `nanocalc_core::shared_buffer` for the layout).

@@ -131,12 +131,12 @@ static response binary(NanocalcEngine *engine, int op, int64_t a, int64_t b) {
 
 int main(void) {
   /* Limits out of range: NULL and a message. */
-  CHECK(nanocalc_engine_new(0, 100) == NULL, "a zero limit is refused");
+  CHECK(nanocalc_engine_new(0, 100, 4) == NULL, "a zero limit is refused");
   CHECK(strstr(nanocalc_last_error_message(), "max_request_bytes") != NULL, "message: %s",
         nanocalc_last_error_message());
-  CHECK(nanocalc_engine_new(1024, 0x80000000u) == NULL, "a limit past 2^31 - 1 is refused");
+  CHECK(nanocalc_engine_new(1024, 0x80000000u, 4) == NULL, "a limit past 2^31 - 1 is refused");
 
-  NanocalcEngine *engine = nanocalc_engine_new(1 << 20, 1000);
+  NanocalcEngine *engine = nanocalc_engine_new(1 << 20, 1000, 4);
   CHECK(engine != NULL, "an engine with good limits");
 
   /* Arithmetic. */
@@ -167,7 +167,7 @@ int main(void) {
   CHECK(status == NANOCALC_OK && r.kind == 2 && r.code == INVALID_REQUEST, "an empty request: INVALID_REQUEST");
 
   /* A limit: a request longer than the engine allows. */
-  NanocalcEngine *tiny = nanocalc_engine_new(4, 1000);
+  NanocalcEngine *tiny = nanocalc_engine_new(4, 1000, 4);
   uint8_t request[32];
   size_t len = binary_request(request, ADD, 1000000, 1000000);
   r = process(tiny, request, len, &status);
