@@ -318,15 +318,18 @@ async function faults(maxMessageBytes: number): Promise<FaultFigures> {
         break;
       default: {
         // a message header claiming 4 GiB: refused (RESOURCE_EXHAUSTED), then dropped
+        let status: unknown;
+        stream.on('trailers', (trailers) => (status = trailers['grpc-status']));
         stream.write(Buffer.from([0, 0xff, 0xff, 0xff, 0xff]));
         await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, 500);
+          const timer = setTimeout(resolve, 5_000);
           stream.on('close', () => {
             clearTimeout(timer);
             resolve();
           });
         });
         session.destroy();
+        if (status !== '8') problem(`a message header claiming 4 GiB was answered grpc-status ${String(status)}, not 8 (RESOURCE_EXHAUSTED)`);
         count('streamHugeLengthPrefix');
       }
     }
