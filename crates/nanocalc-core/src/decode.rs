@@ -95,7 +95,7 @@ fn varint_from_word(buf: &mut &[u8], word: u64) -> Result<u64> {
 /// Packs the low 7 bits of each of the eight bytes of `bytes` into 56 bits, in three steps of
 /// pairs (7 → 14 → 28 → 56 bits).
 #[inline(always)]
-fn pack_groups(bytes: u64) -> u64 {
+pub(crate) fn pack_groups(bytes: u64) -> u64 {
     let x = bytes & 0x7f7f_7f7f_7f7f_7f7f;
     let x = (x & 0x007f_007f_007f_007f) | ((x & 0x7f00_7f00_7f00_7f00) >> 1);
     let x = (x & 0x0000_3fff_0000_3fff) | ((x & 0x3fff_0000_3fff_0000) >> 2);
@@ -383,7 +383,7 @@ pub fn decode(bytes: &[u8]) -> Result<Request<'_>> {
 /// The operands of a `BinaryOp` body in its canonical encoding, `[08 <a>] [10 <b>]` and nothing
 /// else; `None` for anything else, which the general path then decodes.
 #[inline(always)]
-fn canonical_operands(mut body: &[u8]) -> Option<(i64, i64)> {
+pub(crate) fn canonical_operands(mut body: &[u8]) -> Option<(i64, i64)> {
     let (mut a, mut b) = (0, 0);
     if let [0x08, rest @ ..] = body {
         body = rest;
