@@ -154,6 +154,7 @@ fn word_at(window: &[u8; WINDOW], at: usize) -> u64 {
 /// The 7-bit groups of `word` below its first stop bit (all eight without one), packed:
 /// `bzhi` and `pext`, or shifts.
 #[inline(always)]
+#[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))] // `stop`, `high`: for `pext`
 fn pack<const PEXT: bool>(word: u64, stops: u64, stop: u32, high: u64) -> u64 {
     #[cfg(target_arch = "x86_64")]
     if PEXT {
