@@ -2,23 +2,73 @@
 //! LLVM vectorizes the loops that can be vectorized (add, subtract), and split over rayon's pool
 //! (one thread per core) when a column is long enough to repay the hand-off.
 
+use std::sync::OnceLock;
+
 use crate::arith::{self, Op};
 
-/// Fewest elements worth a thread of their own: a batch runs on `k` threads only if each gets at
-/// least this many. Below it, waking a pool thread costs more than the work it takes over
-/// (measured in docs/PERFORMANCE.md, "Batches on every core").
+/// Fewest elements worth a thread of their own for divide and remainder, whose arithmetic bounds
+/// them: a batch runs on `k` threads only if each gets at least this many. Below it, waking a pool
+/// thread costs more than the work it takes over (measured in docs/PERFORMANCE.md, "Batches on
+/// every core").
 pub const MIN_ELEMENTS_PER_THREAD: usize = 1 << 16;
 
-/// How many pieces a column of `n` elements is cut into, with at most `max_threads` threads.
-fn pieces(n: usize, max_threads: usize) -> usize {
-    let wanted = max_threads.min(n / MIN_ELEMENTS_PER_THREAD);
-    if wanted <= 1 { 1 } else { wanted.min(rayon::current_num_threads()) }
+/// The same for add, subtract and multiply (and the scan for a zero divisor), which are bound by
+/// memory traffic: through the Node addon, where the copies in and out dominate, splitting them
+/// gained nothing below millions of elements.
+pub const MIN_ELEMENTS_PER_THREAD_MEMORY_BOUND: usize = 1 << 20;
+
+/// The pool that runs all pieces but the first: one thread fewer than the machine has cores,
+/// since the calling thread computes the first piece itself. (A pool of one thread per core
+/// beside a computing caller put three busy threads on two cores: divide batches ran at half
+/// speed.) Made on first use.
+fn pool() -> &'static rayon::ThreadPool {
+    static POOL: OnceLock<rayon::ThreadPool> = OnceLock::new();
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(cores().saturating_sub(1).max(1))
+            .thread_name(|i| format!("nanocalc-{i}"))
+            .build()
+            .expect("nanocalc: cannot start the batch thread pool")
+    })
 }
 
-/// Where to cut `len` bytes of packed values so the left part gets `left` of `pieces` shares: a
-/// multiple of 64 bytes, so two threads never write the same cache line.
-fn cut(len: usize, left: usize, pieces: usize) -> usize {
-    (len / 64 * left / pieces) * 64
+/// The machine's cores (what the process may use), read once.
+fn cores() -> usize {
+    static CORES: OnceLock<usize> = OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from))
+}
+
+/// How many pieces `n` elements are cut into, with at most `max_threads` threads and at least
+/// `min_per_thread` elements each: at most one per core (the pool's threads and the caller).
+fn pieces(n: usize, max_threads: usize, min_per_thread: usize) -> usize {
+    // cores() is read only for batches long enough to split: its first read allocates.
+    let wanted = max_threads.min(n / min_per_thread);
+    if wanted <= 1 { 1 } else { wanted.min(cores()) }
+}
+
+/// The byte range of piece `i` of `pieces` over `len` bytes of packed values: boundaries at
+/// multiples of 64 bytes, so two threads never write the same cache line.
+fn piece(len: usize, i: usize, pieces: usize) -> core::ops::Range<usize> {
+    let cut = |k: usize| if k == pieces { len } else { (len / 64 * k / pieces) * 64 };
+    cut(i)..cut(i + 1)
+}
+
+/// Runs `work` on every item: the first on the calling thread, the others on [`pool`]. The
+/// caller computes meanwhile instead of sleeping until a pool thread wakes (`rayon::join` from
+/// outside the pool hands both halves over and waits: measured slower than one thread through
+/// the Node addon, whose calls come with pauses in which the pool goes to sleep).
+fn on_pieces<T: Send>(items: Vec<T>, work: impl Fn(T) + Sync) {
+    let work = &work;
+    pool().in_place_scope(|scope| {
+        let mut items = items.into_iter();
+        let first = items.next();
+        for item in items {
+            scope.spawn(move |_| work(item));
+        }
+        if let Some(item) = first {
+            work(item);
+        }
+    });
 }
 
 #[inline(always)]
@@ -35,38 +85,47 @@ fn zip_map(a: &[u8], b: &[u8], out: &mut [u8], f: impl Fn(i64, i64) -> i64) {
 
 /// Position of the first zero in a column, if any, searched on up to `max_threads` threads.
 pub fn first_zero(column: &[u8], max_threads: usize) -> Option<usize> {
-    split_first_zero(column, pieces(column.len() / 8, max_threads))
+    split_first_zero(column, pieces(column.len() / 8, max_threads, MIN_ELEMENTS_PER_THREAD_MEMORY_BOUND))
 }
 
 fn split_first_zero(column: &[u8], pieces: usize) -> Option<usize> {
-    if pieces <= 1 {
-        return column.chunks_exact(8).position(|x| load(x) == 0);
+    let scan = |bytes: &[u8]| bytes.chunks_exact(8).position(|x| load(x) == 0);
+    if pieces == 1 {
+        return scan(column);
     }
-    let left = pieces / 2;
-    let (head, tail) = column.split_at(cut(column.len(), left, pieces));
-    let (in_head, in_tail) = rayon::join(|| split_first_zero(head, left), || split_first_zero(tail, pieces - left));
-    in_head.or(in_tail.map(|index| head.len() / 8 + index))
+    // Each piece records its first zero (as an element index); the lowest wins.
+    let mut found = vec![None; pieces];
+    let items = found.iter_mut().enumerate().map(|(i, slot)| (piece(column.len(), i, pieces), slot)).collect();
+    on_pieces(items, |(range, slot): (core::ops::Range<usize>, &mut Option<usize>)| {
+        *slot = scan(&column[range.clone()]).map(|at| range.start / 8 + at);
+    });
+    found.into_iter().flatten().next()
 }
 
 /// `out[i] = a[i] op b[i]` over columns of equal length (in bytes, a multiple of 8), on up to
 /// `max_threads` threads. For divide and remainder the caller has checked with [`first_zero`]
 /// that `b` has no zero.
 pub fn columns(op: Op, a: &[u8], b: &[u8], out: &mut [u8], max_threads: usize) {
-    split_columns(op, a, b, out, pieces(out.len() / 8, max_threads));
+    let min_per_thread = if op.can_fail() { MIN_ELEMENTS_PER_THREAD } else { MIN_ELEMENTS_PER_THREAD_MEMORY_BOUND };
+    split_columns(op, a, b, out, pieces(out.len() / 8, max_threads, min_per_thread));
 }
 
 fn split_columns(op: Op, a: &[u8], b: &[u8], out: &mut [u8], pieces: usize) {
-    if pieces <= 1 {
+    if pieces == 1 {
         return columns_one_thread(op, a, b, out);
     }
-    let left = pieces / 2;
-    let at = cut(out.len(), left, pieces);
-    let ((a_head, a_tail), (b_head, b_tail)) = (a.split_at(at), b.split_at(at));
-    let (out_head, out_tail) = out.split_at_mut(at);
-    rayon::join(
-        || split_columns(op, a_head, b_head, out_head, left),
-        || split_columns(op, a_tail, b_tail, out_tail, pieces - left),
-    );
+    let len = out.len();
+    let mut items = Vec::with_capacity(pieces);
+    let mut rest = out;
+    for i in 0..pieces {
+        let range = piece(len, i, pieces);
+        let (head, tail) = rest.split_at_mut(range.len());
+        items.push((range, head));
+        rest = tail;
+    }
+    on_pieces(items, |(range, out): (core::ops::Range<usize>, &mut [u8])| {
+        columns_one_thread(op, &a[range.clone()], &b[range], out);
+    });
 }
 
 /// The kernel on the calling thread. On x86-64 CPUs with AVX2 (checked once at run time, then a
@@ -130,35 +189,42 @@ mod tests {
     }
 
     #[test]
-    fn split_columns_match_one_thread_and_find_the_first_zero() {
-        // A pool of four threads, whatever the machine has, so that three and four pieces happen.
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(4).build().expect("a thread pool");
-        pool.install(split_columns_cases);
+    fn pieces_follow_the_thresholds_and_the_pool() {
+        let min = MIN_ELEMENTS_PER_THREAD;
+        let most = cores();
+        assert_eq!(pool().current_num_threads(), (most - 1).max(1));
+        assert_eq!(pieces(2 * min - 1, 4, min), 1);
+        assert_eq!(pieces(2 * min, 4, min), 2.min(most));
+        assert_eq!(pieces(3 * min + 5, 3, min), 3.min(most));
+        assert_eq!(pieces(1000 * min, 1000, min), most, "one per pool thread and the caller");
+        assert_eq!(pieces(1000 * min, 1, min), 1);
+        assert_eq!(pieces(0, 4, min), 1);
     }
 
-    fn split_columns_cases() {
-        assert_eq!(rayon::current_num_threads(), 4);
-        // Long enough for up to three pieces, with a ragged end.
-        let n = 3 * MIN_ELEMENTS_PER_THREAD + 13;
+    #[test]
+    fn split_columns_match_one_thread_and_find_the_first_zero() {
+        // Pieces from 1 to 6 over a column with a ragged end (boundaries fall on 64-byte lines).
+        let n = 1000;
         let a: Vec<i64> = (0..n as i64).map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15u64 as i64)).collect();
         let b: Vec<i64> = (0..n as i64).map(|i| (i % 97) - 48 + i64::from(i % 97 == 48)).collect();
         let (a, mut b) = (bytes(&a), bytes(&b));
         for op in Op::ALL {
             let mut one = vec![0; a.len()];
             columns_one_thread(op, &a, &b, &mut one);
-            for threads in [2, 3, 4, usize::MAX] {
+            for pieces in 2..=6 {
                 let mut split = vec![0; a.len()];
-                columns(op, &a, &b, &mut split, threads);
-                assert!(split == one, "{op:?} on {threads} threads");
+                split_columns(op, &a, &b, &mut split, pieces);
+                assert!(split == one, "{op:?} in {pieces} pieces");
             }
         }
-        assert_eq!(first_zero(&b, usize::MAX), None);
-        // A zero in each piece, and two: the first is found whichever thread sees it.
-        for at in [0, MIN_ELEMENTS_PER_THREAD - 1, 2 * MIN_ELEMENTS_PER_THREAD + 5, n - 1] {
+        assert_eq!(split_first_zero(&b, 4), None);
+        // A zero in the first, a middle and the last piece, then several: the first is found
+        // whichever thread sees it.
+        for at in [999, 500, 0] {
             b[at * 8..at * 8 + 8].fill(0);
-            for threads in [1, 2, 3, usize::MAX] {
+            for pieces in 1..=6 {
                 let first = b.chunks_exact(8).position(|x| load(x) == 0);
-                assert_eq!(first_zero(&b, threads), first, "zero at {at}, {threads} threads");
+                assert_eq!(split_first_zero(&b, pieces), first, "zero at {at}, {pieces} pieces");
             }
         }
     }

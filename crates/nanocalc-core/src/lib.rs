@@ -21,7 +21,7 @@ pub mod pb {
 }
 
 pub use arith::{DivisionByZero, Op};
-pub use kernels::MIN_ELEMENTS_PER_THREAD;
+pub use kernels::{MIN_ELEMENTS_PER_THREAD, MIN_ELEMENTS_PER_THREAD_MEMORY_BOUND};
 pub use pb::ErrorCode;
 
 use core::fmt::Write as _;
@@ -40,8 +40,9 @@ pub struct Limits {
     /// Deepest nesting of parentheses in an expression (it bounds the parser's recursion).
     pub max_expression_depth: usize,
     /// Most threads one column batch may run on (1: the calling thread alone). Batches split only
-    /// from [`MIN_ELEMENTS_PER_THREAD`] elements per thread, and never over more threads
-    /// than the process's pool has (one per core).
+    /// from [`MIN_ELEMENTS_PER_THREAD`] elements per thread for divide and remainder,
+    /// [`MIN_ELEMENTS_PER_THREAD_MEMORY_BOUND`] for the others, and never over more threads than
+    /// the process's pool has (one per core).
     pub max_threads: usize,
 }
 

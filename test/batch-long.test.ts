@@ -1,0 +1,118 @@
+// Long batches: into new arrays they go to the engine as several requests of 262,144 elements
+// (src/calculator.ts, CHUNK_LENGTH), into a given `out` as one. Both must give the same values and
+// the same errors, with indexes counted from the start of the batch, on one thread and on every one.
+
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Calculator } from 'nanocalc';
+import { OPS, clamp, reference } from './reference.js';
+import { assertCalculatorError } from './helpers.js';
+
+const CHUNK = 1 << 18;
+const N = 2 * CHUNK + 5;
+
+function thrown(run: () => unknown): Error {
+  try {
+    run();
+  } catch (error) {
+    return error as Error;
+  }
+  assert.fail('nothing was thrown');
+}
+
+function bytesOf(values: BigInt64Array): Buffer {
+  return Buffer.from(values.buffer, values.byteOffset, values.byteLength);
+}
+
+/** `n` values spread over the whole i64 range and small ones, without zeros when `nonZero`. */
+function column(n: number, seed: number, nonZero = false): BigInt64Array {
+  const values = new BigInt64Array(n);
+  for (let i = 0; i < n; i++) {
+    const x = BigInt.asIntN(64, BigInt(i + seed) * 0x9e3779b97f4a7c15n);
+    const v = i % 2 === 0 ? x : x >> 50n;
+    values[i] = nonZero && v === 0n ? 3n : v;
+  }
+  return values;
+}
+
+describe('long batches', () => {
+  const every = new Calculator();
+  const one = new Calculator({ maxThreads: 1 });
+
+  test('new arrays (several requests) equal out (one request) and the model, on every thread and one', () => {
+    const a = column(N, 1);
+    const b = column(N, 2, true);
+    for (const op of OPS) {
+      const chunked = every.batch(op, a, b);
+      const out = every.batch(op, a, b, new BigInt64Array(N));
+      assert.ok(bytesOf(chunked).equals(bytesOf(out)), op);
+      assert.ok(bytesOf(one.batch(op, a, b)).equals(bytesOf(out)), `${op}, one thread`);
+      assert.ok(bytesOf(one.batch(op, a, b, new BigInt64Array(N))).equals(bytesOf(out)), `${op}, one thread, out`);
+      for (const i of [0, CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK, N - 1]) {
+        assert.equal(chunked[i], reference(op, a[i]!, b[i]!), `${op} at ${i}`);
+      }
+    }
+    // Plain arrays of numbers across chunks.
+    const numbers = Array.from({ length: N }, (_, i) => i - CHUNK);
+    const sums = every.batch('add', numbers, numbers);
+    assert.equal(sums[0], BigInt(-2 * CHUNK));
+    assert.equal(sums[N - 1], clamp(BigInt(2 * (N - 1 - CHUNK))));
+  });
+
+  test('the same errors: division by zero in a later chunk, a bad element in a later chunk', () => {
+    const a = column(N, 3);
+    const b = column(N, 4, true);
+    b[2 * CHUNK + 3] = 0n;
+    b[N - 1] = 0n;
+    for (const op of ['divide', 'remainder'] as const) {
+      const chunked = assertCalculatorError(() => every.batch(op, a, b), 'DIVISION_BY_ZERO', 2 * CHUNK + 3);
+      const whole = assertCalculatorError(() => every.batch(op, a, b, new BigInt64Array(N)), 'DIVISION_BY_ZERO', 2 * CHUNK + 3);
+      assert.equal(chunked.message, whole.message);
+    }
+    const numbers: unknown[] = Array.from({ length: N }, (_, i) => i);
+    numbers[CHUNK + 7] = 1.5;
+    const ones = new Array<number>(N).fill(1);
+    const chunked = thrown(() => every.batch('add', ones, numbers as number[]));
+    const whole = thrown(() => every.batch('add', ones, numbers as number[], new BigInt64Array(N)));
+    assert.ok(chunked instanceof RangeError && whole instanceof RangeError);
+    assert.equal(chunked.message, whole.message);
+    assert.match(chunked.message, new RegExp(`b\\[${CHUNK + 7}\\]`));
+    assert.deepEqual(Array.from(every.batch('add', [1n], [2n])), [3n], 'still works');
+  });
+
+  test('a getter in a later chunk cannot call the calculator, and closing it there fails the batch', () => {
+    const a = Array.from({ length: N }, (_, i) => i);
+    let refused = 0;
+    Object.defineProperty(a, CHUNK + 10, {
+      get() {
+        try {
+          every.add(1, 1);
+        } catch {
+          refused++;
+        }
+        return CHUNK + 10;
+      },
+    });
+    const sums = every.batch('add', a, a);
+    assert.equal(refused, 2, 'the nested call is refused each time (read as a and as b) while the batch reads');
+    assert.equal(sums[CHUNK + 10], BigInt(2 * (CHUNK + 10)));
+    assert.equal(sums[N - 1], BigInt(2 * (N - 1)));
+
+    const closing = new Calculator();
+    const b = Array.from({ length: N }, (_, i) => i);
+    Object.defineProperty(b, 2 * CHUNK + 1, {
+      get() {
+        closing.close();
+        return 1;
+      },
+    });
+    assertCalculatorError(() => closing.batch('add', b, b), 'CLOSED');
+    assert.ok(every.add(2, 3) === 5);
+  });
+
+  test('after a long batch the calculator answers small calls and batches', () => {
+    every.batch('multiply', column(N, 5), column(N, 6));
+    assert.equal(every.add(2, 3), 5);
+    assert.deepEqual(Array.from(every.batch('subtract', [5n, 6n], [1n, 1n])), [4n, 5n]);
+  });
+});
