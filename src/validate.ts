@@ -24,7 +24,7 @@ function intrinsicGetter<T>(name: string): (this: unknown) => T {
   return Object.getOwnPropertyDescriptor(typedArrayPrototype, name)!.get as (this: unknown) => T;
 }
 export const typedArrayLength = intrinsicGetter<number>('length');
-const typedArrayBuffer = intrinsicGetter<ArrayBufferLike>('buffer');
+export const typedArrayBuffer = intrinsicGetter<ArrayBufferLike>('buffer');
 const typedArrayByteOffset = intrinsicGetter<number>('byteOffset');
 
 /** A BigInt64Array's backing store viewed through the two halves of each value. */

@@ -110,6 +110,37 @@ describe('long batches', () => {
     assert.ok(every.add(2, 3) === 5);
   });
 
+  test('into out: chunked where nothing can fail, whole where something could; out untouched by a failure', () => {
+    const a = column(N, 7);
+    const b = column(N, 8, true);
+    for (const op of ['add', 'subtract', 'multiply'] as const) {
+      const expected = one.batch(op, a, b, new BigInt64Array(N));
+      const out = new BigInt64Array(N);
+      assert.equal(every.batch(op, a, b, out), out);
+      assert.ok(bytesOf(out).equals(bytesOf(expected)), op);
+      // out over the inputs' memory: the same answer as from copies of the inputs.
+      const shared = new BigInt64Array(N + 8);
+      shared.set(a, 0);
+      const shifted = new BigInt64Array(shared.buffer, 8 * 3, N);
+      const inputs = shared.subarray(0, N);
+      const fromCopies = every.batch(op, inputs.slice(), b);
+      every.batch(op, inputs, b, shifted);
+      assert.ok(bytesOf(shifted).equals(bytesOf(fromCopies)), `${op} into a shifted view of a`);
+      const same = a.slice();
+      every.batch(op, same, b, same);
+      assert.ok(bytesOf(same).equals(bytesOf(expected)), `${op} into a itself`);
+    }
+    const zeroLate = b.slice();
+    zeroLate[2 * CHUNK + 2] = 0n;
+    const untouched = new BigInt64Array(N).fill(-5n);
+    assertCalculatorError(() => every.batch('divide', a, zeroLate, untouched), 'DIVISION_BY_ZERO', 2 * CHUNK + 2);
+    assert.ok(untouched.every((x) => x === -5n), 'out untouched by a division by zero in a later chunk');
+    const numbers: number[] = Array.from({ length: N }, (_, i) => i);
+    (numbers as unknown[])[2 * CHUNK] = 'x';
+    assert.throws(() => every.batch('add', numbers, numbers, untouched), TypeError);
+    assert.ok(untouched.every((x) => x === -5n), 'out untouched by a bad element in a later chunk');
+  });
+
   test('after a long batch the calculator answers small calls and batches', () => {
     every.batch('multiply', column(N, 5), column(N, 6));
     assert.equal(every.add(2, 3), 5);
