@@ -303,6 +303,11 @@ rows.push(...PUBLISHED_ROWS);
 
 console.log('\nnanocalc benchmark (medians; ratio = nanocalc / baseline, lower is better)\n');
 console.log(formatTable(rows));
+const scaling = rows.filter((r) => r.baseline === 'the same on 1 thread');
+if (scaling.length > 0) {
+  console.log(`\nspeed-up on ${availableParallelism()} threads (1-thread time / ${availableParallelism()}-thread time):`);
+  for (const r of scaling) console.log(`  ${r.name}: ${(r.baselineNs / r.ns).toFixed(2)}×`);
+}
 const report = makeReport(rows);
 if (jsonPath) {
   writeReport(jsonPath, report);
