@@ -22,7 +22,7 @@ const TEST_PANIC_REQUEST = new Uint8Array([0x7a, 0x05, ...new TextEncoder().enco
 const ADD_2_3 = new Uint8Array([0x0a, 0x04, 0x08, 0x02, 0x10, 0x03]);
 
 interface RawAddon {
-  engineOpen(buffer: Uint8Array, maxRequestBytes: number, maxBatchLength: number): () => void;
+  engineOpen(buffer: Uint8Array, maxRequestBytes: number, maxBatchLength: number, maxThreads: number): () => void;
 }
 
 if (!existsSync(panicAddonPath)) {
@@ -46,7 +46,7 @@ describe('panic containment (test-panic build of the addon)', () => {
     const buffer = new ArrayBuffer(4096);
     const u8 = new Uint8Array(buffer);
     const u32 = new Uint32Array(buffer);
-    const call = addon.engineOpen(u8, 1 << 20, 1000);
+    const call = addon.engineOpen(u8, 1 << 20, 1000, 2);
     const run = (request: Uint8Array): Uint8Array => {
       u32[0] = request.length;
       u8.set(request, 16);
