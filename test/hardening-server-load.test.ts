@@ -1,3 +1,4 @@
+// nanocalc-test: node-only (the server and its Node gRPC clients, not the in-process engine the runtimes change)
 // The real nanocalc-server under load from several client processes at once, with faults injected
 // meanwhile (hardening-server-load-child.ts): every answer is checked against the BigInt model,
 // the server must keep answering correctly during and after, and its RSS must stay bounded.
