@@ -1,4 +1,5 @@
-// nanocalc-test: node-only (the server and its Node gRPC clients, not the in-process engine the runtimes change)
+// nanocalc-test: node-only
+// (The server and its Node gRPC clients, not the in-process engine that Bun and Deno change.)
 // The real nanocalc-server under load from several client processes at once, with faults injected
 // meanwhile (hardening-server-load-child.ts): every answer is checked against the BigInt model,
 // the server must keep answering correctly during and after, and its RSS must stay bounded.
