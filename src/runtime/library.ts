@@ -90,7 +90,10 @@ export function openFfiEngine<P>(
         nonblocking !== undefined
           ? await nonblocking(engine, pointerOf(chunk), chunk.length)
           : await new Promise<number>((resolve) => setImmediate(() => resolve(run(engine, pointerOf(chunk), chunk.length))));
-      if (status !== NANOCALC_OK) throw new Error(lastError());
+      if (status !== NANOCALC_OK) {
+        // The message is kept per thread, and a nonblocking call ran on another one.
+        throw new Error(nonblocking === undefined ? lastError() : `nanocalc: the engine refused the call (status ${status})`);
+      }
     } finally {
       running--;
       if (closed && running === 0) free();
