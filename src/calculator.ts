@@ -206,16 +206,13 @@ export class Calculator {
     if (n > CHUNK_LENGTH && (out === undefined || chunksCannotFail(opValue, a, b, out))) {
       return this.#batchInChunks(opValue, a, b, n, out ?? newResultArray(n));
     }
-    const requestLength = columnsRequestLength(n);
-    // Request, then the response: header (≤ 32 bytes with alignment) and n values.
-    this.#reserve(align8(REQUEST_OFFSET + requestLength) + Math.max(SMALL_RESPONSE_MAX, 32 + 8 * n));
-    encodeColumnsFrame(this.#u8, opValue, n);
+    this.#reserve(columnsBufferSize(n));
+    let requestLength: number;
     // Reading a plain array can run user code (getters, proxies); a call from there would reuse
     // the buffer this request is being written into, so it is refused until the columns are in.
     this.#state = BUSY;
     try {
-      copyColumn(a, 0, n, this.#i64, this.#i32, COLUMNS_A_OFFSET / 8, 'a');
-      copyColumn(b, 0, n, this.#i64, this.#i32, columnsBOffset(n) / 8, 'b');
+      requestLength = writeColumnsRequest(this.#u8, this.#i64, this.#i32, opValue, a, b, 0, n);
     } finally {
       if (this.#state === BUSY) this.#state = OPEN;
     }
@@ -238,19 +235,18 @@ export class Calculator {
    * chunk can fail (`chunksCannotFail`).
    */
   #batchInChunks(opValue: number, a: BatchInput, b: BatchInput, n: number, result: BigInt64Array): BigInt64Array {
-    this.#reserve(align8(REQUEST_OFFSET + columnsRequestLength(CHUNK_LENGTH)) + 32 + 8 * CHUNK_LENGTH);
+    this.#reserve(columnsBufferSize(CHUNK_LENGTH));
+    // Sized for every chunk, so the engine never asks for more room and the buffer stays this one.
+    const chunk = new ChunkBuffer(this.#u8.buffer);
     // As in batch(): no call may come from a column's getter until the whole batch is done.
     this.#state = BUSY;
     try {
       for (let from = 0; from < n; from += CHUNK_LENGTH) {
         const count = Math.min(CHUNK_LENGTH, n - from);
-        encodeColumnsFrame(this.#u8, opValue, count);
-        copyColumn(a, from, count, this.#i64, this.#i32, COLUMNS_A_OFFSET / 8, 'a');
-        copyColumn(b, from, count, this.#i64, this.#i32, columnsBOffset(count) / 8, 'b');
+        chunk.write(opValue, a, b, from, count);
         if (this.#state !== BUSY) this.#checkOpen(); // closed from a getter
-        const [start, end] = this.#call(columnsRequestLength(count));
-        const at = chunkValuesAt(this.#u8, start, end, from, count) / 8;
-        result.set(this.#i64.subarray(at, at + count), from);
+        this.#engine();
+        chunk.read(from, count, result);
       }
     } finally {
       if (this.#state === BUSY) this.#state = OPEN;
@@ -309,7 +305,7 @@ export class Calculator {
   ): Promise<BigInt64Array> {
     const result = n < UNINITIALIZED_RESULT_THRESHOLD ? new BigInt64Array(n) : newResultArray(n);
     const chunkLength = Math.min(n, CHUNK_LENGTH);
-    const chunks = [new ChunkBuffer(chunkLength), new ChunkBuffer(chunkLength)];
+    const chunks = [ChunkBuffer.forLength(chunkLength), ChunkBuffer.forLength(chunkLength)];
     let running: RunningChunk | undefined;
     // One request even for an empty batch, so that it is answered (and checked) as batch's is.
     for (let from = 0, k = 0; ; k++) {
@@ -525,6 +521,32 @@ function chunksCannotFail(opValue: number, a: BatchInput, b: BatchInput, out: Bi
   return memory !== typedArrayBuffer.call(a) && memory !== typedArrayBuffer.call(b);
 }
 
+/** Bytes a buffer laid out as the shared buffer needs for a column request of `n` and its response. */
+function columnsBufferSize(n: number): number {
+  // Request, then the response: header (≤ 32 bytes with alignment) and n values.
+  return align8(REQUEST_OFFSET + columnsRequestLength(n)) + Math.max(SMALL_RESPONSE_MAX, 32 + 8 * n);
+}
+
+/**
+ * Writes the column request for elements `[from, from + count)` of `a` and `b` into a buffer laid
+ * out as the shared buffer (`i64` and `i32` view `u8`'s memory); returns the request's length.
+ */
+function writeColumnsRequest(
+  u8: Uint8Array,
+  i64: BigInt64Array,
+  i32: Int32Array,
+  opValue: number,
+  a: BatchInput,
+  b: BatchInput,
+  from: number,
+  count: number,
+): number {
+  encodeColumnsFrame(u8, opValue, count);
+  copyColumn(a, from, count, i64, i32, COLUMNS_A_OFFSET / 8, 'a');
+  copyColumn(b, from, count, i64, i32, columnsBOffset(count) / 8, 'b');
+  return columnsRequestLength(count);
+}
+
 /**
  * Where the values of a chunk's batch result start (`decodeBatchResult`), or its error, with the
  * index of a failing element counted from the start of the whole batch (`from` is the chunk's).
@@ -550,8 +572,9 @@ interface RunningChunk {
 }
 
 /**
- * One request of batchAsync and room for its response, laid out as the shared buffer is (control
- * words, the request at REQUEST_OFFSET, the response after it), but private to one batch.
+ * One chunk's request and room for its response, laid out as the shared buffer is (control words,
+ * the request at REQUEST_OFFSET, the response after it): a private buffer of batchAsync, or the
+ * shared buffer itself for a long synchronous batch.
  */
 class ChunkBuffer {
   readonly u8: Uint8Array;
@@ -559,9 +582,12 @@ class ChunkBuffer {
   readonly #i32: Int32Array;
   readonly #u32: Uint32Array;
 
-  constructor(capacity: number) {
-    const requestEnd = align8(REQUEST_OFFSET + columnsRequestLength(capacity));
-    const buffer = new ArrayBuffer(requestEnd + Math.max(SMALL_RESPONSE_MAX, 32 + 8 * capacity));
+  /** A private buffer for chunks of up to `capacity` elements. */
+  static forLength(capacity: number): ChunkBuffer {
+    return new ChunkBuffer(new ArrayBuffer(columnsBufferSize(capacity)));
+  }
+
+  constructor(buffer: ArrayBufferLike) {
     this.u8 = new Uint8Array(buffer);
     this.#i64 = new BigInt64Array(buffer);
     this.#i32 = new Int32Array(buffer);
@@ -570,10 +596,7 @@ class ChunkBuffer {
 
   /** Writes the column request for elements `[from, from + count)` of `a` and `b`. */
   write(opValue: number, a: BatchInput, b: BatchInput, from: number, count: number): void {
-    encodeColumnsFrame(this.u8, opValue, count);
-    copyColumn(a, from, count, this.#i64, this.#i32, COLUMNS_A_OFFSET / 8, 'a');
-    copyColumn(b, from, count, this.#i64, this.#i32, columnsBOffset(count) / 8, 'b');
-    this.#u32[0] = columnsRequestLength(count);
+    this.#u32[0] = writeColumnsRequest(this.u8, this.#i64, this.#i32, opValue, a, b, from, count);
   }
 
   /**
