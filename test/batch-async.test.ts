@@ -8,39 +8,13 @@ import { setImmediate as turn } from 'node:timers/promises';
 import fc from 'fast-check';
 import { Calculator, CalculatorError } from 'nanocalc';
 import { OPS, clamp, i64, referenceBatch, safeInt, type Op } from './reference.js';
-import { show } from './helpers.js';
+import { bytesOf, i64Column, show } from './helpers.js';
 
 /** Elements per chunk of batchAsync (src/calculator.ts): sizes around it cross chunk boundaries. */
 const CHUNK = 1 << 18;
 const BIG_LIMITS = { maxBatchLength: 64_000_000, maxRequestBytes: 2 ** 31 - 1 };
 
 const calc = new Calculator(BIG_LIMITS);
-
-/**
- * `n` pseudo-random i64 values (xorshift32 over the two halves: fast enough for tens of millions),
- * every third one small so multiply and divide do not only saturate or give 0; no zeros when `nonZero`.
- */
-function column(n: number, seed: number, nonZero = false): BigInt64Array {
-  const values = new BigInt64Array(n);
-  const halves = new Int32Array(values.buffer);
-  let x = seed | 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    const low = x;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    halves[2 * i] = nonZero && low === 0 ? 1 : low;
-    halves[2 * i + 1] = i % 3 === 0 ? low >> 31 : x;
-  }
-  return values;
-}
-
-function bytesOf(values: BigInt64Array): Buffer {
-  return Buffer.from(values.buffer, values.byteOffset, values.byteLength);
-}
 
 /** What a call settles with: its value, or its error's kind, code, message and index. */
 async function outcome(run: () => unknown): Promise<unknown> {
@@ -57,8 +31,8 @@ describe('batchAsync gives what batch gives', () => {
   test('every operation, across chunk boundaries, on 1 and on every thread', async () => {
     const one = new Calculator({ ...BIG_LIMITS, maxThreads: 1 });
     for (const n of [0, 1, 7, CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK + 5, 5 * CHUNK + 3]) {
-      const a = column(n, n + 1);
-      const b = column(n, n + 2, true);
+      const a = i64Column(n, n + 1);
+      const b = i64Column(n, n + 2, true);
       for (const op of OPS) {
         const expected = calc.batch(op, a, b);
         const asynchronous = await calc.batchAsync(op, a, b);
@@ -104,7 +78,7 @@ describe('batchAsync gives what batch gives', () => {
     withString[2 * CHUNK + 17] = '5';
     const unsafe = numbers.slice();
     unsafe[CHUNK + 3] = 2 ** 53;
-    const zeroLate = column(n, 9, true);
+    const zeroLate = i64Column(n, 9, true);
     zeroLate[2 * CHUNK + 1] = 0n;
     const small = new Calculator({ maxBatchLength: 10, maxRequestBytes: 100 });
     const cases: [string, Calculator, () => [unknown, unknown, unknown]][] = [
@@ -115,7 +89,7 @@ describe('batchAsync gives what batch gives', () => {
       ['an unsafe number in the second chunk', calc, () => ['add', numbers, unsafe]],
       ['mixed kinds', calc, () => ['add', [1n, 2], [3n, 4n]]],
       ['a bigint out of range', calc, () => ['add', [1n, 2n ** 63n], [3n, 4n]]],
-      ['division by zero in the third chunk', calc, () => ['divide', column(n, 8), zeroLate]],
+      ['division by zero in the third chunk', calc, () => ['divide', i64Column(n, 8), zeroLate]],
       ['remainder by zero first', calc, () => ['remainder', [1n, 2n], [0n, 0n]]],
       ['too many operations', small, () => ['add', new BigInt64Array(11), new BigInt64Array(11)]],
       ['too many bytes', small, () => ['add', new BigInt64Array(9), new BigInt64Array(9)]],
@@ -149,8 +123,8 @@ describe('batchAsync gives what batch gives', () => {
 describe('batchAsync off the JavaScript thread', () => {
   test('a 1 ms timer keeps firing while 24,000,000 additions run', async () => {
     const n = 24_000_000;
-    const a = column(n, 11);
-    const b = column(n, 12);
+    const a = i64Column(n, 11);
+    const b = i64Column(n, 12);
     // For scale: how long the synchronous batch holds the thread (after a warm-up of its buffers).
     calc.batch('add', a, b);
     const started = performance.now();
@@ -190,8 +164,8 @@ describe('batchAsync off the JavaScript thread', () => {
     for (let k = 0; k < 60; k++) {
       const n = [0, 1, 100, CHUNK + 9, 3 * CHUNK][k % 5]!;
       const op = OPS[k % OPS.length]!;
-      const a = column(n, 3 * k + 1);
-      const b = column(n, 3 * k + 2, true);
+      const a = i64Column(n, 3 * k + 1);
+      const b = i64Column(n, 3 * k + 2, true);
       const calculator = calculators[k % calculators.length]!;
       const expected = calculator.batch(op, a, b);
       jobs.push(
@@ -223,8 +197,8 @@ describe('batchAsync and its inputs', () => {
 
   test('an AbortSignal cancels before the start and between chunks, with AbortError', async () => {
     const n = 40 * CHUNK;
-    const a = column(n, 21);
-    const b = column(n, 22);
+    const a = i64Column(n, 21);
+    const b = i64Column(n, 22);
 
     const { column: counted, reads } = countingColumn(4);
     await assert.rejects(calc.batchAsync('add', counted, [1, 2, 3, 4], { signal: AbortSignal.abort() }), {
@@ -272,8 +246,8 @@ describe('batchAsync and its inputs', () => {
 
   test('a caller changing or detaching its inputs meanwhile gets old or new values, or a TypeError', async () => {
     const n = 8 * CHUNK;
-    const a = column(n, 31);
-    const b = column(n, 32);
+    const a = i64Column(n, 31);
+    const b = i64Column(n, 32);
     const before = calc.batch('add', a, b);
     const pending = calc.batchAsync('add', a, b);
     a.fill(5n);
@@ -282,8 +256,8 @@ describe('batchAsync and its inputs', () => {
       assert.ok(result[i] === before[i] || result[i] === clamp(5n + b[i]!), `element ${i}`);
     }
 
-    const doomed = column(4 * n, 33);
-    const detaching = calc.batchAsync('subtract', doomed, column(4 * n, 34));
+    const doomed = i64Column(4 * n, 33);
+    const detaching = calc.batchAsync('subtract', doomed, i64Column(4 * n, 34));
     await turn();
     structuredClone(doomed.buffer, { transfer: [doomed.buffer as ArrayBuffer] });
     assert.equal(doomed.length, 0, 'detached');
@@ -294,7 +268,7 @@ describe('batchAsync and its inputs', () => {
   test('close() while batches run rejects them with CLOSED; later calls reject too', async () => {
     const own = new Calculator(BIG_LIMITS);
     const n = 20 * CHUNK;
-    const pending = own.batchAsync('add', column(n, 41), column(n, 42));
+    const pending = own.batchAsync('add', i64Column(n, 41), i64Column(n, 42));
     await turn();
     own.close();
     await assert.rejects(pending, (error: CalculatorError) => error.code === 'CLOSED');

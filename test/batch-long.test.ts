@@ -1,12 +1,13 @@
-// Long batches: into new arrays they go to the engine as several requests of 262,144 elements
-// (src/calculator.ts, CHUNK_LENGTH), into a given `out` as one. Both must give the same values and
-// the same errors, with indexes counted from the start of the batch, on one thread and on every one.
+// Long batches: into new arrays (and into a given `out` when nothing can fail) they go to the engine
+// as several requests of 262,144 elements (src/calculator.ts, CHUNK_LENGTH), else as one. Both must
+// give the same values and the same errors, with indexes counted from the start of the batch, on
+// one thread and on every one.
 
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Calculator } from 'nanocalc';
 import { OPS, clamp, reference } from './reference.js';
-import { assertCalculatorError } from './helpers.js';
+import { assertCalculatorError, bytesOf, i64Column } from './helpers.js';
 
 const CHUNK = 1 << 18;
 const N = 2 * CHUNK + 5;
@@ -20,28 +21,13 @@ function thrown(run: () => unknown): Error {
   assert.fail('nothing was thrown');
 }
 
-function bytesOf(values: BigInt64Array): Buffer {
-  return Buffer.from(values.buffer, values.byteOffset, values.byteLength);
-}
-
-/** `n` values spread over the whole i64 range and small ones, without zeros when `nonZero`. */
-function column(n: number, seed: number, nonZero = false): BigInt64Array {
-  const values = new BigInt64Array(n);
-  for (let i = 0; i < n; i++) {
-    const x = BigInt.asIntN(64, BigInt(i + seed) * 0x9e3779b97f4a7c15n);
-    const v = i % 2 === 0 ? x : x >> 50n;
-    values[i] = nonZero && v === 0n ? 3n : v;
-  }
-  return values;
-}
-
 describe('long batches', () => {
   const every = new Calculator();
   const one = new Calculator({ maxThreads: 1 });
 
   test('new arrays (several requests) equal out (one request) and the model, on every thread and one', () => {
-    const a = column(N, 1);
-    const b = column(N, 2, true);
+    const a = i64Column(N, 1);
+    const b = i64Column(N, 2, true);
     for (const op of OPS) {
       const chunked = every.batch(op, a, b);
       const out = every.batch(op, a, b, new BigInt64Array(N));
@@ -60,8 +46,8 @@ describe('long batches', () => {
   });
 
   test('the same errors: division by zero in a later chunk, a bad element in a later chunk', () => {
-    const a = column(N, 3);
-    const b = column(N, 4, true);
+    const a = i64Column(N, 3);
+    const b = i64Column(N, 4, true);
     b[2 * CHUNK + 3] = 0n;
     b[N - 1] = 0n;
     for (const op of ['divide', 'remainder'] as const) {
@@ -111,8 +97,8 @@ describe('long batches', () => {
   });
 
   test('into out: chunked where nothing can fail, whole where something could; out untouched by a failure', () => {
-    const a = column(N, 7);
-    const b = column(N, 8, true);
+    const a = i64Column(N, 7);
+    const b = i64Column(N, 8, true);
     for (const op of ['add', 'subtract', 'multiply'] as const) {
       const expected = one.batch(op, a, b, new BigInt64Array(N));
       const out = new BigInt64Array(N);
@@ -142,7 +128,7 @@ describe('long batches', () => {
   });
 
   test('after a long batch the calculator answers small calls and batches', () => {
-    every.batch('multiply', column(N, 5), column(N, 6));
+    every.batch('multiply', i64Column(N, 5), i64Column(N, 6));
     assert.equal(every.add(2, 3), 5);
     assert.deepEqual(Array.from(every.batch('subtract', [5n, 6n], [1n, 1n])), [4n, 5n]);
   });

@@ -54,3 +54,31 @@ export function* pseudoRandomI64(seed: bigint): Generator<bigint> {
     yield BigInt.asIntN(64, x * 0x2545f4914f6cdd1dn);
   }
 }
+
+/**
+ * A column of `n` pseudo-random i64 values (xorshift32 over the two halves: fast enough for tens
+ * of millions), every third one small so multiply and divide do not only saturate or give 0; no
+ * zeros when `nonZero`.
+ */
+export function i64Column(n: number, seed: number, nonZero = false): BigInt64Array {
+  const values = new BigInt64Array(n);
+  const halves = new Int32Array(values.buffer);
+  let x = seed | 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    const low = x;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    halves[2 * i] = nonZero && low === 0 ? 1 : low;
+    halves[2 * i + 1] = i % 3 === 0 ? low >> 31 : x;
+  }
+  return values;
+}
+
+/** The memory of a typed array, for comparing two of them at once. */
+export function bytesOf(values: BigInt64Array): Buffer {
+  return Buffer.from(values.buffer, values.byteOffset, values.byteLength);
+}

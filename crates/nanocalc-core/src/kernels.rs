@@ -1,6 +1,7 @@
 //! Column kernels: element-wise arithmetic over packed little-endian `i64` columns, written so
-//! LLVM vectorizes the loops that can be vectorized (add, subtract), and split over rayon's pool
-//! (one thread per core) when a column is long enough to repay the hand-off.
+//! LLVM vectorizes the loops that can be vectorized (add, subtract), and split between the calling
+//! thread and a pool of one thread fewer than the cores when a column is long enough to repay the
+//! hand-off.
 
 use std::sync::OnceLock;
 

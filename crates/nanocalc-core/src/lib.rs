@@ -42,7 +42,7 @@ pub struct Limits {
     /// Most threads one column batch may run on (1: the calling thread alone). Batches split only
     /// from [`MIN_ELEMENTS_PER_THREAD`] elements per thread for divide and remainder,
     /// [`MIN_ELEMENTS_PER_THREAD_MEMORY_BOUND`] for the others, and never over more threads than
-    /// the process's pool has (one per core).
+    /// the machine has cores (the caller and a pool of one fewer).
     pub max_threads: usize,
 }
 
