@@ -26,6 +26,19 @@ function intrinsicGetter<T>(name: string): (this: unknown) => T {
 export const typedArrayLength = intrinsicGetter<number>('length');
 export const typedArrayBuffer = intrinsicGetter<ArrayBufferLike>('buffer');
 const typedArrayByteOffset = intrinsicGetter<number>('byteOffset');
+const typedArrayTag = Object.getOwnPropertyDescriptor(typedArrayPrototype, Symbol.toStringTag)!.get as (
+  this: unknown,
+) => string | undefined;
+
+/** Whether `value` really is a BigInt64Array (not an object or another typed array given its prototype). */
+export function isBigInt64Array(value: unknown): value is BigInt64Array {
+  return typedArrayTag.call(value) === 'BigInt64Array';
+}
+
+/** Elements `[from, from + count)` of a BigInt64Array, as a view (read through the intrinsic getters). */
+export function i64View(column: BigInt64Array, from: number, count: number): BigInt64Array {
+  return new BigInt64Array(typedArrayBuffer.call(column), typedArrayByteOffset.call(column) + 8 * from, count);
+}
 
 /** A BigInt64Array's backing store viewed through the two halves of each value. */
 export function int32View(i64: BigInt64Array): Int32Array {

@@ -62,10 +62,15 @@ export function writeInt64Bigint(u8: Uint8Array, pos: number, n: bigint): number
  * accepts): it fixes the header size of column batches so their values land 8-byte aligned.
  */
 export function writePaddedVarint(u8: Uint8Array, pos: number, value: number, width: number): number {
-  for (let i = 1; i < width; i++) {
-    u8[pos++] = (value % 128) | 128;
-    value = Math.floor(value / 128);
+  const last = pos + width - 1;
+  if (value <= 0xffffffff) {
+    // Every length the Calculator writes: shifts, not the float division below.
+    let low = value >>> 0;
+    for (; pos < last; low >>>= 7) u8[pos++] = (low & 127) | 128;
+    u8[pos] = low;
+    return pos + 1;
   }
-  u8[pos++] = value;
-  return pos;
+  for (; pos < last; value = Math.floor(value / 128)) u8[pos++] = (value % 128) | 128;
+  u8[pos] = value;
+  return pos + 1;
 }

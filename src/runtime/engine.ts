@@ -29,6 +29,13 @@ export interface Engine {
    * when the promise resolves; the caller must not touch `u8` until then.
    */
   runAsync(u8: Uint8Array): Promise<void>;
+  /**
+   * Where the runtime has it (Node-API): runs a column batch whose frame (keys and lengths) is in
+   * the shared buffer, copying `a` and `b` (`BigInt64Array`s of the frame's length) into it, and
+   * returns whether the answer is a batch result, whose values it copies into `out` if given.
+   * The response stays in the shared buffer either way, to be read as usual.
+   */
+  readonly columns?: (a: BigInt64Array, b: BigInt64Array, out?: BigInt64Array) => boolean;
   /** Replaces the shared buffer (after the Calculator grew it). */
   attach(u8: Uint8Array): void;
   /**

@@ -377,7 +377,40 @@ pub fn decode(bytes: &[u8]) -> Result<Request<'_>> {
     {
         return Ok(Request::Binary { op, a, b });
     }
+    if bytes.first() == Some(&0x3a)
+        && let Some((operation, a, b)) = canonical_columns(bytes)
+    {
+        return Ok(Request::Columns { operation, a: Column::Borrowed(a), b: Column::Borrowed(b) });
+    }
     decode_general(bytes)
+}
+
+/// A column batch as the TypeScript codec frames it, `3a <len> 08 <operation> 12 <len> <a> 1a
+/// <len> <b>` and nothing else (lengths may be padded varints): the operation and the two lists.
+/// `None` for anything else, which the general path then decodes (and answers the same for this).
+#[inline(always)]
+pub fn canonical_columns(bytes: &[u8]) -> Option<(i32, &[u8], &[u8])> {
+    #[inline(always)]
+    fn after_key(rest: &mut &[u8], key: u8) -> Option<u64> {
+        let (&first, tail) = rest.split_first()?;
+        *rest = tail;
+        if first == key { varint(rest).ok() } else { None }
+    }
+    #[inline(always)]
+    fn list<'a>(rest: &mut &'a [u8], key: u8) -> Option<&'a [u8]> {
+        let len = usize::try_from(after_key(rest, key)?).ok()?;
+        let list = rest.get(..len)?;
+        *rest = &rest[len..];
+        (len % 8 == 0).then_some(list)
+    }
+    let mut rest = bytes;
+    if after_key(&mut rest, 0x3a)? != rest.len() as u64 {
+        return None;
+    }
+    let operation = after_key(&mut rest, 0x08)? as i32;
+    let a = list(&mut rest, 0x12)?;
+    let b = list(&mut rest, 0x1a)?;
+    rest.is_empty().then_some((operation, a, b))
 }
 
 /// The operands of a `BinaryOp` body in its canonical encoding, `[08 <a>] [10 <b>]` and nothing

@@ -9,7 +9,7 @@ pub mod arith;
 pub mod decode;
 pub mod encode;
 pub mod expr;
-mod kernels;
+pub mod kernels;
 mod rows;
 pub mod shared_buffer;
 

@@ -22,9 +22,10 @@
 //! itself (a buffer shorter than the control words, a request running past the buffer) is an
 //! `Err`, with a message for the binding to raise.
 
+use std::ops::Range;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use crate::{ErrorCode, Limits, Outcome, encode};
+use crate::{ErrorCode, Limits, Outcome, decode, encode};
 
 /// Offset of the request in the shared buffer, after the control words.
 pub const REQUEST_OFFSET: usize = 16;
@@ -55,6 +56,54 @@ pub fn run(buffer: &mut [u8], limits: &Limits) -> Result<(), &'static str> {
     buffer[4..8].copy_from_slice(&start.to_le_bytes());
     buffer[8..12].copy_from_slice(&len.to_le_bytes());
     Ok(())
+}
+
+/// Where the two lists of a column batch go, for a binding that copies its caller's columns
+/// straight into the request (one vector copy each, no staging): the byte ranges of `a` and `b` in
+/// `buffer`. The request must be a column batch as the TypeScript codec frames it
+/// ([`decode::canonical_columns`]), with lists of equal length, their bytes still to be written;
+/// anything else is `None`. The request is then run as any other.
+pub fn column_lists(buffer: &[u8]) -> Option<(Range<usize>, Range<usize>)> {
+    let request_len = read_u32(buffer.get(..REQUEST_OFFSET)?, 0) as usize;
+    let request = buffer.get(REQUEST_OFFSET..REQUEST_OFFSET.checked_add(request_len)?)?;
+    let (_, a, b) = decode::canonical_columns(request)?;
+    let range = |list: &[u8]| {
+        let start = list.as_ptr() as usize - buffer.as_ptr() as usize;
+        start..start + list.len()
+    };
+    (a.len() == b.len()).then(|| (range(a), range(b)))
+}
+
+/// After [`run`]: the byte range in `buffer` of the values of the response, if it is a batch
+/// result (`CalculatorResponse { batch: BatchResult { values } }`), for a binding that copies them
+/// straight into its caller's array. Any other response (an error) is `None`.
+pub fn batch_values(buffer: &[u8]) -> Option<Range<usize>> {
+    let (start, len) = (read_u32(buffer.get(..REQUEST_OFFSET)?, 4) as usize, read_u32(buffer, 8));
+    if len == NEED_CAPACITY {
+        return None;
+    }
+    let response = buffer.get(start..start.checked_add(len as usize)?)?;
+    let mut rest = response;
+    if length_after(&mut rest, 0x1a)? != rest.len() {
+        return None;
+    }
+    // An empty batch has no values field (as prost writes it).
+    if !rest.is_empty() && (length_after(&mut rest, 0x0a)? != rest.len() || rest.len() % 8 != 0) {
+        return None;
+    }
+    let end = start + response.len();
+    Some(end - rest.len()..end)
+}
+
+/// Reads the key byte `key` and the varint after it (a length).
+#[inline(always)]
+fn length_after(rest: &mut &[u8], key: u8) -> Option<usize> {
+    let (&first, tail) = rest.split_first()?;
+    *rest = tail;
+    if first != key {
+        return None;
+    }
+    usize::try_from(crate::decode::varint(rest).ok()?).ok()
 }
 
 fn read_u32(buffer: &[u8], at: usize) -> u32 {
@@ -118,6 +167,86 @@ mod tests {
         buffer.resize(needed, 0);
         run(&mut buffer, &Limits::default()).unwrap();
         assert_eq!(response(&buffer), &[0x08, 0x00]);
+    }
+
+    /// The TypeScript codec's frame of a column batch of `n` (varint lengths padded to fixed
+    /// widths so that the lists sit at 8-byte-aligned offsets), lists zeroed.
+    fn column_frame(operation: u8, n: usize) -> Vec<u8> {
+        fn padded(value: usize, width: usize) -> Vec<u8> {
+            (0..width).map(|i| ((value >> (7 * i)) & 0x7f) as u8 | if i + 1 < width { 0x80 } else { 0 }).collect()
+        }
+        let mut frame = vec![0x3a];
+        frame.extend(padded(18 + 16 * n, 5));
+        frame.extend([0x08, operation, 0x12]);
+        frame.extend(padded(8 * n, 7));
+        frame.extend(vec![0; 8 * n]);
+        frame.push(0x1a);
+        frame.extend(padded(8 * n, 7));
+        frame.extend(vec![0; 8 * n]);
+        frame
+    }
+
+    #[test]
+    fn column_lists_are_filled_in_place_and_the_values_read_back() {
+        use prost::Message;
+        for n in [0, 1, 3, 1000] {
+            let mut buffer = buffer_with(&column_frame(1, n), 256 + 48 * n);
+            let (a, b) = column_lists(&buffer).expect("a column frame");
+            assert_eq!((a.start % 8, b.start % 8, a.len(), b.len()), (0, 0, 8 * n, 8 * n));
+            let column = |k: i64| (0..n as i64).map(move |i| i * k - 7).collect::<Vec<_>>();
+            for (range, values) in [(a, column(3)), (b, column(-5))] {
+                let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+                buffer[range].copy_from_slice(&bytes);
+            }
+            // The filled request is what prost encodes and decodes, and its answer is read back.
+            let request_len = read_u32(&buffer, 0) as usize;
+            let decoded =
+                crate::pb::CalculatorRequest::decode(&buffer[REQUEST_OFFSET..REQUEST_OFFSET + request_len]).unwrap();
+            let Some(crate::pb::calculator_request::Operation::Columns(columns)) = decoded.operation else {
+                panic!("not a column batch")
+            };
+            assert_eq!((columns.a, columns.b), (column(3), column(-5)));
+            run(&mut buffer, &Limits::default()).unwrap();
+            let values = batch_values(&buffer).unwrap_or_else(|| {
+                panic!("not a batch result: {:?}", &response(&buffer)[..8.min(response(&buffer).len())])
+            });
+            let sums: Vec<i64> =
+                buffer[values].chunks_exact(8).map(|v| i64::from_le_bytes(v.try_into().unwrap())).collect();
+            assert_eq!(sums, (0..n as i64).map(|i| -2 * i - 14).collect::<Vec<_>>(), "n = {n}");
+        }
+    }
+
+    #[test]
+    fn column_lists_refuse_any_other_request_and_batch_values_any_other_response() {
+        let frame = column_frame(1, 2);
+        assert!(column_lists(&buffer_with(&frame, 512)).is_some());
+        // Any byte changed (a key, a length) or the request cut short or made longer.
+        for at in [0, 1, 5, 6, 8, 9, 15, 32, 33, 39] {
+            let mut damaged = frame.clone();
+            damaged[at] ^= 0x40;
+            assert!(column_lists(&buffer_with(&damaged, 512)).is_none(), "byte {at} changed");
+        }
+        assert!(column_lists(&buffer_with(&frame[..frame.len() - 1], 256)).is_none());
+        assert!(column_lists(&buffer_with(&[frame.as_slice(), &[0]].concat(), 256)).is_none());
+        // A request running past the buffer, or a buffer without control words.
+        assert!(column_lists(&buffer_with(&frame, 256)[..40]).is_none());
+        assert!(column_lists(&[0u8; 8]).is_none());
+        // Other requests: a single add, a row batch.
+        assert!(column_lists(&buffer_with(&[0x0a, 0x04, 0x08, 0x02, 0x10, 0x03], 256)).is_none());
+        assert!(column_lists(&buffer_with(&[0x32, 0x02, 0x08, 0x01], 256)).is_none());
+
+        // Responses: a value, an error (division by zero), a request too long for the buffer.
+        let mut value = buffer_with(&[0x0a, 0x04, 0x08, 0x02, 0x10, 0x03], 256);
+        run(&mut value, &Limits::default()).unwrap();
+        assert!(batch_values(&value).is_none());
+        let mut failing = buffer_with(&column_frame(4, 2), 512);
+        run(&mut failing, &Limits::default()).unwrap();
+        assert_eq!(response(&failing)[0], 0x12, "an error response");
+        assert!(batch_values(&failing).is_none());
+        let mut small = buffer_with(&column_frame(1, 2), 80);
+        run(&mut small, &Limits::default()).unwrap();
+        assert_eq!(read_u32(&small, 8), NEED_CAPACITY);
+        assert!(batch_values(&small).is_none());
     }
 
     #[test]

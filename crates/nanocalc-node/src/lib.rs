@@ -15,7 +15,7 @@
 use std::ffi::c_void;
 use std::ptr;
 
-use nanocalc_core::{ErrorCode, Limits, shared_buffer};
+use nanocalc_core::{ErrorCode, Limits, kernels, shared_buffer};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
@@ -41,6 +41,27 @@ fn check(status: sys::napi_status, what: &str) -> Result<()> {
     if status == sys::Status::napi_ok { Ok(()) } else { Err(Error::new(Status::GenericFailure, what.to_string())) }
 }
 
+/// A JavaScript function of the raw callback `callback`, with `data` as its callback data.
+fn raw_function(env: &Env, name: &str, callback: RawCallback, data: *mut c_void) -> Result<sys::napi_value> {
+    let mut function = ptr::null_mut();
+    // SAFETY: creating a function from a callback with the Node-API signature; what `data`
+    // points to is the caller's to keep alive while the function may be called.
+    let status = unsafe {
+        sys::napi_create_function(
+            env.raw(),
+            name.as_ptr().cast(),
+            name.len() as isize,
+            Some(callback),
+            data,
+            &mut function,
+        )
+    };
+    check(status, "cannot create a function")?;
+    Ok(function)
+}
+
+type RawCallback = unsafe extern "C" fn(sys::napi_env, sys::napi_callback_info) -> sys::napi_value;
+
 /// Frees an engine when its bound function is collected.
 unsafe extern "C" fn finalize_engine(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
     // SAFETY: `data` is the `Box<Engine>` leaked in `engine_open`, finalized exactly once.
@@ -63,23 +84,16 @@ pub fn engine_open<'env>(
         ..Limits::default()
     };
     let engine = Box::into_raw(Box::new(Engine { buffer: Some(buffer), limits }));
-    let name = "nanocalcEngineCall";
-    let mut function = ptr::null_mut();
     // SAFETY: Node-API calls on this env; the engine pointer becomes the function's data and is
     // owned by the wrap, whose finalizer frees it.
     unsafe {
-        let created = sys::napi_create_function(
-            env.raw(),
-            name.as_ptr().cast(),
-            name.len() as isize,
-            Some(engine_call),
-            engine.cast(),
-            &mut function,
-        );
-        if created != sys::Status::napi_ok {
-            drop(Box::from_raw(engine));
-            return Err(Error::new(Status::GenericFailure, "cannot create the engine function".to_string()));
-        }
+        let function = match raw_function(env, "nanocalcEngineCall", engine_call, engine.cast()) {
+            Ok(function) => function,
+            Err(error) => {
+                drop(Box::from_raw(engine));
+                return Err(error);
+            }
+        };
         let wrapped =
             sys::napi_wrap(env.raw(), function, engine.cast(), Some(finalize_engine), ptr::null_mut(), ptr::null_mut());
         if wrapped != sys::Status::napi_ok {
@@ -179,6 +193,124 @@ unsafe extern "C" fn engine_call(env: sys::napi_env, info: sys::napi_callback_in
     ptr::null_mut()
 }
 
+/// Opens the engine's second function, `columns(a, b, out?)`: a column batch whose copies run
+/// here. JavaScript writes the request's frame in the shared buffer (every key and length, as
+/// [`shared_buffer::column_lists`] reads it); this function copies `a` and `b` into its two lists,
+/// runs the request as any other, and returns whether the answer is a batch result, whose values
+/// it first copies into `out` when given. Otherwise (an error response) it returns `false`, and
+/// JavaScript reads the response, as it reads the values when it gave no `out`. One vector copy per column instead of `TypedArray.prototype.set`, which goes
+/// through glibc's `memcpy` (docs/PERFORMANCE.md). The columns function keeps the engine's
+/// function, and so the engine, alive.
+#[napi(ts_return_type = "(a: BigInt64Array, b: BigInt64Array, out?: BigInt64Array) => boolean")]
+pub fn engine_columns<'env>(env: &'env Env, engine: Unknown) -> Result<Unknown<'env>> {
+    let data: *mut Engine = engine_of(env, &engine)?;
+    let function = raw_function(env, "nanocalcEngineColumns", columns_call, data.cast())?;
+    let mut keep = ptr::null_mut();
+    // SAFETY: Node-API calls on this env. The engine outlives the columns function: a reference
+    // to the engine's function, deleted only by the columns function's finalizer, keeps it alive.
+    unsafe {
+        check(sys::napi_create_reference(env.raw(), engine.raw(), 1, &mut keep), "cannot hold the engine")?;
+        let wrapped =
+            sys::napi_wrap(env.raw(), function, keep.cast(), Some(release_engine), ptr::null_mut(), ptr::null_mut());
+        if wrapped != sys::Status::napi_ok {
+            sys::napi_delete_reference(env.raw(), keep);
+            return Err(Error::new(Status::GenericFailure, "cannot attach the engine".to_string()));
+        }
+        Ok(Unknown::from_raw_unchecked(env.raw(), function))
+    }
+}
+
+/// Lets the engine's function go when the columns function is collected.
+unsafe extern "C" fn release_engine(env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
+    // SAFETY: `data` is the reference made in `engine_columns`, deleted exactly once.
+    unsafe { sys::napi_delete_reference(env, data.cast()) };
+}
+
+/// The bytes of a typed array argument (its current length; empty when detached), or `None` if
+/// the value is not a typed array.
+unsafe fn typed_array_bytes<'a>(env: sys::napi_env, value: sys::napi_value) -> Option<&'a mut [u8]> {
+    let mut is_typed_array = false;
+    let mut data = ptr::null_mut();
+    let mut len = 0;
+    // SAFETY: Node-API calls on this env; `napi_get_buffer_info` reads any ArrayBufferView (and
+    // is cheaper than `napi_get_typedarray_info`, which tests the element type eleven ways), and
+    // is only reached for typed arrays. The element type is JavaScript's to check: a column of
+    // another type of 8-byte elements would give wrong numbers, never a wrong memory access.
+    unsafe {
+        if sys::napi_is_typedarray(env, value, &mut is_typed_array) != sys::Status::napi_ok
+            || !is_typed_array
+            || sys::napi_get_buffer_info(env, value, &mut data, &mut len) != sys::Status::napi_ok
+        {
+            return None;
+        }
+        Some(if len == 0 { &mut [] } else { std::slice::from_raw_parts_mut(data.cast(), len) })
+    }
+}
+
+/// The columns function: `(a, b, out?) => boolean` (see [`engine_columns`]).
+unsafe extern "C" fn columns_call(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
+    let mut data = ptr::null_mut();
+    let mut argc = 3;
+    let mut argv = [ptr::null_mut(); 3];
+    // SAFETY: `data` is the engine, alive while this function is (see `engine_columns`), on the
+    // JavaScript thread. The arrays are not touched by JavaScript while this call runs; `out` may
+    // share memory with `a` or `b`, so each slice is made only once the one before is done with.
+    unsafe {
+        sys::napi_get_cb_info(env, info, &mut argc, argv.as_mut_ptr(), ptr::null_mut(), &mut data);
+        let engine = &mut *data.cast::<Engine>();
+        // `argc` is now the number of arguments given: two when there is no `out`.
+        let outcome =
+            if argc < 2 { Err(NOT_TYPED) } else { run_columns(engine, argc > 2, |i| typed_array_bytes(env, argv[i])) };
+        match outcome {
+            Ok(written) => {
+                let mut result = ptr::null_mut();
+                sys::napi_get_boolean(env, written, &mut result);
+                result
+            }
+            Err(message) => {
+                let message = std::ffi::CString::new(message).unwrap_or_default();
+                sys::napi_throw_error(env, ptr::null(), message.as_ptr());
+                ptr::null_mut()
+            }
+        }
+    }
+}
+
+const NOT_TYPED: &str = "nanocalc: columns takes two or three typed arrays";
+
+/// Copies columns `0` and `1` of `column` into the frame in the engine's buffer, runs it, and
+/// copies a batch result's values into column `2` if `with_out`; `Ok(false)` if the answer is an
+/// error.
+fn run_columns<'a>(
+    engine: &mut Engine,
+    with_out: bool,
+    mut column: impl FnMut(usize) -> Option<&'a mut [u8]>,
+) -> core::result::Result<bool, &'static str> {
+    let limits = engine.limits;
+    let buffer = engine.buffer.as_mut().ok_or("nanocalc: the engine is closed")?;
+    // SAFETY: the buffer is private to the calling Calculator and this thread (see `run`).
+    let buffer = unsafe { buffer.as_mut() };
+    let (a, b) = shared_buffer::column_lists(buffer).ok_or("nanocalc: no column batch frame in the shared buffer")?;
+    for (i, list) in [a, b].into_iter().enumerate() {
+        let source = column(i).ok_or(NOT_TYPED)?;
+        if source.len() != list.len() {
+            return Err("nanocalc: a column's length differs from its frame");
+        }
+        kernels::copy(&mut buffer[list], source);
+    }
+    shared_buffer::run(buffer, &limits)?;
+    let Some(values) = shared_buffer::batch_values(buffer) else { return Ok(false) };
+    if !with_out {
+        return Ok(true);
+    }
+    let out = column(2).ok_or(NOT_TYPED)?;
+    if out.len() != values.len() {
+        return Err("nanocalc: out's length differs from the batch");
+    }
+    kernels::copy(out, &buffer[values]);
+    Ok(true)
+}
+
 /// `boundaryFloor()`: a raw callback with no arguments that does nothing, so the benchmark can
 /// show what the Node-API crossing alone costs.
 unsafe extern "C" fn boundary_floor(_env: sys::napi_env, _info: sys::napi_callback_info) -> sys::napi_value {
@@ -188,22 +320,9 @@ unsafe extern "C" fn boundary_floor(_env: sys::napi_env, _info: sys::napi_callba
 /// Adds the raw exports to the module.
 #[napi(module_exports)]
 pub fn init(mut exports: Object, env: Env) -> Result<()> {
-    let name = "boundaryFloor";
-    let mut function = ptr::null_mut();
-    // SAFETY: creating a function from a callback with the Node-API signature.
-    let status = unsafe {
-        sys::napi_create_function(
-            env.raw(),
-            name.as_ptr().cast(),
-            name.len() as isize,
-            Some(boundary_floor),
-            ptr::null_mut(),
-            &mut function,
-        )
-    };
-    check(status, "cannot create boundaryFloor")?;
+    let function = raw_function(&env, "boundaryFloor", boundary_floor, ptr::null_mut())?;
     // SAFETY: `function` is a live JS function value of this env.
-    exports.set_named_property(name, unsafe { Unknown::from_raw_unchecked(env.raw(), function) })
+    exports.set_named_property("boundaryFloor", unsafe { Unknown::from_raw_unchecked(env.raw(), function) })
 }
 
 // ---- The generic-path baseline ------------------------------------------------------------------
