@@ -61,7 +61,16 @@ pub(crate) fn varint(buf: &mut &[u8]) -> Result<u64> {
     if let Some(word) = buf.first_chunk::<8>() {
         return varint_from_word(buf, u64::from_le_bytes(*word));
     }
-    varint_multi_byte(buf)
+    // Near the end of a short request (a single operation's operands): two bytes without the loop.
+    if let [low, high, ..] = **buf
+        && high < 0x80
+    {
+        *buf = &buf[2..];
+        return Ok(u64::from(low & 0x7f) | u64::from(high) << 7);
+    }
+    let (value, len) = varint_multi_byte(buf)?;
+    *buf = &buf[len..];
+    Ok(value)
 }
 
 /// Decodes a varint of two or more bytes from the first eight bytes of `buf` (given as `word`)
@@ -83,7 +92,11 @@ fn varint_from_word(buf: &mut &[u8], word: u64) -> Result<u64> {
                 *buf = &buf[10..];
                 Ok(value | u64::from(ninth & 0x7f) << 56 | u64::from(tenth) << 63)
             }
-            _ => varint_multi_byte(buf),
+            _ => {
+                let (value, len) = varint_multi_byte(buf)?;
+                *buf = &buf[len..];
+                Ok(value)
+            }
         };
     }
     let len = (stops.trailing_zeros() / 8 + 1) as usize;
@@ -102,8 +115,10 @@ pub(crate) fn pack_groups(bytes: u64) -> u64 {
     (x & 0x0000_0000_0fff_ffff) | ((x & 0x0fff_ffff_0000_0000) >> 4)
 }
 
+/// A varint read bytewise: its value and length. (The slice is taken by value, so that callers'
+/// cursors can stay in registers.)
 #[inline]
-fn varint_multi_byte(buf: &mut &[u8]) -> Result<u64> {
+fn varint_multi_byte(buf: &[u8]) -> Result<(u64, usize)> {
     let mut value = 0u64;
     for (i, &byte) in buf.iter().take(10).enumerate() {
         value |= u64::from(byte & 0x7f) << (7 * i);
@@ -112,8 +127,7 @@ fn varint_multi_byte(buf: &mut &[u8]) -> Result<u64> {
             if i == 9 && byte >= 2 {
                 return Err(DecodeError::InvalidVarint);
             }
-            *buf = &buf[i + 1..];
-            return Ok(value);
+            return Ok((value, i + 1));
         }
     }
     Err(DecodeError::InvalidVarint)
