@@ -89,12 +89,20 @@ export function checkOperands(a: unknown, b: unknown): 'number' | 'bigint' {
 
 /** The wire value of a batch operation name, or a TypeError. */
 export function checkOperation(operation: unknown): number {
-  const value =
-    typeof operation === 'string' && Object.hasOwn(OPERATION_WIRE, operation)
-      ? OPERATION_WIRE[operation as Operation]
-      : 0;
-  if (value === 0) throw new TypeError(`nanocalc: unknown operation ${JSON.stringify(String(operation))}`);
-  return value;
+  // A switch compares interned strings by identity (Object.hasOwn on OPERATION_WIRE cost more).
+  switch (operation) {
+    case 'add':
+      return OPERATION_WIRE.add;
+    case 'subtract':
+      return OPERATION_WIRE.subtract;
+    case 'multiply':
+      return OPERATION_WIRE.multiply;
+    case 'divide':
+      return OPERATION_WIRE.divide;
+    case 'remainder':
+      return OPERATION_WIRE.remainder;
+  }
+  throw new TypeError(`nanocalc: unknown operation ${JSON.stringify(String(operation))}`);
 }
 
 /** The length of a batch column, or a TypeError if it is not one of the accepted kinds. */

@@ -62,15 +62,24 @@ export function writeInt64Bigint(u8: Uint8Array, pos: number, n: bigint): number
  * accepts): it fixes the header size of column batches so their values land 8-byte aligned.
  */
 export function writePaddedVarint(u8: Uint8Array, pos: number, value: number, width: number): number {
-  const last = pos + width - 1;
-  if (value <= 0xffffffff) {
-    // Every length the Calculator writes: shifts, not the float division below.
-    let low = value >>> 0;
-    for (; pos < last; low >>>= 7) u8[pos++] = (low & 127) | 128;
-    u8[pos] = low;
-    return pos + 1;
+  if ((width === 5 || width === 7) && value <= 0xffffffff) {
+    // The widths of the column frames, whose lengths fit 32 bits: straight stores (a loop here
+    // cost a column batch ~30 ns more per call).
+    const v = value >>> 0;
+    u8[pos] = (v & 127) | 128;
+    u8[pos + 1] = ((v >>> 7) & 127) | 128;
+    u8[pos + 2] = ((v >>> 14) & 127) | 128;
+    u8[pos + 3] = ((v >>> 21) & 127) | 128;
+    if (width === 5) {
+      u8[pos + 4] = v >>> 28;
+      return pos + 5;
+    }
+    u8[pos + 4] = (v >>> 28) | 128;
+    u8[pos + 5] = 128;
+    u8[pos + 6] = 0;
+    return pos + 7;
   }
-  for (; pos < last; value = Math.floor(value / 128)) u8[pos++] = (value % 128) | 128;
+  for (; width > 1; width--, value = Math.floor(value / 128)) u8[pos++] = (value % 128) | 128;
   u8[pos] = value;
   return pos + 1;
 }

@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import fc from 'fast-check';
+import { writePaddedVarint } from '../src/wire.js';
 import {
   BinaryOpSchema,
   CalculatorRequestSchema,
@@ -104,5 +105,25 @@ test('column frames decode with protobuf-es to the same message, columns 8-byte 
       );
     }),
     { numRuns: 500 },
+  );
+});
+
+test('writePaddedVarint: every width from the value up to ten bytes reads back as the value', () => {
+  fc.assert(
+    fc.property(fc.maxSafeNat(), fc.nat(9), (value, extra) => {
+      let minimal = 1;
+      while (value >= 2 ** (7 * minimal)) minimal++;
+      const width = Math.min(10, minimal + extra);
+      const u8 = new Uint8Array(16).fill(0xee);
+      assert.equal(writePaddedVarint(u8, 3, value, width), 3 + width);
+      let decoded = 0;
+      for (let i = 0; i < width; i++) {
+        assert.equal(u8[3 + i]! >= 128, i < width - 1, `continuation bit of byte ${i}`);
+        decoded += (u8[3 + i]! & 127) * 2 ** (7 * i);
+      }
+      assert.equal(decoded, value);
+      assert.ok(u8[2] === 0xee && u8[3 + width] === 0xee, 'nothing written outside');
+    }),
+    { numRuns: 2000 },
   );
 });
