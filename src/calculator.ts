@@ -19,14 +19,16 @@ import { Buffer } from 'node:buffer';
 import { availableParallelism } from 'node:os';
 import {
   checkBatchShape,
-  checkI64,
+  I64_MAX,
+  I64_MIN,
+  i64OperandError,
   checkOperation,
-  checkSafe,
   copyColumn,
   describe,
   i64View,
   isBigInt64Array,
   operandTypeError,
+  unsafeOperandError,
   OPERATION_WIRE,
   typedArrayBuffer,
   typedArrayLength,
@@ -487,8 +489,7 @@ export class Calculator {
 
   #binaryNumbers(field: number, a: number, b: unknown): number {
     if (typeof b !== 'number') throw operandTypeError(a, b);
-    checkSafe(a, 'a');
-    checkSafe(b, 'b');
+    if (!Number.isSafeInteger(a) || !Number.isSafeInteger(b)) throw unsafeOperandError(a, b);
     const u8 = this.#u8;
     const u32 = this.#u32;
     u32[0] = encodeCalculatorRequestBinaryOpNumbers(u8, REQUEST_OFFSET, field, a, b) - REQUEST_OFFSET;
@@ -499,8 +500,7 @@ export class Calculator {
 
   #binaryBigints(field: number, a: bigint, b: unknown): bigint {
     if (typeof b !== 'bigint') throw operandTypeError(a, b);
-    checkI64(a, 'a');
-    checkI64(b, 'b');
+    if (a < I64_MIN || a > I64_MAX || b < I64_MIN || b > I64_MAX) throw i64OperandError(a, b);
     const u8 = this.#u8;
     const u32 = this.#u32;
     u32[0] = encodeCalculatorRequestBinaryOpBigints(u8, REQUEST_OFFSET, field, a, b) - REQUEST_OFFSET;

@@ -68,6 +68,22 @@ export function checkI64(n: bigint, name: string): void {
 }
 
 /**
+ * The RangeError for two number operands of which one is not a safe integer. Kept out of line so
+ * that the hot methods stay small enough for V8 to inline into their callers (measured: 42–48 ns
+ * per `add` with the two checks inline, 41.5–42 without).
+ */
+export function unsafeOperandError(a: number, b: number): RangeError {
+  const [name, n] = Number.isSafeInteger(a) ? ['b', b] : ['a', a];
+  return new RangeError(`nanocalc: ${name} must be a safe integer (use bigint for the full i64 range), got ${n}`);
+}
+
+/** The RangeError for two bigint operands of which one is outside i64 (see `unsafeOperandError`). */
+export function i64OperandError(a: bigint, b: bigint): RangeError {
+  const [name, n] = a < I64_MIN || a > I64_MAX ? ['a', a] : ['b', b];
+  return new RangeError(`nanocalc: ${name} is outside the signed 64-bit range: ${n}`);
+}
+
+/**
  * Checks two operands: both safe-integer numbers, or both i64 bigints. Returns which kind, or
  * throws the TypeError / RangeError the in-process Calculator throws.
  */
