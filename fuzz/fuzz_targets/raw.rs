@@ -1,10 +1,14 @@
 //! Raw request bytes: the engine's answer must decode with prost and equal the reference
 //! (prost decoding and a 128-bit model, tests/common of nanocalc-core), and the fast decoder
-//! must accept exactly what prost accepts.
+//! must accept exactly what prost accepts. The same bytes in a shared buffer: where the bindings
+//! copy a column batch's lists must be where the decoder reads them, and the values they copy
+//! out must be those of the answer.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use nanocalc_core::{Limits, pb};
+use nanocalc_core::decode::{self, Request};
+use nanocalc_core::pb::{self, calculator_response::Result as Answer};
+use nanocalc_core::{Limits, shared_buffer};
 use prost::Message;
 
 #[path = "../../crates/nanocalc-core/tests/common/mod.rs"]
@@ -13,10 +17,31 @@ mod common;
 fuzz_target!(|data: &[u8]| {
     let limits = Limits { max_request_bytes: 1 << 16, max_batch_length: 4096, ..Limits::default() };
     let response = nanocalc_core::process(data, &limits);
-    assert_eq!(common::decode_response(&response), common::reference(data, &limits), "request {data:02x?}");
+    let expected = common::reference(data, &limits);
+    assert_eq!(common::decode_response(&response), expected, "request {data:02x?}");
     assert_eq!(
-        nanocalc_core::decode::decode(data).is_ok(),
+        decode::decode(data).is_ok(),
         pb::CalculatorRequest::decode(data).is_ok(),
         "decoders disagree on {data:02x?}"
     );
+
+    let start = shared_buffer::REQUEST_OFFSET;
+    let mut buffer = vec![0u8; start + data.len() + 8 + response.len().max(192) + 8];
+    buffer[..4].copy_from_slice(&(data.len() as u32).to_le_bytes());
+    buffer[start..start + data.len()].copy_from_slice(data);
+    if let Some((a, b)) = shared_buffer::column_lists(&buffer) {
+        let Ok(Request::Columns { a: read_a, b: read_b, .. }) = decode::decode(data) else {
+            panic!("column lists found in a request that is not a column batch: {data:02x?}")
+        };
+        assert_eq!((&buffer[a], &buffer[b]), (read_a.bytes(), read_b.bytes()));
+    }
+    shared_buffer::run(&mut buffer, &limits).expect("the request fits the buffer");
+    let values = shared_buffer::batch_values(&buffer).map(|range| buffer[range].to_vec());
+    match expected.result {
+        Some(Answer::Batch(batch)) => {
+            let bytes: Vec<u8> = batch.values.iter().flat_map(|v| v.to_le_bytes()).collect();
+            assert_eq!(values, Some(bytes), "batch values of {data:02x?}");
+        }
+        _ => assert_eq!(values, None, "values found in an answer that is not a batch result: {data:02x?}"),
+    }
 });

@@ -259,8 +259,11 @@ unsafe extern "C" fn columns_call(env: sys::napi_env, info: sys::napi_callback_i
         sys::napi_get_cb_info(env, info, &mut argc, argv.as_mut_ptr(), ptr::null_mut(), &mut data);
         let engine = &mut *data.cast::<Engine>();
         // `argc` is now the number of arguments given: two when there is no `out`.
-        let outcome =
-            if argc < 2 { Err(NOT_TYPED) } else { run_columns(engine, argc > 2, |i| typed_array_bytes(env, argv[i])) };
+        // The engine contains its own panics; this keeps any of the copies' on this side as well.
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            if argc < 2 { Err(NOT_TYPED) } else { run_columns(engine, argc > 2, |i| typed_array_bytes(env, argv[i])) }
+        }))
+        .unwrap_or(Err("nanocalc: internal error: the column call panicked"));
         match outcome {
             Ok(written) => {
                 let mut result = ptr::null_mut();
