@@ -19,19 +19,19 @@ import { Buffer } from 'node:buffer';
 import { availableParallelism } from 'node:os';
 import {
   checkBatchShape,
-  I64_MAX,
-  I64_MIN,
-  i64OperandError,
   checkOperation,
   copyColumn,
   describe,
+  I64_MAX,
+  I64_MIN,
+  i64OperandError,
   i64View,
   isBigInt64Array,
   operandTypeError,
-  unsafeOperandError,
   OPERATION_WIRE,
   typedArrayBuffer,
   typedArrayLength,
+  unsafeOperandError,
 } from './validate.js';
 import {
   encodeCalculatorRequestBinaryOpBigints,
@@ -214,7 +214,7 @@ export class Calculator {
       return this.#batchInChunks(opValue, a, b, n, out ?? newResultArray(n));
     }
     const columns = this.#columns;
-    if (columns !== undefined && isBigInt64Array(a) && isBigInt64Array(b)) {
+    if (columns !== undefined && isBigInt64Array(a) && isBigInt64Array(b) && (out === undefined || isBigInt64Array(out))) {
       this.#reserve(columnsBufferSize(n));
       this.#u32[0] = encodeColumnsFrame(this.#u8, opValue, n);
       if (out !== undefined || n >= UNINITIALIZED_RESULT_THRESHOLD) {
@@ -261,7 +261,7 @@ export class Calculator {
     this.#reserve(columnsBufferSize(CHUNK_LENGTH));
     // Sized for every chunk, so the engine never asks for more room and the buffer stays this one.
     const columns = this.#columns;
-    if (columns !== undefined && isBigInt64Array(a) && isBigInt64Array(b)) {
+    if (columns !== undefined && isBigInt64Array(a) && isBigInt64Array(b) && isBigInt64Array(result)) {
       // Typed arrays run no code of the caller's while they are read: no BUSY state needed.
       for (let from = 0; from < n; from += CHUNK_LENGTH) {
         const count = Math.min(CHUNK_LENGTH, n - from);

@@ -91,6 +91,14 @@ describe('batch of BigInt64Arrays through the Rust copies', () => {
     const disguised = Object.setPrototypeOf(new Float64Array([1.5, 2.5]), BigInt64Array.prototype) as BigInt64Array;
     assertThrowsExactly(() => calc.batch('add', disguised, BigInt64Array.from([1n, 2n])), TypeError);
     assertThrowsExactly(() => calc.batch('add', BigInt64Array.from([1n, 2n]), disguised), TypeError);
+    // As `out`: in one request, and in a long batch that would be written chunk by chunk.
+    const ones = BigInt64Array.from([1n, 2n]);
+    assertThrowsExactly(() => calc.batch('add', ones, ones, disguised), TypeError);
+    assert.deepEqual(Array.from(disguised as unknown as Float64Array), [1.5, 2.5], 'out untouched');
+    const n = (1 << 18) + 1;
+    const long = new BigInt64Array(n);
+    const longOut = Object.setPrototypeOf(new Float64Array(n), BigInt64Array.prototype) as BigInt64Array;
+    assertThrowsExactly(() => calc.batch('add', long, long, longOut), TypeError);
     assert.deepEqual(Array.from(calc.batch('add', BigInt64Array.from([1n]), BigInt64Array.from([2n]))), [3n]);
   });
 

@@ -198,9 +198,10 @@ unsafe extern "C" fn engine_call(env: sys::napi_env, info: sys::napi_callback_in
 /// [`shared_buffer::column_lists`] reads it); this function copies `a` and `b` into its two lists,
 /// runs the request as any other, and returns whether the answer is a batch result, whose values
 /// it first copies into `out` when given. Otherwise (an error response) it returns `false`, and
-/// JavaScript reads the response, as it reads the values when it gave no `out`. One vector copy per column instead of `TypedArray.prototype.set`, which goes
-/// through glibc's `memcpy` (docs/PERFORMANCE.md). The columns function keeps the engine's
-/// function, and so the engine, alive.
+/// JavaScript reads the response, as it reads the values when it gave no `out`. One vector copy
+/// per column instead of `TypedArray.prototype.set`, which goes through glibc's `memcpy`
+/// (docs/PERFORMANCE.md). The columns function keeps the engine's function, and so the engine,
+/// alive.
 #[napi(ts_return_type = "(a: BigInt64Array, b: BigInt64Array, out?: BigInt64Array) => boolean")]
 pub fn engine_columns<'env>(env: &'env Env, engine: Unknown) -> Result<Unknown<'env>> {
     let data: *mut Engine = engine_of(env, &engine)?;
@@ -254,7 +255,8 @@ unsafe extern "C" fn columns_call(env: sys::napi_env, info: sys::napi_callback_i
     let mut argv = [ptr::null_mut(); 3];
     // SAFETY: `data` is the engine, alive while this function is (see `engine_columns`), on the
     // JavaScript thread. The arrays are not touched by JavaScript while this call runs; `out` may
-    // share memory with `a` or `b`, so each slice is made only once the one before is done with.
+    // share memory with `a` or `b`, so each slice is made only once the one before is done with
+    // (none shares the shared buffer's memory: the Calculator never hands that buffer out).
     unsafe {
         sys::napi_get_cb_info(env, info, &mut argc, argv.as_mut_ptr(), ptr::null_mut(), &mut data);
         let engine = &mut *data.cast::<Engine>();
