@@ -82,6 +82,7 @@ fn benches(c: &mut Criterion) {
     run(c, "single_add", &add, 1);
     run(c, "rows_1000", &rows(1000), 1000);
     run(c, "rows_100000_mixed", &rows_mixed(100_000), 100_000);
+    run(c, "columns_8", &columns(8), 8);
     run(c, "columns_1000", &columns(1000), 1000);
     run(c, "columns_1000000", &columns(1_000_000), 1_000_000);
     // Eight steps in one request (throughput: steps).
