@@ -103,7 +103,7 @@ fn length_after(rest: &mut &[u8], key: u8) -> Option<usize> {
     if first != key {
         return None;
     }
-    usize::try_from(crate::decode::varint(rest).ok()?).ok()
+    usize::try_from(decode::varint(rest).ok()?).ok()
 }
 
 fn read_u32(buffer: &[u8], at: usize) -> u32 {
