@@ -25,7 +25,17 @@ import {
   Operation,
 } from '../gen/nanocalc/v1/calculator_pb.js';
 import { PUBLISHED_ROWS, addInto, addNew, saturatingAdd } from './baselines.js';
-import { formatComparison, formatTable, makeReport, readReport, renderSvg, writeReport, type Row } from './report.js';
+import {
+  formatComparison,
+  formatTable,
+  formatTargetSummary,
+  makeReport,
+  readReport,
+  renderSvg,
+  writeReport,
+  type Row,
+  type Target,
+} from './report.js';
 
 const args = process.argv.slice(2);
 const argAfter = (flag: string, k = 1) => (args.includes(flag) ? args[args.indexOf(flag) + k] : undefined);
@@ -67,10 +77,21 @@ function column(n: number, seed: number): BigInt64Array {
 
 const calc = new Calculator();
 const rows: Row[] = [];
+
+/** The performance issue's targets, by row and baseline (the engine's row target is criterion's). */
+const TARGETS: Readonly<Record<string, Target>> = {
+  'add(a, b), numbers / pure TS BigInt saturating add': { maxNs: 60, maxRatio: 2.5 },
+  'add(a, b), bigints / pure TS BigInt saturating add': { maxNs: 90 },
+  'process(add request) / protobuf-es decode + add + encode': { maxNs: 150 },
+  "batch('add') ×1,000, new array / pure TS loop, new array": { maxNs: 2, maxRatio: 0.3 },
+  "batch('add') ×1,000, into out / pure TS loop, into out": { maxNs: 0.8, maxRatio: 0.2 },
+  "batch('add') ×1,000,000, new array / pure TS loop, new array": { maxNs: 3, maxRatio: 0.35 },
+};
 async function row(name: string, fn: () => unknown, baseline: string, baseFn: () => unknown, ops = 1): Promise<void> {
   const ns = await median(fn, ops);
   const baselineNs = await median(baseFn, ops);
-  rows.push({ name, ns, baseline, baselineNs });
+  const target = TARGETS[`${name} / ${baseline}`];
+  rows.push({ name, ns, baseline, baselineNs, ...(target === undefined ? {} : { target }) });
   process.stderr.write(`  measured ${name} / ${baseline}\n`);
 }
 
@@ -303,6 +324,7 @@ rows.push(...PUBLISHED_ROWS);
 
 console.log('\nnanocalc benchmark (medians; ratio = nanocalc / baseline, lower is better)\n');
 console.log(formatTable(rows));
+console.log(`\n${formatTargetSummary(rows)} (the engine's own ≤ 5 ns per row: cargo bench -p nanocalc-core -- rows_1000)`);
 const scaling = rows.filter((r) => r.baseline === 'the same on 1 thread');
 if (scaling.length > 0) {
   console.log(`\nspeed-up on ${availableParallelism()} threads (1-thread time / ${availableParallelism()}-thread time):`);

@@ -28,6 +28,29 @@ export interface Row {
   baselineNs: number;
   /** `'measured'` (the default when absent) or `'reference'`: figures quoted, not measured here. */
   kind?: RowKind;
+  /** The performance issue's target for this row, if it has one: at most these ns/op and ratio. */
+  target?: Target;
+}
+
+export interface Target {
+  maxNs?: number;
+  maxRatio?: number;
+}
+
+/** Each bound of a row's target with ✓ or ✗, e.g. `≤ 60 ns ✓, ≤ 2.5× ✗`; empty without one. */
+export function formatTarget(row: Row): string {
+  const { maxNs, maxRatio } = row.target ?? {};
+  const parts: string[] = [];
+  if (maxNs !== undefined) parts.push(`≤ ${maxNs} ns ${row.ns <= maxNs ? '✓' : '✗'}`);
+  if (maxRatio !== undefined) parts.push(`≤ ${maxRatio}× ${row.ns / row.baselineNs <= maxRatio ? '✓' : '✗'}`);
+  return parts.join(', ');
+}
+
+/** How many of the rows with a target meet all of it, e.g. `targets met: 5 of 6 rows`. */
+export function formatTargetSummary(rows: readonly Row[]): string {
+  const targeted = rows.filter((r) => r.target !== undefined);
+  const met = targeted.filter((r) => !formatTarget(r).includes('✗'));
+  return `targets met: ${met.length} of ${targeted.length} rows`;
 }
 
 /** The JSON file written by `--json` and read by `--compare`. */
@@ -71,7 +94,7 @@ export function formatColumns(header: string[], body: string[][], right: boolean
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
 }
 
-/** The benchmark table: row, ns/op, baseline, ns/op, ratio (none for reference rows). */
+/** The benchmark table: row, ns/op, baseline, ns/op, ratio (none for reference rows), target. */
 export function formatTable(rows: readonly Row[]): string {
   const body = rows.map((r) => [
     r.name,
@@ -79,8 +102,13 @@ export function formatTable(rows: readonly Row[]): string {
     r.baseline,
     formatNs(r.baselineNs),
     isReference(r) ? '—' : formatRatio(r.ns / r.baselineNs),
+    formatTarget(r),
   ]);
-  return formatColumns(['row', 'ns/op', 'baseline', 'ns/op', 'ratio'], body, [false, true, false, true, true]);
+  return formatColumns(
+    ['row', 'ns/op', 'baseline', 'ns/op', 'ratio', 'target'],
+    body,
+    [false, true, false, true, true, false],
+  );
 }
 
 /** A report of `rows` stamped with this process's Node.js version, the time, the CPU and the load. */
