@@ -58,9 +58,14 @@ const svgPath = argAfter('--svg');
 const DOCS_SVG = new URL('../../docs/benchmark.svg', import.meta.url);
 const options = quick ? { min_cpu_time: 50e6, max_samples: 200 } : { min_cpu_time: 400e6 };
 
+/** Untimed calls before each side of a row, so that the JIT has settled when sampling starts. */
+const WARM_UP_MS = quick ? 30 : 100;
+
 let sink: unknown;
 /** Median ns per operation of `fn`, which performs `ops` operations. */
 async function median(fn: () => unknown, ops = 1): Promise<number> {
+  // Without this, the first row of a quick run measured its baseline at up to 4× its later figure.
+  for (const until = performance.now() + WARM_UP_MS; performance.now() < until; ) sink = await fn();
   // A promise is returned so that mitata awaits it (batchAsync rows).
   const stats = await measure(() => (sink = fn()), options);
   return stats.p50 / ops;
