@@ -60,7 +60,7 @@ const options = quick ? { min_cpu_time: 50e6, max_samples: 200 } : { min_cpu_tim
 
 /**
  * A first measurement of each side of a row, discarded: the JIT and the garbage collector settle
- * in it (the first 400 ms of new 8 KB arrays measured 2.0–2.1 ns/op, every later 400 ms 2.7–2.9;
+ * in it (the first 400 ms of new 8 KB arrays measured 2.0–2.1 ns/op, later ones 2.7–4.5;
  * the first row of a quick run measured its baseline at up to 4× its later figure).
  */
 const warmUp = quick ? { min_cpu_time: 30e6, max_samples: 100 } : { min_cpu_time: 400e6 };
