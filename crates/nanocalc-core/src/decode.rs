@@ -399,17 +399,20 @@ pub fn decode(bytes: &[u8]) -> Result<Request<'_>> {
     decode_general(bytes)
 }
 
+/// Reads the one-byte key `key` and the varint after it (a length, or a varint field's value);
+/// `None` for another key or a malformed varint.
+#[inline(always)]
+pub(crate) fn after_key(rest: &mut &[u8], key: u8) -> Option<u64> {
+    let (&first, tail) = rest.split_first()?;
+    *rest = tail;
+    if first == key { varint(rest).ok() } else { None }
+}
+
 /// A column batch as the TypeScript codec frames it, `3a <len> 08 <operation> 12 <len> <a> 1a
 /// <len> <b>` and nothing else (lengths may be padded varints): the operation and the two lists.
 /// `None` for anything else, which the general path then decodes (and answers the same for this).
 #[inline(always)]
 pub fn canonical_columns(bytes: &[u8]) -> Option<(i32, &[u8], &[u8])> {
-    #[inline(always)]
-    fn after_key(rest: &mut &[u8], key: u8) -> Option<u64> {
-        let (&first, tail) = rest.split_first()?;
-        *rest = tail;
-        if first == key { varint(rest).ok() } else { None }
-    }
     #[inline(always)]
     fn list<'a>(rest: &mut &'a [u8], key: u8) -> Option<&'a [u8]> {
         let len = usize::try_from(after_key(rest, key)?).ok()?;

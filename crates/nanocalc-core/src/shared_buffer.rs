@@ -95,15 +95,10 @@ pub fn batch_values(buffer: &[u8]) -> Option<Range<usize>> {
     Some(end - rest.len()..end)
 }
 
-/// Reads the key byte `key` and the varint after it (a length).
+/// Reads the key byte `key` and the length after it.
 #[inline(always)]
 fn length_after(rest: &mut &[u8], key: u8) -> Option<usize> {
-    let (&first, tail) = rest.split_first()?;
-    *rest = tail;
-    if first != key {
-        return None;
-    }
-    usize::try_from(decode::varint(rest).ok()?).ok()
+    usize::try_from(decode::after_key(rest, key)?).ok()
 }
 
 fn read_u32(buffer: &[u8], at: usize) -> u32 {
