@@ -213,9 +213,9 @@ export class Calculator {
     if (n > CHUNK_LENGTH && (out === undefined || chunksCannotFail(opValue, a, b, out))) {
       return this.#batchInChunks(opValue, a, b, n, out ?? newResultArray(n));
     }
+    this.#reserve(columnsBufferSize(n));
     const columns = this.#columns;
     if (columns !== undefined && isBigInt64Array(a) && isBigInt64Array(b) && (out === undefined || isBigInt64Array(out))) {
-      this.#reserve(columnsBufferSize(n));
       this.#u32[0] = encodeColumnsFrame(this.#u8, opValue, n);
       if (out !== undefined || n >= UNINITIALIZED_RESULT_THRESHOLD) {
         const result = out ?? newResultArray(n);
@@ -229,7 +229,6 @@ export class Calculator {
       const at = decodeBatchResult(this.#u8, start, start + this.#u32[2]!, n) / 8;
       return this.#i64.slice(at, at + n);
     }
-    this.#reserve(columnsBufferSize(n));
     let requestLength: number;
     // Reading a plain array can run user code (getters, proxies); a call from there would reuse
     // the buffer this request is being written into, so it is refused until the columns are in.
@@ -465,9 +464,7 @@ export class Calculator {
    * its index counted from `from` (the request's first element in the whole batch).
    */
   #throwColumnsError(from: number, count: number): never {
-    const u32 = this.#u32;
-    if (u32[2] === NEED_CAPACITY) throw new CalculatorError('INTERNAL', 'nanocalc: the engine asked for more room');
-    chunkValuesAt(this.#u8, u32[1]!, u32[1]! + u32[2]!, from, count);
+    chunkValuesAt(this.#u8, this.#u32, from, count);
     throw new CalculatorError('INTERNAL', 'nanocalc: a batch result was not copied out');
   }
 
@@ -590,12 +587,15 @@ function writeColumnsRequest(
 }
 
 /**
- * Where the values of a chunk's batch result start (`decodeBatchResult`), or its error, with the
- * index of a failing element counted from the start of the whole batch (`from` is the chunk's).
+ * Where the values of the batch result answered to a chunk's request start (`decodeBatchResult`,
+ * over the response the control words `u32` give in `u8`), or its error, with the index of a
+ * failing element counted from the start of the whole batch (`from` is the chunk's).
  */
-function chunkValuesAt(u8: Uint8Array, start: number, end: number, from: number, count: number): number {
+function chunkValuesAt(u8: Uint8Array, u32: Uint32Array, from: number, count: number): number {
+  if (u32[2] === NEED_CAPACITY) throw new CalculatorError('INTERNAL', 'nanocalc: the engine asked for more room');
+  const start = u32[1]!;
   try {
-    return decodeBatchResult(u8, start, end, count);
+    return decodeBatchResult(u8, start, start + u32[2]!, count);
   } catch (error) {
     if (error instanceof CalculatorError && error.code === 'DIVISION_BY_ZERO' && error.index !== undefined) {
       const index = from + error.index;
@@ -646,10 +646,7 @@ class ChunkBuffer {
    * or throws its error, with the index of a failing element counted from the start of the batch.
    */
   read(from: number, count: number, result: BigInt64Array): void {
-    const u32 = this.#u32;
-    if (u32[2] === NEED_CAPACITY) throw new CalculatorError('INTERNAL', 'nanocalc: the engine asked for more room');
-    const start = u32[1]!;
-    const at = chunkValuesAt(this.u8, start, start + u32[2]!, from, count) / 8;
+    const at = chunkValuesAt(this.u8, this.#u32, from, count) / 8;
     result.set(this.#i64.subarray(at, at + count), from);
   }
 }

@@ -55,16 +55,8 @@ export function operandTypeError(a: unknown, b: unknown): TypeError {
   );
 }
 
-export function checkSafe(n: number, name: string): void {
-  if (!Number.isSafeInteger(n)) {
-    throw new RangeError(`nanocalc: ${name} must be a safe integer (use bigint for the full i64 range), got ${n}`);
-  }
-}
-
-export function checkI64(n: bigint, name: string): void {
-  if (n < I64_MIN || n > I64_MAX) {
-    throw new RangeError(`nanocalc: ${name} is outside the signed 64-bit range: ${n}`);
-  }
+function isI64(n: bigint): boolean {
+  return n >= I64_MIN && n <= I64_MAX;
 }
 
 /**
@@ -79,7 +71,7 @@ export function unsafeOperandError(a: number, b: number): RangeError {
 
 /** The RangeError for two bigint operands of which one is outside i64 (see `unsafeOperandError`). */
 export function i64OperandError(a: bigint, b: bigint): RangeError {
-  const [name, n] = a < I64_MIN || a > I64_MAX ? ['a', a] : ['b', b];
+  const [name, n] = isI64(a) ? ['b', b] : ['a', a];
   return new RangeError(`nanocalc: ${name} is outside the signed 64-bit range: ${n}`);
 }
 
@@ -90,14 +82,12 @@ export function i64OperandError(a: bigint, b: bigint): RangeError {
 export function checkOperands(a: unknown, b: unknown): 'number' | 'bigint' {
   if (typeof a === 'number') {
     if (typeof b !== 'number') throw operandTypeError(a, b);
-    checkSafe(a, 'a');
-    checkSafe(b, 'b');
+    if (!Number.isSafeInteger(a) || !Number.isSafeInteger(b)) throw unsafeOperandError(a, b);
     return 'number';
   }
   if (typeof a === 'bigint') {
     if (typeof b !== 'bigint') throw operandTypeError(a, b);
-    checkI64(a, 'a');
-    checkI64(b, 'b');
+    if (!isI64(a) || !isI64(b)) throw i64OperandError(a, b);
     return 'bigint';
   }
   throw operandTypeError(a, b);
