@@ -17,6 +17,7 @@ import {
 } from './codec.js';
 import { Buffer } from 'node:buffer';
 import { availableParallelism } from 'node:os';
+import * as workerThreads from 'node:worker_threads';
 import {
   checkBatchShape,
   checkOperation,
@@ -217,17 +218,9 @@ export class Calculator {
     const columns = this.#columns;
     if (columns !== undefined && isBigInt64Array(a) && isBigInt64Array(b) && (out === undefined || isBigInt64Array(out))) {
       this.#u32[0] = encodeColumnsFrame(this.#u8, opValue, n);
-      if (out !== undefined || n >= UNINITIALIZED_RESULT_THRESHOLD) {
-        const result = out ?? newResultArray(n);
-        if (!columns(a, b, result)) this.#throwColumnsError(0, n);
-        return result;
-      }
-      // A short new array: `slice` makes it without zeroing it first, faster than a new array
-      // filled by the engine (measured in docs/PERFORMANCE.md).
-      columns(a, b);
-      const start = this.#u32[1]!;
-      const at = decodeBatchResult(this.#u8, start, start + this.#u32[2]!, n) / 8;
-      return this.#i64.slice(at, at + n);
+      const result = out ?? pooledResultArray(n);
+      if (!columns(a, b, result)) this.#throwColumnsError(0, n);
+      return result;
     }
     let requestLength: number;
     // Reading a plain array can run user code (getters, proxies); a call from there would reuse
@@ -534,6 +527,42 @@ export class Calculator {
     this.#i32 = new Int32Array(buffer);
     this.#u32 = new Uint32Array(buffer);
   }
+}
+
+/**
+ * Bytes of each slab that short result arrays are carved from (see pooledResultArray): under
+ * glibc's 128 KiB threshold for mapping fresh pages, whose faults cost more than the zeroing.
+ */
+const RESULT_SLAB_BYTES = 64 * 1024;
+/** The longest result carved from a slab: a quarter of it, so that at most a quarter is lost at its end. */
+const POOLED_RESULT_MAX_BYTES = RESULT_SLAB_BYTES / 4;
+/** Shorter results fit in V8's heap object itself (no separate memory to allocate). */
+const POOLED_RESULT_MIN_BYTES = 64;
+/** Node's: a slab in a transfer list is cloned, not detached (a detached slab would empty every result carved from it). */
+const markAsUntransferable = (workerThreads as { markAsUntransferable?: (value: object) => void }).markAsUntransferable;
+let resultSlab = new ArrayBuffer(0);
+let resultSlabUsed = 0;
+
+/**
+ * A new result array of `n` elements for the engine to fill, as Node's `Buffer.allocUnsafe` makes
+ * short buffers: from 64 bytes to a quarter slab, a view of a slab shared with other results
+ * (zeroed, and marked untransferable), since a new `ArrayBuffer` of 8 KB costs about 2 µs once
+ * V8's collector is busy, and a view about 20 ns (docs/PERFORMANCE.md). Each result's elements
+ * are its own; its `buffer` is the slab, which stays alive while any result carved from it does.
+ */
+function pooledResultArray(n: number): BigInt64Array {
+  const bytes = 8 * n;
+  if (bytes < POOLED_RESULT_MIN_BYTES || bytes > POOLED_RESULT_MAX_BYTES || markAsUntransferable === undefined) {
+    return newResultArray(n);
+  }
+  if (resultSlabUsed + bytes > resultSlab.byteLength) {
+    resultSlab = new ArrayBuffer(RESULT_SLAB_BYTES);
+    markAsUntransferable(resultSlab);
+    resultSlabUsed = 0;
+  }
+  const result = new BigInt64Array(resultSlab, resultSlabUsed, n);
+  resultSlabUsed += bytes;
+  return result;
 }
 
 /**

@@ -7,6 +7,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
+import { MessageChannel } from 'node:worker_threads';
 import fc from 'fast-check';
 import { Calculator } from 'nanocalc';
 import { encodeColumnsFrame } from '../src/codec.js';
@@ -68,6 +69,60 @@ describe('batch of BigInt64Arrays through the Rust copies', () => {
       assert.ok('values' in model);
       assert.deepEqual(Array.from(calc.batch(op, a, b, b)), model.values, `${op}, out = b`);
     }
+  });
+
+  test('out sharing memory with a or b at any shift: what the model answers, or out untouched', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...OPS),
+        fc.array(fc.tuple(i64, i64), { maxLength: 200 }),
+        fc.integer({ min: -6, max: 6 }),
+        fc.boolean(),
+        (op, pairs, shift, sharedIsA) => {
+          const n = pairs.length;
+          const memory = new BigInt64Array(n + 12);
+          const shared = memory.subarray(6, 6 + n);
+          pairs.forEach(([x], i) => (shared[i] = x));
+          const other = BigInt64Array.from(pairs, ([, y]) => y);
+          const [a, b] = sharedIsA ? [shared, other] : [other, shared];
+          const expected = referenceBatch(op, Array.from(a), Array.from(b));
+          const before = Array.from(memory);
+          const out = memory.subarray(6 + shift, 6 + shift + n);
+          const answer = outcome(() => calc.batch(op, a, b, out));
+          if ('values' in expected) assert.deepEqual(answer, expected.values, `${op} shift ${shift} ${show(pairs)}`);
+          else assert.deepEqual(Array.from(memory), before, 'a failed batch leaves the memory untouched');
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+
+  test('new arrays are their own, whatever their length, though short ones share a slab', () => {
+    const lengths = [1, 7, 8, 9, 1000, 2047, 2048, 2049, 5000];
+    const results: [BigInt64Array, bigint][] = [];
+    for (let k = 0; k < 200; k++) {
+      const n = lengths[k % lengths.length]!;
+      const column = new BigInt64Array(n).fill(BigInt(k));
+      results.push([calc.batch('add', column, column), 2n * BigInt(k)]);
+    }
+    const check = () => {
+      for (const [[result, value], k] of results.map((entry, k) => [entry, k] as const)) {
+        assert.equal(result.length, lengths[k % lengths.length], `result ${k}`);
+        assert.ok(result.every((x) => x === value), `result ${k} kept its values`);
+      }
+    };
+    check();
+    // Short results share their memory: transferring one clones it, and detaches no other.
+    const [first] = results[4]!;
+    const [second] = results[13]!;
+    assert.equal(first.buffer, second.buffer, 'two results of 1000 from one slab');
+    const clone = structuredClone(first, { transfer: [first.buffer as ArrayBuffer] });
+    assert.deepEqual(Array.from(clone), Array.from(first));
+    const { port1, port2 } = new MessageChannel();
+    port1.postMessage(second, [second.buffer as ArrayBuffer]);
+    port1.close();
+    port2.close();
+    check();
   });
 
   test('columns on a SharedArrayBuffer and a subclass of BigInt64Array', () => {
@@ -138,7 +193,9 @@ describe('the raw column call', () => {
       ['an ArrayBuffer', () => (frame(3), columns(a.buffer, b))],
       ['a DataView', () => (frame(3), columns(a, new DataView(b.buffer)))],
       ['numbers', () => (frame(3), columns(1, 2, 3))],
-      ['a request running past the buffer', () => ((u32[0] = 1 << 20), columns(a, b))],
+      ['no out', () => (frame(3), columns(a, b))],
+      ['a request running past the buffer', () => ((u32[0] = 1 << 20), columns(a, b, new BigInt64Array(3)))],
+      ['out sharing memory with a, of another length', () => (frame(3), columns(a, b, a.subarray(1)))],
     ];
     for (const [what, fn] of misuse) {
       assert.throws(fn, (error: unknown) => error instanceof Error && /nanocalc/.test(error.message), what);
@@ -147,13 +204,13 @@ describe('the raw column call', () => {
       assert.equal(columns(a, b, out), true, `answers after ${what}`);
       assert.deepEqual(Array.from(out), [11n, 22n, 33n]);
     }
-    // Without out, the values stay in the buffer; an error response is `false`.
-    frame(3);
-    assert.equal(columns(a, b), true);
+    // An error response is `false`, and out is left as it was.
     u32[0] = encodeColumnsFrame(u8, 4, 3);
-    assert.equal(columns(a, new BigInt64Array(3), new BigInt64Array(3)), false);
+    const untouched = BigInt64Array.from([7n, 7n, 7n]);
+    assert.equal(columns(a, new BigInt64Array(3), untouched), false);
+    assert.deepEqual(Array.from(untouched), [7n, 7n, 7n]);
     addon.engineClose(engine);
     frame(3);
-    assert.throws(() => columns(a, b), /closed/);
+    assert.throws(() => columns(a, b, new BigInt64Array(3)), /closed/);
   });
 });

@@ -19,8 +19,10 @@ for (let i = 0; i < count; i++) {
   const calc = new Calculator();
   if (calc.add(i, 1) !== i + 1) throw new Error(`wrong answer from calculator ${i}`);
   if (i % 20 === 0) {
-    // Grows this calculator's shared buffer to about 2.4 MiB (the engine then holds the new one).
-    const r = calc.batch('add', a, b);
+    // Grows this calculator's shared buffer to about 2.4 MiB (the engine then holds the new one),
+    // and fills it: with `out` sharing memory with `a`, the columns are copied into the request.
+    const sum = a.slice();
+    const r = calc.batch('add', sum, b, sum);
     if (r[big - 1] !== 7n) throw new Error('wrong batch answer');
     grown++;
   }

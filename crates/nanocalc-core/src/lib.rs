@@ -92,10 +92,7 @@ pub fn process_into(request: &[u8], out: &mut [u8], limits: &Limits) -> Outcome 
         return Outcome::NeedCapacity(SMALL_RESPONSE_MAX);
     }
     if request.len() > limits.max_request_bytes {
-        let mut text = StackText::new();
-        let _ =
-            write!(text, "request of {} bytes exceeds the limit of {} bytes", request.len(), limits.max_request_bytes);
-        return error(out, ErrorCode::LimitExceeded, text.as_str(), 0);
+        return request_too_long(out, request.len(), limits);
     }
     if request.first() == Some(&0x32)
         && let Some(outcome) = rows::canonical_row_batch(request, out, limits)
@@ -146,6 +143,40 @@ pub fn process(request: &[u8], limits: &Limits) -> Vec<u8> {
             }
         }
     }
+}
+
+/// Answers a column batch whose lists are borrowed where the caller keeps them rather than read
+/// from the request's bytes, and whose values go into `values` (as long as `a`) rather than into
+/// a response: the engine half of [`shared_buffer::run_columns`]. `request_len` is the length of
+/// the whole request, lists included. `None` when the values are written; otherwise the error
+/// response written into `out`, the same one [`process_into`] gives to the whole request.
+pub(crate) fn columns_in_place(
+    request_len: usize,
+    operation: i32,
+    a: &[u8],
+    b: &[u8],
+    values: &mut [u8],
+    out: &mut [u8],
+    limits: &Limits,
+) -> Option<Outcome> {
+    if out.len() < SMALL_RESPONSE_MAX {
+        return Some(Outcome::NeedCapacity(SMALL_RESPONSE_MAX));
+    }
+    if request_len > limits.max_request_bytes {
+        return Some(request_too_long(out, request_len, limits));
+    }
+    let op = match column_checks(operation, a, b, out, limits) {
+        Ok(op) => op,
+        Err(outcome) => return Some(outcome),
+    };
+    kernels::columns(op, a, b, values, limits.max_threads);
+    None
+}
+
+fn request_too_long(out: &mut [u8], len: usize, limits: &Limits) -> Outcome {
+    let mut text = StackText::new();
+    let _ = write!(text, "request of {len} bytes exceeds the limit of {} bytes", limits.max_request_bytes);
+    error(out, ErrorCode::LimitExceeded, text.as_str(), 0)
 }
 
 fn error(out: &mut [u8], code: ErrorCode, message: &str, index: u64) -> Outcome {
@@ -213,27 +244,34 @@ fn row_batch(rows: &Rows<'_>, out: &mut [u8], limits: &Limits) -> Outcome {
 
 #[inline(never)]
 fn column_batch(operation: i32, a: &Column<'_>, b: &Column<'_>, out: &mut [u8], limits: &Limits) -> Outcome {
-    if a.len() != b.len() {
-        let mut text = StackText::new();
-        let _ = write!(text, "column lengths differ: a has {} values, b has {}", a.len(), b.len());
-        return error(out, ErrorCode::InvalidRequest, text.as_str(), 0);
-    }
-    let count = a.len();
-    let op = match batch_checks(operation, count, out, limits) {
+    let op = match column_checks(operation, a.bytes(), b.bytes(), out, limits) {
         Ok(op) => op,
         Err(outcome) => return outcome,
     };
-    if op.can_fail()
-        && let Some(index) = kernels::first_zero(b.bytes(), limits.max_threads)
-    {
-        return division_by_zero_at(out, index);
-    }
+    let count = a.len();
     let (start, values_at) = match batch_frame(out, count) {
         Ok(frame) => frame,
         Err(outcome) => return outcome,
     };
     kernels::columns(op, a.bytes(), b.bytes(), &mut out[values_at..values_at + count * 8], limits.max_threads);
     Outcome::Written { start, len: values_at + count * 8 - start }
+}
+
+/// What a column batch must pass before any value is computed: lists of equal length, a known
+/// operation, the length limit, and no zero divisor. A failure is answered into `out`.
+fn column_checks(operation: i32, a: &[u8], b: &[u8], out: &mut [u8], limits: &Limits) -> Result<Op, Outcome> {
+    if a.len() != b.len() {
+        let mut text = StackText::new();
+        let _ = write!(text, "column lengths differ: a has {} values, b has {}", a.len() / 8, b.len() / 8);
+        return Err(error(out, ErrorCode::InvalidRequest, text.as_str(), 0));
+    }
+    let op = batch_checks(operation, a.len() / 8, out, limits)?;
+    if op.can_fail()
+        && let Some(index) = kernels::first_zero(b, limits.max_threads)
+    {
+        return Err(division_by_zero_at(out, index));
+    }
+    Ok(op)
 }
 
 #[inline(never)]

@@ -49,13 +49,18 @@ pub fn run(buffer: &mut [u8], limits: &Limits) -> Result<(), &'static str> {
     let request = &head[REQUEST_OFFSET..REQUEST_OFFSET + request_len];
     let outcome = catch_unwind(AssertUnwindSafe(|| crate::process_into(request, out, limits)))
         .unwrap_or_else(|_| internal_error(out));
+    write_answer(buffer, base, outcome);
+    Ok(())
+}
+
+/// Writes the control words for `outcome`, a response written at `base`.
+fn write_answer(buffer: &mut [u8], base: usize, outcome: Outcome) {
     let (start, len) = match outcome {
         Outcome::Written { start, len } => ((base + start) as u32, len as u32),
         Outcome::NeedCapacity(needed) => ((base + needed) as u32, NEED_CAPACITY),
     };
     buffer[4..8].copy_from_slice(&start.to_le_bytes());
     buffer[8..12].copy_from_slice(&len.to_le_bytes());
-    Ok(())
 }
 
 /// Where the two lists of a column batch go, for a binding that copies its caller's columns
@@ -64,14 +69,54 @@ pub fn run(buffer: &mut [u8], limits: &Limits) -> Result<(), &'static str> {
 /// ([`decode::canonical_columns`]), with lists of equal length, their bytes still to be written;
 /// anything else is `None`. The request is then run as any other.
 pub fn column_lists(buffer: &[u8]) -> Option<(Range<usize>, Range<usize>)> {
+    column_frame(buffer).map(|(_, a, b)| (a, b))
+}
+
+/// The operation and the lists' byte ranges of the column batch framed in `buffer` (see
+/// [`column_lists`]).
+fn column_frame(buffer: &[u8]) -> Option<(i32, Range<usize>, Range<usize>)> {
     let request_len = read_u32(buffer.get(..REQUEST_OFFSET)?, 0) as usize;
     let request = buffer.get(REQUEST_OFFSET..REQUEST_OFFSET.checked_add(request_len)?)?;
-    let (_, a, b) = decode::canonical_columns(request)?;
+    let (operation, a, b) = decode::canonical_columns(request)?;
     let range = |list: &[u8]| {
         let start = list.as_ptr() as usize - buffer.as_ptr() as usize;
         start..start + list.len()
     };
-    (a.len() == b.len()).then(|| (range(a), range(b)))
+    (a.len() == b.len()).then(|| (operation, range(a), range(b)))
+}
+
+/// Runs a column batch with no copies: its lists are read where the caller keeps them, and the
+/// values of its answer are written straight into the caller's array. The request in `buffer` is
+/// framed as for [`column_lists`], but the bytes at the lists' places are never read: `a` and `b`
+/// are the lists (each as long as its place), and a batch result's values go into `values` (as
+/// long as `a`), not into a response. `Ok(true)` when they are written; `Ok(false)` when the answer
+/// is an error, which is then the response in the buffer, written as [`run`] writes it. Either
+/// way the answer is [`run`]'s to the same request with the lists in their places.
+pub fn run_columns(
+    buffer: &mut [u8],
+    a: &[u8],
+    b: &[u8],
+    values: &mut [u8],
+    limits: &Limits,
+) -> Result<bool, &'static str> {
+    let (operation, list_a, list_b) =
+        column_frame(buffer).ok_or("nanocalc: no column batch frame in the shared buffer")?;
+    if list_a.len() != a.len() || list_b.len() != b.len() || values.len() != a.len() {
+        return Err("nanocalc: a column's length differs from its frame");
+    }
+    let request_len = read_u32(buffer, 0) as usize;
+    let base = (REQUEST_OFFSET + request_len + 7) & !7;
+    let out = buffer.get_mut(base..).ok_or("nanocalc: the request runs past the shared buffer")?;
+    let answer =
+        catch_unwind(AssertUnwindSafe(|| crate::columns_in_place(request_len, operation, a, b, values, out, limits)))
+            .unwrap_or_else(|_| Some(internal_error(out)));
+    match answer {
+        None => Ok(true),
+        Some(outcome) => {
+            write_answer(buffer, base, outcome);
+            Ok(false)
+        }
+    }
 }
 
 /// After [`run`]: the byte range in `buffer` of the values of the response, if it is a batch
@@ -242,6 +287,77 @@ mod tests {
         run(&mut small, &Limits::default()).unwrap();
         assert_eq!(read_u32(&small, 8), NEED_CAPACITY);
         assert!(batch_values(&small).is_none());
+    }
+
+    use proptest::prelude::*;
+
+    /// A column of `n` values drawn to hit zero divisors and saturation now and then.
+    fn any_column(n: usize) -> impl Strategy<Value = Vec<i64>> {
+        prop::collection::vec(
+            prop_oneof![4 => any::<i64>(), 1 => Just(0), 1 => Just(i64::MIN), 1 => Just(-1), 1 => -3i64..3],
+            n,
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+        /// `run_columns`, lists and values borrowed in place, answers as `run` does with the lists
+        /// copied into the request: the same values, or the same error response.
+        #[test]
+        fn run_columns_answers_as_run(
+            operation in 0u8..=6,
+            (a, b) in (0usize..40).prop_flat_map(|n| (any_column(n), any_column(n))),
+            max_request_bytes in prop_oneof![Just(usize::MAX), 0usize..400],
+            max_batch_length in prop_oneof![Just(usize::MAX), 0usize..40],
+        ) {
+            let n = a.len();
+            let limits = Limits { max_request_bytes, max_batch_length, max_threads: 1, ..Limits::default() };
+            let bytes = |column: &[i64]| column.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>();
+            let (a, b): (Vec<u8>, Vec<u8>) = (bytes(&a), bytes(&b));
+
+            let mut copied = buffer_with(&column_frame(operation, n), 256 + 48 * n);
+            let (list_a, list_b) = column_lists(&copied).expect("a column frame");
+            copied[list_a].copy_from_slice(&a);
+            copied[list_b].copy_from_slice(&b);
+            run(&mut copied, &limits).unwrap();
+
+            let mut in_place = buffer_with(&column_frame(operation, n), 256 + 48 * n);
+            let mut values = vec![0xa5u8; 8 * n];
+            let written = run_columns(&mut in_place, &a, &b, &mut values, &limits).unwrap();
+            match batch_values(&copied) {
+                Some(expected) => {
+                    prop_assert!(written);
+                    prop_assert_eq!(&values[..], &copied[expected]);
+                }
+                None => {
+                    prop_assert!(!written);
+                    prop_assert_eq!(response(&in_place), response(&copied));
+                    prop_assert!(values.iter().all(|&byte| byte == 0xa5), "values written on an error");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn run_columns_refuses_lists_that_do_not_fit_their_frame() {
+        let limits = Limits::default();
+        let mut buffer = buffer_with(&column_frame(1, 2), 512);
+        let (two, three) = ([0u8; 16], [0u8; 24]);
+        let mut values = [0u8; 16];
+        assert!(run_columns(&mut buffer, &two, &two, &mut values, &limits).unwrap());
+        for (a, b, out) in [(&three[..], &two[..], 16), (&two[..], &three[..], 16), (&two[..], &two[..], 24)] {
+            let mut out = vec![0u8; out];
+            assert_eq!(
+                run_columns(&mut buffer, a, b, &mut out, &limits),
+                Err("nanocalc: a column's length differs from its frame")
+            );
+        }
+        let mut single = buffer_with(&[0x0a, 0x04, 0x08, 0x02, 0x10, 0x03], 256);
+        assert_eq!(
+            run_columns(&mut single, &two, &two, &mut values, &limits),
+            Err("nanocalc: no column batch frame in the shared buffer")
+        );
     }
 
     #[test]

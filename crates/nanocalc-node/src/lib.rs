@@ -193,16 +193,16 @@ unsafe extern "C" fn engine_call(env: sys::napi_env, info: sys::napi_callback_in
     ptr::null_mut()
 }
 
-/// Opens the engine's second function, `columns(a, b, out?)`: a column batch whose copies run
-/// here. JavaScript writes the request's frame in the shared buffer (every key and length, as
-/// [`shared_buffer::column_lists`] reads it); this function copies `a` and `b` into its two lists,
-/// runs the request as any other, and returns whether the answer is a batch result, whose values
-/// it first copies into `out` when given. Otherwise (an error response) it returns `false`, and
-/// JavaScript reads the response, as it reads the values when it gave no `out`. One vector copy
-/// per column instead of `TypedArray.prototype.set`, which goes through glibc's `memcpy`
-/// (docs/PERFORMANCE.md). The columns function keeps the engine's function, and so the engine,
-/// alive.
-#[napi(ts_return_type = "(a: BigInt64Array, b: BigInt64Array, out?: BigInt64Array) => boolean")]
+/// Opens the engine's second function, `columns(a, b, out)`: a column batch with no copies.
+/// JavaScript writes the request's frame in the shared buffer (every key and length, as
+/// [`shared_buffer::column_lists`] reads it) but not the lists' bytes: this function hands the
+/// engine `a` and `b` where they are, and `out` for the values (`shared_buffer::run_columns`).
+/// It returns whether the answer is a batch result, its values then in `out`; otherwise (`false`)
+/// the error response is in the buffer for JavaScript to read, and `out` is untouched. When `out`
+/// shares memory with `a` or `b`, the lists are copied into the request and the values out of the
+/// response instead, so that every input is read before any result is written. The columns
+/// function keeps the engine's function, and so the engine, alive.
+#[napi(ts_return_type = "(a: BigInt64Array, b: BigInt64Array, out: BigInt64Array) => boolean")]
 pub fn engine_columns<'env>(env: &'env Env, engine: Unknown) -> Result<Unknown<'env>> {
     let data: *mut Engine = engine_of(env, &engine)?;
     let function = raw_function(env, "nanocalcEngineColumns", columns_call, data.cast())?;
@@ -227,9 +227,32 @@ unsafe extern "C" fn release_engine(env: sys::napi_env, data: *mut c_void, _hint
     unsafe { sys::napi_delete_reference(env, data.cast()) };
 }
 
-/// The bytes of a typed array argument (its current length; empty when detached), or `None` if
-/// the value is not a typed array.
-unsafe fn typed_array_bytes<'a>(env: sys::napi_env, value: sys::napi_value) -> Option<&'a mut [u8]> {
+/// A typed array argument's memory: its address and length in bytes (empty when detached).
+#[derive(Clone, Copy)]
+struct Memory {
+    data: *mut u8,
+    len: usize,
+}
+
+impl Memory {
+    /// SAFETY: nothing may write the memory while the slice lives.
+    unsafe fn bytes<'a>(self) -> &'a [u8] {
+        if self.len == 0 { &[] } else { unsafe { std::slice::from_raw_parts(self.data, self.len) } }
+    }
+
+    /// SAFETY: nothing else may read or write the memory while the slice lives.
+    unsafe fn bytes_mut<'a>(self) -> &'a mut [u8] {
+        if self.len == 0 { &mut [] } else { unsafe { std::slice::from_raw_parts_mut(self.data, self.len) } }
+    }
+
+    fn overlaps(self, other: Memory) -> bool {
+        let (start, other_start) = (self.data as usize, other.data as usize);
+        self.len > 0 && other.len > 0 && start < other_start + other.len && other_start < start + self.len
+    }
+}
+
+/// The memory of a typed array argument, or `None` if the value is not a typed array.
+unsafe fn typed_array_memory(env: sys::napi_env, value: sys::napi_value) -> Option<Memory> {
     let mut is_typed_array = false;
     let mut data = ptr::null_mut();
     let mut len = 0;
@@ -244,26 +267,28 @@ unsafe fn typed_array_bytes<'a>(env: sys::napi_env, value: sys::napi_value) -> O
         {
             return None;
         }
-        Some(if len == 0 { &mut [] } else { std::slice::from_raw_parts_mut(data.cast(), len) })
     }
+    Some(Memory { data: data.cast(), len })
 }
 
-/// The columns function: `(a, b, out?) => boolean` (see [`engine_columns`]).
+/// The columns function: `(a, b, out) => boolean` (see [`engine_columns`]).
 unsafe extern "C" fn columns_call(env: sys::napi_env, info: sys::napi_callback_info) -> sys::napi_value {
     let mut data = ptr::null_mut();
     let mut argc = 3;
     let mut argv = [ptr::null_mut(); 3];
     // SAFETY: `data` is the engine, alive while this function is (see `engine_columns`), on the
-    // JavaScript thread. The arrays are not touched by JavaScript while this call runs; `out` may
-    // share memory with `a` or `b`, so each slice is made only once the one before is done with
-    // (none shares the shared buffer's memory: the Calculator never hands that buffer out).
+    // JavaScript thread, which runs nothing else while this call lasts. None of the arrays shares
+    // the shared buffer's memory: the Calculator never hands that buffer out.
     unsafe {
         sys::napi_get_cb_info(env, info, &mut argc, argv.as_mut_ptr(), ptr::null_mut(), &mut data);
         let engine = &mut *data.cast::<Engine>();
-        // `argc` is now the number of arguments given: two when there is no `out`.
         // The engine contains its own panics; this keeps any of the copies' on this side as well.
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            if argc < 2 { Err(NOT_TYPED) } else { run_columns(engine, argc > 2, |i| typed_array_bytes(env, argv[i])) }
+            let [a, b, out] = argv.map(|value| typed_array_memory(env, value));
+            match (a, b, out) {
+                (Some(a), Some(b), Some(out)) => run_columns(engine, a, b, out),
+                _ => Err(NOT_TYPED),
+            }
         }))
         .unwrap_or(Err("nanocalc: internal error: the column call panicked"));
         match outcome {
@@ -281,39 +306,38 @@ unsafe extern "C" fn columns_call(env: sys::napi_env, info: sys::napi_callback_i
     }
 }
 
-const NOT_TYPED: &str = "nanocalc: columns takes two or three typed arrays";
+const NOT_TYPED: &str = "nanocalc: columns takes three typed arrays";
 
-/// Copies columns `0` and `1` of `column` into the frame in the engine's buffer, runs it, and
-/// copies a batch result's values into column `2` if `with_out`; `Ok(false)` if the answer is an
-/// error.
-fn run_columns<'a>(
-    engine: &mut Engine,
-    with_out: bool,
-    mut column: impl FnMut(usize) -> Option<&'a mut [u8]>,
-) -> core::result::Result<bool, &'static str> {
+/// Runs the column batch framed in the engine's buffer over `a` and `b`, its values into `out`;
+/// `Ok(false)` if the answer is an error (see [`engine_columns`]).
+fn run_columns(engine: &mut Engine, a: Memory, b: Memory, out: Memory) -> core::result::Result<bool, &'static str> {
     let limits = engine.limits;
     let buffer = engine.buffer.as_mut().ok_or("nanocalc: the engine is closed")?;
-    // SAFETY: the buffer is private to the calling Calculator and this thread (see `run`).
-    let buffer = unsafe { buffer.as_mut() };
-    let (a, b) = shared_buffer::column_lists(buffer).ok_or("nanocalc: no column batch frame in the shared buffer")?;
-    for (i, list) in [a, b].into_iter().enumerate() {
-        let source = column(i).ok_or(NOT_TYPED)?;
-        if source.len() != list.len() {
-            return Err("nanocalc: a column's length differs from its frame");
+    // SAFETY: the buffer is private to the calling Calculator and this thread (see `run`). The
+    // arrays' memory is the caller's and nothing else touches it during the call; `a` and `b`
+    // are only read (they may be one array), and `out` is written only while no slice of memory
+    // it shares is alive.
+    unsafe {
+        let buffer = buffer.as_mut();
+        if !out.overlaps(a) && !out.overlaps(b) {
+            return shared_buffer::run_columns(buffer, a.bytes(), b.bytes(), out.bytes_mut(), &limits);
         }
-        kernels::copy(&mut buffer[list], source);
+        let (list_a, list_b) =
+            shared_buffer::column_lists(buffer).ok_or("nanocalc: no column batch frame in the shared buffer")?;
+        for (list, source) in [(list_a, a), (list_b, b)] {
+            if source.len != list.len() {
+                return Err("nanocalc: a column's length differs from its frame");
+            }
+            kernels::copy(&mut buffer[list], source.bytes());
+        }
+        shared_buffer::run(buffer, &limits)?;
+        let Some(values) = shared_buffer::batch_values(buffer) else { return Ok(false) };
+        if out.len != values.len() {
+            return Err("nanocalc: out's length differs from the batch");
+        }
+        kernels::copy(out.bytes_mut(), &buffer[values]);
+        Ok(true)
     }
-    shared_buffer::run(buffer, &limits)?;
-    let Some(values) = shared_buffer::batch_values(buffer) else { return Ok(false) };
-    if !with_out {
-        return Ok(true);
-    }
-    let out = column(2).ok_or(NOT_TYPED)?;
-    if out.len() != values.len() {
-        return Err("nanocalc: out's length differs from the batch");
-    }
-    kernels::copy(out, &buffer[values]);
-    Ok(true)
 }
 
 /// `boundaryFloor()`: a raw callback with no arguments that does nothing, so the benchmark can
