@@ -56,7 +56,14 @@ const jsonPath = argAfter('--json');
 const svgPath = argAfter('--svg');
 /** Every full run redraws the committed chart. */
 const DOCS_SVG = new URL('../../docs/benchmark.svg', import.meta.url);
-const options = quick ? { min_cpu_time: 50e6, max_samples: 200 } : { min_cpu_time: 400e6 };
+/**
+ * Each side of a row is measured in ROUNDS turns, alternating with the other side, and its figure
+ * is the median of its turns' medians: the speed of this shared VM drifts by up to 10 % within
+ * seconds (one process measured the same `add` at 46 and then 42 ns), and alternating puts both
+ * sides of a ratio under the same drift.
+ */
+const ROUNDS = quick ? 1 : 5;
+const options = quick ? { min_cpu_time: 50e6, max_samples: 200 } : { min_cpu_time: 80e6 };
 
 /**
  * A first measurement of each side of a row, discarded: the JIT and the garbage collector settle
@@ -66,13 +73,13 @@ const options = quick ? { min_cpu_time: 50e6, max_samples: 200 } : { min_cpu_tim
 const warmUp = quick ? { min_cpu_time: 30e6, max_samples: 100 } : { min_cpu_time: 400e6 };
 
 let sink: unknown;
-/** Median ns per operation of `fn`, which performs `ops` operations. */
-async function median(fn: () => unknown, ops = 1): Promise<number> {
-  // A promise is returned so that mitata awaits it (batchAsync rows).
-  const sample = () => (sink = fn());
-  await measure(sample, warmUp);
-  const stats = await measure(sample, options);
-  return stats.p50 / ops;
+/** `fn` as mitata samples it: a promise it returns is awaited (batchAsync rows). */
+const sampled = (fn: () => unknown) => () => (sink = fn());
+
+function middle(values: number[]): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  const half = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[half]! : (sorted[half - 1]! + sorted[half]!) / 2;
 }
 
 /** Single calls are timed 1000 at a time, so the harness's own call is spread over them. */
@@ -96,11 +103,19 @@ const TARGETS: Readonly<Record<string, Target>> = {
   "batch('add') ×1,000, into out / pure TS loop, into out": { maxNs: 0.8, maxRatio: 0.2 },
   "batch('add') ×1,000,000, new array / pure TS loop, new array": { maxNs: 3, maxRatio: 0.35 },
 };
+/** Measures a row: `fn` beside `baseFn`, each performing `ops` operations per call; ns per operation. */
 async function row(name: string, fn: () => unknown, baseline: string, baseFn: () => unknown, ops = 1): Promise<void> {
-  const ns = await median(fn, ops);
-  const baselineNs = await median(baseFn, ops);
+  const [ours, theirs] = [sampled(fn), sampled(baseFn)];
+  await measure(ours, warmUp);
+  await measure(theirs, warmUp);
+  const oursNs: number[] = [];
+  const theirsNs: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    oursNs.push((await measure(ours, options)).p50 / ops);
+    theirsNs.push((await measure(theirs, options)).p50 / ops);
+  }
   const target = TARGETS[`${name} / ${baseline}`];
-  rows.push({ name, ns, baseline, baselineNs, ...(target === undefined ? {} : { target }) });
+  rows.push({ name, ns: middle(oursNs), baseline, baselineNs: middle(theirsNs), ...(target === undefined ? {} : { target }) });
   process.stderr.write(`  measured ${name} / ${baseline}\n`);
 }
 
