@@ -91,6 +91,46 @@ fn benches(c: &mut Criterion) {
     run(c, "expression_8_steps", &expression, 8);
 }
 
+/// A column batch of 1,000 through the shared-buffer protocol as the Node addon runs it: the
+/// caller's columns copied into the request and the values out of the response (`copied`, the
+/// path when `out` shares memory with an input), against the lists read and the values written
+/// in place (`in_place`, `shared_buffer::run_columns`): `cargo bench -p nanocalc-core -- shared_buffer`.
+fn shared_buffer_columns(c: &mut Criterion) {
+    use nanocalc_core::{kernels, shared_buffer};
+    let n = 1000;
+    let request = columns(n);
+    let mut words = out_buffer(shared_buffer::REQUEST_OFFSET + request.len() + 8 * n + 256);
+    let buffer = bytemuck_bytes(&mut words);
+    buffer[..4].copy_from_slice(&(request.len() as u32).to_le_bytes());
+    buffer[shared_buffer::REQUEST_OFFSET..][..request.len()].copy_from_slice(&request);
+    let (list_a, list_b) = shared_buffer::column_lists(buffer).expect("a column frame");
+    let (mut a, mut b, mut values) = (out_buffer(8 * n), out_buffer(8 * n), out_buffer(8 * n));
+    bytemuck_bytes(&mut a).copy_from_slice(&buffer[list_a.clone()]);
+    bytemuck_bytes(&mut b).copy_from_slice(&buffer[list_b.clone()]);
+    let (a, b, values) = (bytemuck_bytes(&mut a), bytemuck_bytes(&mut b), bytemuck_bytes(&mut values));
+    let limits = Limits::default();
+    let mut group = c.benchmark_group("shared_buffer_columns_1000");
+    group.throughput(Throughput::Elements(n as u64));
+    group.bench_function("copied", |bench| {
+        bench.iter(|| {
+            kernels::copy(&mut buffer[list_a.clone()], black_box(&*a));
+            kernels::copy(&mut buffer[list_b.clone()], black_box(&*b));
+            shared_buffer::run(buffer, &limits).expect("runs");
+            let range = shared_buffer::batch_values(buffer).expect("a batch result");
+            kernels::copy(values, &buffer[range]);
+            black_box(&values[0]);
+        })
+    });
+    group.bench_function("in_place", |bench| {
+        bench.iter(|| {
+            let written = shared_buffer::run_columns(buffer, black_box(&*a), black_box(&*b), values, &limits);
+            assert_eq!(written, Ok(true));
+            black_box(&values[0]);
+        })
+    });
+    group.finish();
+}
+
 /// Column batches on one thread and on two, around the threshold where splitting starts
 /// (`MIN_ELEMENTS_PER_THREAD` per thread) and far above it: `cargo bench -p nanocalc-core -- threads`.
 fn threads(c: &mut Criterion) {
@@ -122,5 +162,5 @@ fn threads(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(core, benches, threads);
+criterion_group!(core, benches, shared_buffer_columns, threads);
 criterion_main!(core);
