@@ -86,6 +86,34 @@ void nanocalc_engine_free(struct NanocalcEngine *engine);
 // reads or writes during the call.
 int32_t nanocalc_call(const struct NanocalcEngine *engine, uint8_t *buffer, uint32_t buffer_len);
 
+// Runs a column batch over the caller's arrays, with no copies (the shared-buffer protocol, as
+// `nanocalc_call`): the request in `buffer` is a `ColumnBatch` framed as the TypeScript package
+// frames it, every key and length written but not the two lists' bytes, which are read from `a`
+// and `b` (`count` little-endian `int64_t`s each, as the frame says). A batch result's values are
+// written into `out` (`count` elements), and the response length word (at 8) is then 0; any
+// other answer (an error) is the response in the buffer, as `nanocalc_call` writes it, and `out`
+// is left as it was. `out` may share memory with `a` or `b`: the columns are then copied into the
+// request first, and the answer computed there as by `nanocalc_call`, so the buffer needs room
+// for the response as well (after the request, the larger of `8 * count + 40` bytes and
+// `NANOCALC_SMALL_RESPONSE_MAX`, from an 8-byte-aligned offset; with less, the length word
+// is `NANOCALC_NEED_CAPACITY`, as `nanocalc_call` answers, and `out` is left as it was).
+//
+// Returns `NANOCALC_OK`, `NANOCALC_ERROR_NULL_POINTER`, `NANOCALC_ERROR_BAD_BUFFER` (the buffer
+// breaks the protocol, holds no such frame, or its lengths are not `count`) or
+// `NANOCALC_ERROR_PANIC`.
+//
+// # Safety
+// `engine` is a live engine; `buffer` points to `buffer_len` writable bytes; `a` and `b` to
+// `count` readable `int64_t`s and `out` to `count` writable ones (each may be NULL when `count`
+// is 0); none of them shares memory with `buffer`, and nothing else touches them during the call.
+int32_t nanocalc_columns(const struct NanocalcEngine *engine,
+                         uint8_t *buffer,
+                         uint32_t buffer_len,
+                         const int64_t *a,
+                         const int64_t *b,
+                         int64_t *out,
+                         uint32_t count);
+
 // Answers the `CalculatorRequest` in `request[0, request_len)` by writing the
 // `CalculatorResponse` into `out[0, *out_len)`.
 //

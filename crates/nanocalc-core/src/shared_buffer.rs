@@ -25,7 +25,7 @@
 use std::ops::Range;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use crate::{ErrorCode, Limits, Outcome, decode, encode};
+use crate::{ErrorCode, Limits, Outcome, decode, encode, kernels};
 
 /// Offset of the request in the shared buffer, after the control words.
 pub const REQUEST_OFFSET: usize = 16;
@@ -51,6 +51,11 @@ pub fn run(buffer: &mut [u8], limits: &Limits) -> Result<(), &'static str> {
         .unwrap_or_else(|_| internal_error(out));
     write_answer(buffer, base, outcome);
     Ok(())
+}
+
+/// The control words of an answer whose values went to the caller's array: no response.
+fn mark_values_written(buffer: &mut [u8]) {
+    write_answer(buffer, 0, Outcome::Written { start: 0, len: 0 });
 }
 
 /// Writes the control words for `outcome`, a response written at `base`.
@@ -89,9 +94,10 @@ fn column_frame(buffer: &[u8]) -> Option<(i32, Range<usize>, Range<usize>)> {
 /// values of its answer are written straight into the caller's array. The request in `buffer` is
 /// framed as for [`column_lists`], but the bytes at the lists' places are never read: `a` and `b`
 /// are the lists (each as long as its place), and a batch result's values go into `values` (as
-/// long as `a`), not into a response. `Ok(true)` when they are written; `Ok(false)` when the answer
-/// is an error, which is then the response in the buffer, written as [`run`] writes it. Either
-/// way the answer is [`run`]'s to the same request with the lists in their places.
+/// long as `a`), not into a response. `Ok(true)` when they are written, and the response length
+/// word is then 0 (no response: every real one has bytes); `Ok(false)` when the answer is an
+/// error, which is then the response in the buffer, written as [`run`] writes it. Either way the
+/// answer is [`run`]'s to the same request with the lists in their places.
 pub fn run_columns(
     buffer: &mut [u8],
     a: &[u8],
@@ -111,11 +117,80 @@ pub fn run_columns(
         catch_unwind(AssertUnwindSafe(|| crate::columns_in_place(request_len, operation, a, b, values, out, limits)))
             .unwrap_or_else(|_| Some(internal_error(out)));
     match answer {
-        None => Ok(true),
+        None => {
+            mark_values_written(buffer);
+            Ok(true)
+        }
         Some(outcome) => {
             write_answer(buffer, base, outcome);
             Ok(false)
         }
+    }
+}
+
+/// One of a caller's arrays, given by address, for [`run_columns_over`]: its first byte and its
+/// length in bytes (the address may be anything, null included, when the length is 0).
+#[derive(Clone, Copy, Debug)]
+pub struct Memory {
+    pub data: *mut u8,
+    pub len: usize,
+}
+
+impl Memory {
+    /// # Safety
+    /// The memory is readable, and nothing writes it while the slice lives.
+    unsafe fn bytes<'a>(self) -> &'a [u8] {
+        if self.len == 0 { &[] } else { unsafe { std::slice::from_raw_parts(self.data, self.len) } }
+    }
+
+    /// # Safety
+    /// The memory is writable, and nothing else reads or writes it while the slice lives.
+    unsafe fn bytes_mut<'a>(self) -> &'a mut [u8] {
+        if self.len == 0 { &mut [] } else { unsafe { std::slice::from_raw_parts_mut(self.data, self.len) } }
+    }
+
+    fn overlaps(self, other: Memory) -> bool {
+        let (start, other_start) = (self.data as usize, other.data as usize);
+        self.len > 0 && other.len > 0 && start < other_start + other.len && other_start < start + self.len
+    }
+}
+
+/// [`run_columns`] for a binding whose caller's arrays may share memory (`out` may be `a`, or
+/// overlap it at a shift): then the lists are copied into the request and the values out of the
+/// answer instead, so that every input is read before any result is written. Returns as
+/// [`run_columns`] does.
+///
+/// # Safety
+/// `a` and `b` are readable and `out` writable for their lengths; none of them shares memory with
+/// `buffer`, and nothing else touches them during the call (`a` and `b` may be one array).
+pub unsafe fn run_columns_over(
+    buffer: &mut [u8],
+    a: Memory,
+    b: Memory,
+    out: Memory,
+    limits: &Limits,
+) -> Result<bool, &'static str> {
+    // SAFETY: by the contract above; `out` is written only while no slice of memory it shares is
+    // alive.
+    unsafe {
+        if !out.overlaps(a) && !out.overlaps(b) {
+            return run_columns(buffer, a.bytes(), b.bytes(), out.bytes_mut(), limits);
+        }
+        let (list_a, list_b) = column_lists(buffer).ok_or("nanocalc: no column batch frame in the shared buffer")?;
+        for (list, source) in [(list_a, a), (list_b, b)] {
+            if source.len != list.len() {
+                return Err("nanocalc: a column's length differs from its frame");
+            }
+            kernels::copy(&mut buffer[list], source.bytes());
+        }
+        run(buffer, limits)?;
+        let Some(values) = batch_values(buffer) else { return Ok(false) };
+        if out.len != values.len() {
+            return Err("nanocalc: out's length differs from the batch");
+        }
+        kernels::copy(out.bytes_mut(), &buffer[values]);
+        mark_values_written(buffer);
+        Ok(true)
     }
 }
 
@@ -329,11 +404,61 @@ mod tests {
                 Some(expected) => {
                     prop_assert!(written);
                     prop_assert_eq!(&values[..], &copied[expected]);
+                    prop_assert_eq!(read_u32(&in_place, 8), 0, "the response length word of values written");
                 }
                 None => {
                     prop_assert!(!written);
                     prop_assert_eq!(response(&in_place), response(&copied));
                     prop_assert!(values.iter().all(|&byte| byte == 0xa5), "values written on an error");
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+        /// `run_columns_over` with `out` over `a`'s or `b`'s memory at any shift: the answer to the
+        /// columns as they were before the call, or the memory untouched on an error.
+        #[test]
+        fn run_columns_over_reads_every_input_before_writing(
+            operation in 1u8..=5,
+            (a, b) in (1usize..24).prop_flat_map(|n| (any_column(n), any_column(n))),
+            shift in -3isize..=3,
+            shared_is_a in any::<bool>(),
+        ) {
+            let n = a.len();
+            let limits = Limits { max_threads: 1, ..Limits::default() };
+            let bytes = |column: &[i64]| column.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>();
+            let mut expected = buffer_with(&column_frame(operation, n), 256 + 48 * n);
+            let (list_a, list_b) = column_lists(&expected).expect("a column frame");
+            expected[list_a].copy_from_slice(&bytes(&a));
+            expected[list_b].copy_from_slice(&bytes(&b));
+            run(&mut expected, &limits).unwrap();
+
+            // The shared column sits at element 3 of a larger memory; `out` at 3 + shift.
+            let (shared, other) = if shared_is_a { (&a, &b) } else { (&b, &a) };
+            let mut memory = vec![0u8; 8 * (n + 6)];
+            memory[24..24 + 8 * n].copy_from_slice(&bytes(shared));
+            let mut other = bytes(other);
+            let before = memory.clone();
+            let base = memory.as_mut_ptr();
+            let at = |offset: isize| Memory { data: base.wrapping_offset(offset * 8), len: 8 * n };
+            let other = Memory { data: other.as_mut_ptr(), len: 8 * n };
+            let (in_a, in_b) = if shared_is_a { (at(3), other) } else { (other, at(3)) };
+            let mut buffer = buffer_with(&column_frame(operation, n), 256 + 48 * n);
+            // SAFETY: every Memory points into a live vector of its length; nothing else touches them.
+            let written = unsafe { run_columns_over(&mut buffer, in_a, in_b, at(3 + shift), &limits) }.unwrap();
+            match batch_values(&expected) {
+                Some(values) => {
+                    prop_assert!(written);
+                    let start = 8 * (3 + shift) as usize;
+                    prop_assert_eq!(&memory[start..start + 8 * n], &expected[values]);
+                }
+                None => {
+                    prop_assert!(!written);
+                    prop_assert_eq!(response(&buffer), response(&expected));
+                    prop_assert_eq!(memory, before);
                 }
             }
         }

@@ -11,6 +11,8 @@
 //! - `nanocalc_call`: the shared-buffer protocol of the JavaScript bindings (three u32 control
 //!   words, the request at byte 16, the response after it; see `nanocalc_core::shared_buffer`),
 //!   over one caller buffer, so a JavaScript runtime passes only a pointer and a length per call.
+//! - `nanocalc_columns`: the same protocol for a column batch whose lists and values stay in the
+//!   caller's arrays (no copies).
 //!
 //! Errors: every failure of the computation (malformed bytes, division by zero, limits, even a
 //! panic in the engine) is answered inside the response as a `CalculationError`, with status
@@ -162,6 +164,54 @@ pub unsafe extern "C" fn nanocalc_call(engine: *const NanocalcEngine, buffer: *m
         let (engine, buffer) = unsafe { (&*engine, std::slice::from_raw_parts_mut(buffer, buffer_len as usize)) };
         match shared_buffer::run(buffer, &engine.limits) {
             Ok(()) => NANOCALC_OK,
+            Err(message) => fail(NANOCALC_ERROR_BAD_BUFFER, message),
+        }
+    })
+}
+
+/// Runs a column batch over the caller's arrays, with no copies (the shared-buffer protocol, as
+/// `nanocalc_call`): the request in `buffer` is a `ColumnBatch` framed as the TypeScript package
+/// frames it, every key and length written but not the two lists' bytes, which are read from `a`
+/// and `b` (`count` little-endian `int64_t`s each, as the frame says). A batch result's values are
+/// written into `out` (`count` elements), and the response length word (at 8) is then 0; any
+/// other answer (an error) is the response in the buffer, as `nanocalc_call` writes it, and `out`
+/// is left as it was. `out` may share memory with `a` or `b`: the columns are then copied into the
+/// request first, and the answer computed there as by `nanocalc_call`, so the buffer needs room
+/// for the response as well (after the request, the larger of `8 * count + 40` bytes and
+/// `NANOCALC_SMALL_RESPONSE_MAX`, from an 8-byte-aligned offset; with less, the length word
+/// is `NANOCALC_NEED_CAPACITY`, as `nanocalc_call` answers, and `out` is left as it was).
+///
+/// Returns `NANOCALC_OK`, `NANOCALC_ERROR_NULL_POINTER`, `NANOCALC_ERROR_BAD_BUFFER` (the buffer
+/// breaks the protocol, holds no such frame, or its lengths are not `count`) or
+/// `NANOCALC_ERROR_PANIC`.
+///
+/// # Safety
+/// `engine` is a live engine; `buffer` points to `buffer_len` writable bytes; `a` and `b` to
+/// `count` readable `int64_t`s and `out` to `count` writable ones (each may be NULL when `count`
+/// is 0); none of them shares memory with `buffer`, and nothing else touches them during the call.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn nanocalc_columns(
+    engine: *const NanocalcEngine,
+    buffer: *mut u8,
+    buffer_len: u32,
+    a: *const i64,
+    b: *const i64,
+    out: *mut i64,
+    count: u32,
+) -> i32 {
+    guard(|| {
+        if engine.is_null() || buffer.is_null() || (count > 0 && (a.is_null() || b.is_null() || out.is_null())) {
+            return fail(NANOCALC_ERROR_NULL_POINTER, "nanocalc: null engine, buffer or column");
+        }
+        let len = count as usize * 8;
+        let memory = |data: *const i64| shared_buffer::Memory { data: data.cast_mut().cast(), len };
+        // SAFETY: by the contract above.
+        let answer = unsafe {
+            let (engine, buffer) = (&*engine, std::slice::from_raw_parts_mut(buffer, buffer_len as usize));
+            shared_buffer::run_columns_over(buffer, memory(a), memory(b), memory(out), &engine.limits)
+        };
+        match answer {
+            Ok(_) => NANOCALC_OK,
             Err(message) => fail(NANOCALC_ERROR_BAD_BUFFER, message),
         }
     })

@@ -15,7 +15,8 @@
 use std::ffi::c_void;
 use std::ptr;
 
-use nanocalc_core::{ErrorCode, Limits, kernels, shared_buffer};
+use nanocalc_core::shared_buffer::{self, Memory};
+use nanocalc_core::{ErrorCode, Limits};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 
@@ -227,30 +228,6 @@ unsafe extern "C" fn release_engine(env: sys::napi_env, data: *mut c_void, _hint
     unsafe { sys::napi_delete_reference(env, data.cast()) };
 }
 
-/// A typed array argument's memory: its address and length in bytes (empty when detached).
-#[derive(Clone, Copy)]
-struct Memory {
-    data: *mut u8,
-    len: usize,
-}
-
-impl Memory {
-    /// SAFETY: nothing may write the memory while the slice lives.
-    unsafe fn bytes<'a>(self) -> &'a [u8] {
-        if self.len == 0 { &[] } else { unsafe { std::slice::from_raw_parts(self.data, self.len) } }
-    }
-
-    /// SAFETY: nothing else may read or write the memory while the slice lives.
-    unsafe fn bytes_mut<'a>(self) -> &'a mut [u8] {
-        if self.len == 0 { &mut [] } else { unsafe { std::slice::from_raw_parts_mut(self.data, self.len) } }
-    }
-
-    fn overlaps(self, other: Memory) -> bool {
-        let (start, other_start) = (self.data as usize, other.data as usize);
-        self.len > 0 && other.len > 0 && start < other_start + other.len && other_start < start + self.len
-    }
-}
-
 /// The memory of a typed array argument, or `None` if the value is not a typed array.
 unsafe fn typed_array_memory(env: sys::napi_env, value: sys::napi_value) -> Option<Memory> {
     let mut is_typed_array = false;
@@ -311,33 +288,11 @@ const NOT_TYPED: &str = "nanocalc: columns takes three typed arrays";
 /// Runs the column batch framed in the engine's buffer over `a` and `b`, its values into `out`;
 /// `Ok(false)` if the answer is an error (see [`engine_columns`]).
 fn run_columns(engine: &mut Engine, a: Memory, b: Memory, out: Memory) -> core::result::Result<bool, &'static str> {
-    let limits = engine.limits;
     let buffer = engine.buffer.as_mut().ok_or("nanocalc: the engine is closed")?;
     // SAFETY: the buffer is private to the calling Calculator and this thread (see `run`). The
-    // arrays' memory is the caller's and nothing else touches it during the call; `a` and `b`
-    // are only read (they may be one array), and `out` is written only while no slice of memory
-    // it shares is alive.
-    unsafe {
-        let buffer = buffer.as_mut();
-        if !out.overlaps(a) && !out.overlaps(b) {
-            return shared_buffer::run_columns(buffer, a.bytes(), b.bytes(), out.bytes_mut(), &limits);
-        }
-        let (list_a, list_b) =
-            shared_buffer::column_lists(buffer).ok_or("nanocalc: no column batch frame in the shared buffer")?;
-        for (list, source) in [(list_a, a), (list_b, b)] {
-            if source.len != list.len() {
-                return Err("nanocalc: a column's length differs from its frame");
-            }
-            kernels::copy(&mut buffer[list], source.bytes());
-        }
-        shared_buffer::run(buffer, &limits)?;
-        let Some(values) = shared_buffer::batch_values(buffer) else { return Ok(false) };
-        if out.len != values.len() {
-            return Err("nanocalc: out's length differs from the batch");
-        }
-        kernels::copy(out.bytes_mut(), &buffer[values]);
-        Ok(true)
-    }
+    // arrays' memory is the caller's, none of it the buffer's, and nothing else touches it
+    // during the call.
+    unsafe { shared_buffer::run_columns_over(buffer.as_mut(), a, b, out, &engine.limits) }
 }
 
 /// `boundaryFloor()`: a raw callback with no arguments that does nothing, so the benchmark can

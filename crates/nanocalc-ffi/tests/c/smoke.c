@@ -240,6 +240,39 @@ int main(void) {
   }
   CHECK(asked > 0, "the first buffer was too small");
   free(words);
+
+  /* The same batch with no copies: the frame in the buffer, the lists and values in the caller's
+   * arrays (the lists' bytes in the buffer are overwritten, to show they are not read). */
+  {
+    int64_t a[N], b[N], out[N];
+    for (int i = 0; i < N; i++) {
+      a[i] = (int64_t)i * 1000;
+      b[i] = i == N - 1 ? INT64_MAX : -i;
+      out[i] = 7;
+    }
+    /* Room for the response too, which the copies take when out shares memory with a or b. */
+    size_t room = (NANOCALC_REQUEST_OFFSET + request_len + 7) / 8 * 8 + 8 * N + 40;
+    uint8_t *buffer = calloc(room / 8, 8);
+    uint32_t len32 = (uint32_t)request_len;
+    memcpy(buffer, &len32, 4);
+    memcpy(buffer + NANOCALC_REQUEST_OFFSET, column_request, request_len);
+    memset(buffer + NANOCALC_REQUEST_OFFSET + 8, 0x55, 8 * N); /* a's bytes, after 3a len(2) 08 01 12 len(2) */
+    status = nanocalc_columns(engine, buffer, (uint32_t)room, a, b, out, N);
+    uint32_t length;
+    memcpy(&length, buffer + 8, 4);
+    CHECK(status == NANOCALC_OK && length == 0, "nanocalc_columns: status %d, response length %u", status, length);
+    int right = out[N - 1] == INT64_MAX;
+    for (int i = 0; i < N - 1; i++) right &= out[i] == (int64_t)i * 1000 - i;
+    CHECK(right, "nanocalc_columns: the values in out");
+    /* out over a: every input read before a result is written. */
+    status = nanocalc_columns(engine, buffer, (uint32_t)room, a, b, a, N);
+    CHECK(status == NANOCALC_OK && memcmp(a, out, sizeof out) == 0, "nanocalc_columns: out = a");
+    CHECK(nanocalc_columns(engine, buffer, (uint32_t)room, a, b, out, N - 1) == NANOCALC_ERROR_BAD_BUFFER,
+          "nanocalc_columns: a count other than the frame's");
+    CHECK(nanocalc_columns(engine, buffer, (uint32_t)room, NULL, b, out, N) == NANOCALC_ERROR_NULL_POINTER,
+          "nanocalc_columns: a NULL column");
+    free(buffer);
+  }
   free(column_request);
 
   /* A buffer too short for the control words is a call error. */
