@@ -116,7 +116,7 @@ function checkLimit(value: number | undefined, fallback: number, max: number, na
 export class Calculator {
   /** Runs the request in the shared buffer (`#binding.call`, kept here so the hot path calls it directly). */
   #engine: () => void;
-  /** The column-batch call of the engine, where the runtime has it (`Engine.columns`). */
+  /** The engine's column-batch call, over the caller's arrays (`Engine.columns`). */
   #columns: Engine['columns'];
   /** The engine on this runtime: attach a grown buffer, close. */
   #binding: Engine;
@@ -218,7 +218,7 @@ export class Calculator {
     }
     this.#reserve(columnsBufferSize(n));
     const columns = this.#columns;
-    if (columns !== undefined && isBigInt64Array(a) && isBigInt64Array(b) && (out === undefined || isBigInt64Array(out))) {
+    if (n > 0 && isBigInt64Array(a) && isBigInt64Array(b) && (out === undefined || isBigInt64Array(out))) {
       this.#u32[0] = encodeColumnsFrame(this.#u8, opValue, n);
       const result = out ?? pooledResultArray(n);
       if (!columns(a, b, result)) this.#throwColumnsError(0, n);
@@ -255,7 +255,7 @@ export class Calculator {
     this.#reserve(columnsBufferSize(CHUNK_LENGTH));
     // Sized for every chunk, so the engine never asks for more room and the buffer stays this one.
     const columns = this.#columns;
-    if (columns !== undefined && isBigInt64Array(a) && isBigInt64Array(b) && isBigInt64Array(result)) {
+    if (isBigInt64Array(a) && isBigInt64Array(b) && isBigInt64Array(result)) {
       // Typed arrays run no code of the caller's while they are read: no BUSY state needed.
       for (let from = 0; from < n; from += CHUNK_LENGTH) {
         const count = Math.min(CHUNK_LENGTH, n - from);

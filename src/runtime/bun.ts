@@ -14,6 +14,7 @@ interface Symbols {
   nanocalc_engine_new(maxRequestBytes: number, maxBatchLength: number, maxThreads: number): number | null;
   nanocalc_engine_free(engine: number): void;
   nanocalc_call(engine: number | null, buffer: number, length: number): number;
+  nanocalc_columns(engine: number | null, buffer: number, length: number, a: number, b: number, out: number, count: number): number;
   nanocalc_last_error_message(): number;
 }
 
@@ -27,6 +28,7 @@ function load() {
       nanocalc_engine_new: { args: ['u32', 'u32', 'u32'], returns: 'ptr' },
       nanocalc_engine_free: { args: ['ptr'], returns: 'void' },
       nanocalc_call: { args: ['ptr', 'ptr', 'u32'], returns: 'i32' },
+      nanocalc_columns: { args: ['ptr', 'ptr', 'u32', 'ptr', 'ptr', 'ptr', 'u32'], returns: 'i32' },
       nanocalc_last_error_message: { args: [], returns: 'ptr' },
     });
     // An engine whose Calculator was dropped without close() is freed with its call function.

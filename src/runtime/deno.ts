@@ -11,6 +11,7 @@ interface Symbols {
   nanocalc_engine_free(engine: Pointer): void;
   nanocalc_call(engine: Pointer, buffer: Pointer, length: number): number;
   nanocalc_call_nonblocking(engine: Pointer, buffer: Pointer, length: number): Promise<number>;
+  nanocalc_columns(engine: Pointer, buffer: Pointer, length: number, a: Pointer, b: Pointer, out: Pointer, count: number): number;
   nanocalc_last_error_message(): Pointer;
 }
 
@@ -39,6 +40,10 @@ function load() {
         parameters: ['pointer', 'pointer', 'u32'],
         result: 'i32',
         nonblocking: true,
+      },
+      nanocalc_columns: {
+        parameters: ['pointer', 'pointer', 'u32', 'pointer', 'pointer', 'pointer', 'u32'],
+        result: 'i32',
       },
       nanocalc_last_error_message: { parameters: [], result: 'pointer' },
     });

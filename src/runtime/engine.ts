@@ -30,12 +30,12 @@ export interface Engine {
    */
   runAsync(u8: Uint8Array): Promise<void>;
   /**
-   * Where the runtime has it (Node-API): runs a column batch whose frame (keys and lengths) is in
-   * the shared buffer, its lists read where `a` and `b` (`BigInt64Array`s of the frame's length)
-   * are, and returns whether the answer is a batch result, whose values are then in `out` (of the
-   * same length). Otherwise the error response is in the shared buffer and `out` is untouched.
+   * Runs a column batch whose frame (keys and lengths) is in the shared buffer, its lists read
+   * where `a` and `b` (`BigInt64Array`s of the frame's length, at least one element) are, and
+   * returns whether the answer is a batch result, whose values are then in `out` (of the same
+   * length). Otherwise the error response is in the shared buffer and `out` is untouched.
    */
-  readonly columns?: (a: BigInt64Array, b: BigInt64Array, out: BigInt64Array) => boolean;
+  readonly columns: (a: BigInt64Array, b: BigInt64Array, out: BigInt64Array) => boolean;
   /** Replaces the shared buffer (after the Calculator grew it). */
   attach(u8: Uint8Array): void;
   /**

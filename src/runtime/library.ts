@@ -44,6 +44,8 @@ export interface FfiSymbols<P> {
    * absent on Bun, where runAsync runs `nanocalc_call` in a later event-loop turn instead.
    */
   nanocalc_call_nonblocking?: (engine: P, buffer: P, length: number) => Promise<number>;
+  /** A column batch over the caller's arrays, with no copies (include/nanocalc.h). */
+  nanocalc_columns(engine: P | null, buffer: P, length: number, a: P, b: P, out: P, count: number): number;
 }
 
 /**
@@ -57,7 +59,7 @@ export function openFfiEngine<P>(
   kind: 'bun-ffi' | 'deno-ffi',
   symbols: FfiSymbols<P>,
   registry: FinalizationRegistry<P>,
-  pointerOf: (view: Uint8Array) => P,
+  pointerOf: (view: ArrayBufferView) => P,
   lastError: () => string,
   u8: Uint8Array,
   limits: EngineLimits,
@@ -77,10 +79,18 @@ export function openFfiEngine<P>(
   let view = u8;
   let pointer = pointerOf(u8);
   let length = u8.length;
+  let words = new Uint32Array(u8.buffer, u8.byteOffset, 4);
+  const refused = () => new Error(engine === null ? 'nanocalc: the engine is closed' : lastError());
   const call = () => {
-    if (run(engine, pointer, length) !== NANOCALC_OK) {
-      throw new Error(engine === null ? 'nanocalc: the engine is closed' : lastError());
-    }
+    if (run(engine, pointer, length) !== NANOCALC_OK) throw refused();
+  };
+  const runColumns = symbols.nanocalc_columns;
+  // Arrays of at least one element only: a pointer to empty memory is refused by bun:ffi.
+  const columns = (a: BigInt64Array, b: BigInt64Array, out: BigInt64Array): boolean => {
+    const status = runColumns(engine, pointer, length, pointerOf(a), pointerOf(b), pointerOf(out), out.length);
+    if (status !== NANOCALC_OK) throw refused();
+    // The response length word is 0 when the values are in `out`.
+    return words[2] === 0;
   };
   const runAsync = async (chunk: Uint8Array): Promise<void> => {
     if (engine === null || closed) throw new Error('nanocalc: the engine is closed');
@@ -105,10 +115,12 @@ export function openFfiEngine<P>(
     kind,
     call,
     runAsync,
+    columns,
     attach(next: Uint8Array) {
       view = next;
       pointer = pointerOf(view);
       length = view.length;
+      words = new Uint32Array(view.buffer, view.byteOffset, 4);
     },
     close() {
       if (closed) return;
