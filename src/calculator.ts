@@ -205,8 +205,9 @@ export class Calculator {
    * Applies `operation` element-wise to two columns of equal length and returns the results as a
    * new `BigInt64Array`, or writes them into `out` (a `BigInt64Array` of the same length) and
    * returns `out`. The first failing element fails the whole batch (`CalculatorError.index`).
-   * A new array's elements are the caller's alone, but on Node one of 64 bytes to 16 KiB is, like a
-   * short `Buffer.allocUnsafe`, a view of a zeroed 64 KiB `buffer` shared with other results.
+   * A new array's elements are the caller's alone, but one of 64 bytes to 16 KiB from a column of
+   * `BigInt64Array`s is, like a short `Buffer.allocUnsafe`, a view of a zeroed 64 KiB `buffer`
+   * shared with other results.
    */
   batch(operation: Operation, a: BatchInput, b: BatchInput, out?: BigInt64Array): BigInt64Array {
     this.#checkOpen();
@@ -541,8 +542,9 @@ const POOLED_RESULT_MAX_BYTES = RESULT_SLAB_BYTES / 4;
 /** Shorter results fit in V8's heap object itself (no separate memory to allocate). */
 const POOLED_RESULT_MIN_BYTES = 64;
 /**
- * Node's `markAsUntransferable` (slabs are used only where it exists): a slab in a transfer list is
- * then cloned, not detached, since a detached slab would empty every result carved from it.
+ * `markAsUntransferable` of `node:worker_threads` (slabs are used only where it exists): a slab in a
+ * transfer list is then cloned (Node) or refused (Bun, Deno), never detached, which would empty
+ * every result carved from it.
  */
 const markAsUntransferable = (workerThreads as { markAsUntransferable?: (value: object) => void }).markAsUntransferable;
 let resultSlab = new ArrayBuffer(0);
