@@ -88,8 +88,9 @@ int32_t nanocalc_call(const struct NanocalcEngine *engine, uint8_t *buffer, uint
 
 // Runs a column batch over the caller's arrays, with no copies (the shared-buffer protocol, as
 // `nanocalc_call`): the request in `buffer` is a `ColumnBatch` framed as the TypeScript package
-// frames it, every key and length written but not the two lists' bytes, which are read from `a`
-// and `b` (`count` little-endian `int64_t`s each, as the frame says). A batch result's values are
+// frames it, every key and length written but not the two lists' bytes (their places in the
+// request are never read), which are read from `a` and `b` instead (`count` little-endian
+// `int64_t`s each, as the frame says). A batch result's values are
 // written into `out` (`count` elements), and the response length word (at 8) is then 0; any
 // other answer (an error) is the response in the buffer, as `nanocalc_call` writes it, and `out`
 // is left as it was. `out` may share memory with `a` or `b`: the columns are then copied into the
