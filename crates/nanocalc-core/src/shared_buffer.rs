@@ -310,8 +310,7 @@ mod tests {
             assert_eq!((a.start % 8, b.start % 8, a.len(), b.len()), (0, 0, 8 * n, 8 * n));
             let column = |k: i64| (0..n as i64).map(move |i| i * k - 7).collect::<Vec<_>>();
             for (range, values) in [(a, column(3)), (b, column(-5))] {
-                let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-                buffer[range].copy_from_slice(&bytes);
+                buffer[range].copy_from_slice(&le_bytes(&values));
             }
             // The filled request is what prost encodes and decodes, and its answer is read back.
             let request_len = read_u32(&buffer, 0) as usize;
@@ -374,6 +373,22 @@ mod tests {
         )
     }
 
+    fn le_bytes(column: &[i64]) -> Vec<u8> {
+        column.iter().flat_map(|v| v.to_le_bytes()).collect()
+    }
+
+    /// The buffer after [`run`] answered the column batch of `a` and `b` copied into its request:
+    /// the answer every no-copy path is held to.
+    fn answered_with_lists_copied(operation: u8, a: &[u8], b: &[u8], limits: &Limits) -> Vec<u8> {
+        let n = a.len() / 8;
+        let mut buffer = buffer_with(&column_frame(operation, n), 256 + 48 * n);
+        let (list_a, list_b) = column_lists(&buffer).expect("a column frame");
+        buffer[list_a].copy_from_slice(a);
+        buffer[list_b].copy_from_slice(b);
+        run(&mut buffer, limits).unwrap();
+        buffer
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
 
@@ -388,14 +403,8 @@ mod tests {
         ) {
             let n = a.len();
             let limits = Limits { max_request_bytes, max_batch_length, max_threads: 1, ..Limits::default() };
-            let bytes = |column: &[i64]| column.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>();
-            let (a, b): (Vec<u8>, Vec<u8>) = (bytes(&a), bytes(&b));
-
-            let mut copied = buffer_with(&column_frame(operation, n), 256 + 48 * n);
-            let (list_a, list_b) = column_lists(&copied).expect("a column frame");
-            copied[list_a].copy_from_slice(&a);
-            copied[list_b].copy_from_slice(&b);
-            run(&mut copied, &limits).unwrap();
+            let (a, b) = (le_bytes(&a), le_bytes(&b));
+            let copied = answered_with_lists_copied(operation, &a, &b, &limits);
 
             let mut in_place = buffer_with(&column_frame(operation, n), 256 + 48 * n);
             let mut values = vec![0xa5u8; 8 * n];
@@ -429,18 +438,13 @@ mod tests {
         ) {
             let n = a.len();
             let limits = Limits { max_threads: 1, ..Limits::default() };
-            let bytes = |column: &[i64]| column.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>();
-            let mut expected = buffer_with(&column_frame(operation, n), 256 + 48 * n);
-            let (list_a, list_b) = column_lists(&expected).expect("a column frame");
-            expected[list_a].copy_from_slice(&bytes(&a));
-            expected[list_b].copy_from_slice(&bytes(&b));
-            run(&mut expected, &limits).unwrap();
+            let expected = answered_with_lists_copied(operation, &le_bytes(&a), &le_bytes(&b), &limits);
 
             // The shared column sits at element 3 of a larger memory; `out` at 3 + shift.
             let (shared, other) = if shared_is_a { (&a, &b) } else { (&b, &a) };
             let mut memory = vec![0u8; 8 * (n + 6)];
-            memory[24..24 + 8 * n].copy_from_slice(&bytes(shared));
-            let mut other = bytes(other);
+            memory[24..24 + 8 * n].copy_from_slice(&le_bytes(shared));
+            let mut other = le_bytes(other);
             let before = memory.clone();
             let base = memory.as_mut_ptr();
             let at = |offset: isize| Memory { data: base.wrapping_offset(offset * 8), len: 8 * n };
