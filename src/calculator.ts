@@ -17,7 +17,6 @@ import {
 } from './codec.js';
 import { Buffer } from 'node:buffer';
 import { availableParallelism } from 'node:os';
-import * as workerThreads from 'node:worker_threads';
 import {
   checkBatchShape,
   checkOperation,
@@ -28,9 +27,9 @@ import {
   i64OperandError,
   i64View,
   isBigInt64Array,
+  isUint8Array,
   operandTypeError,
   OPERATION_WIRE,
-  typedArrayBuffer,
   typedArrayLength,
   unsafeOperandError,
 } from './validate.js';
@@ -85,8 +84,8 @@ const CHUNK_LENGTH = 1 << 18;
 
 /** Every response but a batch result fits in this many bytes (the engine's SMALL_RESPONSE_MAX). */
 const SMALL_RESPONSE_MAX = 192;
-/** From this many elements, a new result array is allocated without zeroing (see batch()). */
-const UNINITIALIZED_RESULT_THRESHOLD = 1 << 16;
+/** Up to this many elements, V8 keeps a new typed array's elements in its heap object. */
+const ON_HEAP_RESULT_MAX = 8;
 const INITIAL_CAPACITY = 64 * 1024;
 const ERROR_CODE_LIMIT_EXCEEDED = 3;
 
@@ -205,23 +204,31 @@ export class Calculator {
    * Applies `operation` element-wise to two columns of equal length and returns the results as a
    * new `BigInt64Array`, or writes them into `out` (a `BigInt64Array` of the same length) and
    * returns `out`. The first failing element fails the whole batch (`CalculatorError.index`).
-   * A new array's elements are the caller's alone, but one of 64 bytes to 16 KiB from a column of
-   * `BigInt64Array`s is, like a short `Buffer.allocUnsafe`, a view of a zeroed 64 KiB `buffer`
-   * shared with other results.
+   * A new array and its `buffer` are the caller's alone. `out` may share memory with `a` or `b`,
+   * through any views: every input is read before a result is written over it.
    */
   batch(operation: Operation, a: BatchInput, b: BatchInput, out?: BigInt64Array): BigInt64Array {
     this.#checkOpen();
     const opValue = checkOperation(operation);
     const n = checkBatchShape(a, b, out);
+    // Reading a proxy's length runs the caller's code, which may have closed this calculator.
+    if (this.#state !== OPEN) this.#checkOpen();
     this.#checkBatchLimits(n);
-    if (n > CHUNK_LENGTH && (out === undefined || chunksCannotFail(opValue, a, b, out))) {
-      return this.#batchInChunks(opValue, a, b, n, out ?? newResultArray(n));
+    if (n > CHUNK_LENGTH && out === undefined) return this.#batchInChunks(opValue, a, b, n, newResultArray(n));
+    // Into a caller's `out` in chunks only if no chunk can fail once an earlier one has written
+    // `out` (an operation that never fails, over typed arrays, whose elements are all valid);
+    // otherwise as one request, which reads every input before it writes `out`.
+    if (n > CHUNK_LENGTH && out !== undefined && neverFails(opValue) && isBigInt64Array(a) && isBigInt64Array(b)) {
+      // Chunk k's results must not overwrite a later chunk's inputs: an input that shares memory
+      // with `out` (at any shift, through any view) is read whole first.
+      const apart = (column: BigInt64Array) => (this.#binding.sharesMemory(out, column) ? copyOf(column, n) : column);
+      return this.#batchInChunks(opValue, apart(a), apart(b), n, out);
     }
     this.#reserve(columnsBufferSize(n));
     const columns = this.#columns;
     if (n > 0 && isBigInt64Array(a) && isBigInt64Array(b) && (out === undefined || isBigInt64Array(out))) {
       this.#u32[0] = encodeColumnsFrame(this.#u8, opValue, n);
-      const result = out ?? pooledResultArray(n);
+      const result = out ?? newResultArray(n);
       if (!columns(a, b, result)) this.#throwColumnsError(0, n);
       return result;
     }
@@ -237,12 +244,9 @@ export class Calculator {
     this.#checkOpen();
     const [start, end] = this.#call(requestLength);
     const at = decodeBatchResult(this.#u8, start, end, n) / 8;
-    if (out === undefined) {
-      if (n < UNINITIALIZED_RESULT_THRESHOLD) return this.#i64.slice(at, at + n);
-      out = newResultArray(n);
-    }
-    out.set(this.#i64.subarray(at, at + n));
-    return out;
+    const result = out ?? newResultArray(n);
+    result.set(this.#i64.subarray(at, at + n));
+    return result;
   }
 
   /**
@@ -250,7 +254,7 @@ export class Calculator {
    * `result`: the buffer stays small enough for the CPU's last-level cache (6 MiB, against 24
    * bytes per element for one request), which makes batches of millions faster. A failure in a
    * later chunk leaves earlier results in `result`, so this serves a caller's `out` only when no
-   * chunk can fail (`chunksCannotFail`).
+   * chunk can fail, and no input shares memory with it (see batch()).
    */
   #batchInChunks(opValue: number, a: BatchInput, b: BatchInput, n: number, result: BigInt64Array): BigInt64Array {
     this.#reserve(columnsBufferSize(CHUNK_LENGTH));
@@ -345,6 +349,8 @@ export class Calculator {
         const count = Math.min(chunkLength, n - from);
         const chunk = chunks[k & 1]!;
         chunk.write(opValue, a, b, from, count);
+        // An element's getter may have closed this calculator.
+        if (this.#state === CLOSED) this.#checkOpen();
         next = { chunk, from, count, done: this.#binding.runAsync(chunk.u8) };
         // Its rejection is taken below, in order; until then this keeps it from counting as unhandled.
         next.done.catch(() => {});
@@ -352,6 +358,8 @@ export class Calculator {
       }
       if (running !== undefined) {
         await running.done;
+        // close() meanwhile rejects the batch, however far it got.
+        if (this.#state === CLOSED) this.#checkOpen();
         running.chunk.read(running.from, running.count, result);
       }
       if (next === undefined) return result;
@@ -414,7 +422,8 @@ export class Calculator {
    */
   process(request: Uint8Array): Uint8Array {
     this.#checkOpen();
-    if (!(request instanceof Uint8Array)) throw new TypeError('nanocalc: process() takes a Uint8Array');
+    // Checked by its internal tag: `instanceof` could run a caller's prototype trap.
+    if (!isUint8Array(request)) throw new TypeError('nanocalc: process() takes a Uint8Array');
     const length = typedArrayLength.call(request); // its own length, whatever a subclass says
     if (length > this.#maxRequestBytes) {
       // Answered here so an oversized request is never copied.
@@ -533,67 +542,27 @@ export class Calculator {
 }
 
 /**
- * Bytes of each slab that short result arrays are carved from (see pooledResultArray): under
- * glibc's 128 KiB threshold for mapping fresh pages, whose faults cost more than the zeroing.
- */
-const RESULT_SLAB_BYTES = 64 * 1024;
-/** The longest result carved from a slab: a quarter of it, so that at most a quarter is lost at its end. */
-const POOLED_RESULT_MAX_BYTES = RESULT_SLAB_BYTES / 4;
-/** Shorter results fit in V8's heap object itself (no separate memory to allocate). */
-const POOLED_RESULT_MIN_BYTES = 64;
-/**
- * `markAsUntransferable` of `node:worker_threads` (slabs are used only where it exists): a slab in a
- * transfer list is then cloned (Node) or refused (Bun, Deno), never detached, which would empty
- * every result carved from it.
- */
-const markAsUntransferable = (workerThreads as { markAsUntransferable?: (value: object) => void }).markAsUntransferable;
-let resultSlab = new ArrayBuffer(0);
-let resultSlabUsed = 0;
-
-/**
- * A new result array of `n` elements for the engine to fill, as Node's `Buffer.allocUnsafe` makes
- * short buffers: from 64 bytes to a quarter slab, a view of a slab shared with other results
- * (zeroed, and marked untransferable), since a new `ArrayBuffer` of 8 KB costs about 2 µs once
- * V8's collector is busy, and a view about 20 ns (docs/PERFORMANCE.md). Each result's elements
- * are its own; its `buffer` is the slab, which stays alive while any result carved from it does.
- */
-function pooledResultArray(n: number): BigInt64Array {
-  const bytes = 8 * n;
-  if (bytes < POOLED_RESULT_MIN_BYTES || bytes > POOLED_RESULT_MAX_BYTES || markAsUntransferable === undefined) {
-    return newResultArray(n);
-  }
-  if (resultSlabUsed + bytes > resultSlab.byteLength) {
-    resultSlab = new ArrayBuffer(RESULT_SLAB_BYTES);
-    markAsUntransferable(resultSlab);
-    resultSlabUsed = 0;
-  }
-  const result = new BigInt64Array(resultSlab, resultSlabUsed, n);
-  resultSlabUsed += bytes;
-  return result;
-}
-
-/**
- * A new result array of `n` elements, from UNINITIALIZED_RESULT_THRESHOLD elements in memory that
- * is not zeroed first, since every element is written next (measured: 2.4–2.9 ns/element against
- * 4–6 for slice at 1,000,000; below the threshold, a plain new array is the faster).
+ * A new result array of `n` elements for the engine to fill, with a buffer of its own (no result
+ * shares memory with another: any API that detaches one, a BYOB stream read among them, can harm
+ * no other). Past V8's 64 bytes kept in the heap object, its memory is not zeroed first, since the
+ * engine writes every element before the array is returned (docs/PERFORMANCE.md: result arrays).
  */
 function newResultArray(n: number): BigInt64Array {
-  if (n < UNINITIALIZED_RESULT_THRESHOLD) return new BigInt64Array(n);
+  if (n <= ON_HEAP_RESULT_MAX) return new BigInt64Array(n);
   const bytes = Buffer.allocUnsafeSlow(8 * n);
   return new BigInt64Array(bytes.buffer, bytes.byteOffset, n);
 }
 
-/**
- * Whether a long batch into a caller's `out` may run in chunks: only if nothing can fail once the
- * first chunk has written `out` (an operation that never fails, on typed arrays, whose elements are
- * always valid), and only if `out` shares no memory with the inputs (chunk k's results would
- * overwrite inputs of a later chunk; one request copies every input first).
- */
-function chunksCannotFail(opValue: number, a: BatchInput, b: BatchInput, out: BigInt64Array): boolean {
-  if (opValue === OPERATION_WIRE.divide || opValue === OPERATION_WIRE.remainder) return false;
-  if (!(a instanceof BigInt64Array) || !(b instanceof BigInt64Array)) return false;
-  const memory = typedArrayBuffer.call(out);
-  return memory !== typedArrayBuffer.call(a) && memory !== typedArrayBuffer.call(b);
+/** A copy of the first `n` elements of `column` in memory of its own. */
+function copyOf(column: BigInt64Array, n: number): BigInt64Array {
+  const copy = newResultArray(n);
+  copy.set(i64View(column, 0, n));
+  return copy;
+}
+
+/** Whether an operation never fails on valid elements (add, subtract and multiply saturate). */
+function neverFails(opValue: number): boolean {
+  return opValue !== OPERATION_WIRE.divide && opValue !== OPERATION_WIRE.remainder;
 }
 
 /** Bytes a buffer laid out as the shared buffer needs for a column request of `n` and its response. */

@@ -41,6 +41,7 @@ export function openEngine(u8: Uint8Array, limits: EngineLimits, runtime: Runtim
     kind,
     call,
     columns: native.engineColumns(call),
+    sharesMemory: native.memoryOverlaps,
     // The task holds its own copy of the limits and `u8`: closing the engine meanwhile is safe.
     runAsync: (chunk) => native.engineRunAsync(call, chunk),
     attach: (next) => native.engineAttach(call, next),

@@ -30,9 +30,18 @@ const typedArrayTag = Object.getOwnPropertyDescriptor(typedArrayPrototype, Symbo
   this: unknown,
 ) => string | undefined;
 
+// The checks below read a typed array's internal slots through the intrinsic getters, never
+// `instanceof` or a property: those can run a caller's code (a proxy in the prototype chain, a
+// getter), which could close the calculator or resize a column after its length was read.
+
 /** Whether `value` really is a BigInt64Array (not an object or another typed array given its prototype). */
 export function isBigInt64Array(value: unknown): value is BigInt64Array {
   return typedArrayTag.call(value) === 'BigInt64Array';
+}
+
+/** Whether `value` really is a Uint8Array (a Node.js `Buffer` included). */
+export function isUint8Array(value: unknown): value is Uint8Array {
+  return typedArrayTag.call(value) === 'Uint8Array';
 }
 
 /** Elements `[from, from + count)` of a BigInt64Array, as a view (read through the intrinsic getters). */
@@ -45,8 +54,13 @@ export function int32View(i64: BigInt64Array): Int32Array {
   return new Int32Array(i64.buffer, i64.byteOffset, 2 * i64.length);
 }
 
+/** What a value is, for an error message: `null`, `an array`, `an Int32Array`, `object`, ... */
 export function describe(value: unknown): string {
-  return value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  const tag = typedArrayTag.call(value);
+  if (tag !== undefined) return /^[AEIOU]/.test(tag) ? `an ${tag}` : `a ${tag}`;
+  return typeof value;
 }
 
 export function operandTypeError(a: unknown, b: unknown): TypeError {
@@ -114,7 +128,7 @@ export function checkOperation(operation: unknown): number {
 /** The length of a batch column, or a TypeError if it is not one of the accepted kinds. */
 export function columnLength(column: unknown, name: string): number {
   // A typed array's own length (a subclass or a proxy could report another one; a proxy throws).
-  if (column instanceof BigInt64Array) return typedArrayLength.call(column);
+  if (isBigInt64Array(column)) return typedArrayLength.call(column);
   if (Array.isArray(column)) return column.length;
   throw new TypeError(
     `nanocalc: batch column ${name} must be a BigInt64Array, a bigint[] or a number[], got ${describe(column)}`,
@@ -124,13 +138,10 @@ export function columnLength(column: unknown, name: string): number {
 /** Checks the two columns and `out` of a batch; returns the common length. */
 export function checkBatchShape(a: unknown, b: unknown, out: unknown): number {
   const n = columnLength(a, 'a');
-  if (columnLength(b, 'b') !== n) {
-    throw new RangeError(
-      `nanocalc: batch columns differ in length: a has ${n}, b has ${(b as ArrayLike<unknown>).length}`,
-    );
-  }
+  const bLength = columnLength(b, 'b');
+  if (bLength !== n) throw new RangeError(`nanocalc: batch columns differ in length: a has ${n}, b has ${bLength}`);
   if (out !== undefined) {
-    if (!(out instanceof BigInt64Array)) throw new TypeError('nanocalc: out must be a BigInt64Array');
+    if (!isBigInt64Array(out)) throw new TypeError(`nanocalc: out must be a BigInt64Array, got ${describe(out)}`);
     const outLength = typedArrayLength.call(out);
     if (outLength !== n) throw new RangeError(`nanocalc: out has length ${outLength}, expected ${n}`);
   }
@@ -156,7 +167,7 @@ export function copyColumn(
   at: number,
   name: string,
 ): void {
-  if (column instanceof BigInt64Array) {
+  if (isBigInt64Array(column)) {
     const length = typedArrayLength.call(column);
     if (from === 0 && count === length) {
       i64.set(column, at);

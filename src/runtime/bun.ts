@@ -40,6 +40,10 @@ function load() {
 
 export function openBunEngine(u8: Uint8Array, limits: EngineLimits): Engine {
   const { ffi, symbols, registry } = load();
-  const lastError = () => new ffi.CString(symbols.nanocalc_last_error_message()).toString();
-  return openFfiEngine('bun-ffi', symbols, registry, (view) => ffi.ptr(view), lastError, u8, limits);
+  const access = {
+    pointerOf: (view: ArrayBufferView) => ffi.ptr(view),
+    addressOf: (view: ArrayBufferView) => ffi.ptr(view),
+    lastError: () => new ffi.CString(symbols.nanocalc_last_error_message()).toString(),
+  };
+  return openFfiEngine('bun-ffi', symbols, registry, access, u8, limits);
 }

@@ -36,6 +36,12 @@ export interface Engine {
    * length). Otherwise the error response is in the shared buffer and `out` is untouched.
    */
   readonly columns: (a: BigInt64Array, b: BigInt64Array, out: BigInt64Array) => boolean;
+  /**
+   * Whether two typed arrays share a byte of memory, by address: two views of one memory need not
+   * share a buffer object (a `SharedArrayBuffer` received through a `MessagePort`, a shared
+   * `WebAssembly.Memory` after `grow()`, foreign memory wrapped twice), so JavaScript cannot tell.
+   */
+  readonly sharesMemory: (x: BigInt64Array, y: BigInt64Array) => boolean;
   /** Replaces the shared buffer (after the Calculator grew it). */
   attach(u8: Uint8Array): void;
   /**

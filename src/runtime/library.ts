@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
+import { typedArrayLength } from '../validate.js';
 import type { Engine, EngineLimits } from './engine.js';
 
 /** The library's file name on this platform, as cargo names a cdylib. */
@@ -48,9 +49,19 @@ export interface FfiSymbols<P> {
   nanocalc_columns(engine: P | null, buffer: P, length: number, a: P, b: P, out: P, count: number): number;
 }
 
+/** How a runtime's FFI reaches memory and the library's last error. */
+export interface FfiAccess<P> {
+  /** The pointer argument for a view's first byte (views of at least one byte). */
+  pointerOf(view: ArrayBufferView): P;
+  /** A view's first byte as a number (views of at least one byte). */
+  addressOf(view: ArrayBufferView): number;
+  /** The message of the library's last error on this thread. */
+  lastError(): string;
+}
+
 /**
  * An Engine over the C ABI library, the same on Bun and on Deno: the runtimes differ only in how
- * they take a buffer's address and read the last error message. The buffer's address and length
+ * they take a buffer's address and read the last error message (`access`). The buffer's address and length
  * are passed on each call and refreshed when the buffer is replaced (ArrayBuffer memory does not
  * move; `view` keeps the buffer alive while the engine may use it). An engine whose Calculator was
  * dropped without close() is freed through `registry`, with its call function.
@@ -59,11 +70,11 @@ export function openFfiEngine<P>(
   kind: 'bun-ffi' | 'deno-ffi',
   symbols: FfiSymbols<P>,
   registry: FinalizationRegistry<P>,
-  pointerOf: (view: ArrayBufferView) => P,
-  lastError: () => string,
+  access: FfiAccess<P>,
   u8: Uint8Array,
   limits: EngineLimits,
 ): Engine {
+  const { pointerOf, addressOf, lastError } = access;
   let engine = symbols.nanocalc_engine_new(limits.maxRequestBytes, limits.maxBatchLength, limits.maxThreads);
   if (engine === null) throw new Error(lastError());
   const run = symbols.nanocalc_call;
@@ -87,7 +98,16 @@ export function openFfiEngine<P>(
   const runColumns = symbols.nanocalc_columns;
   // Arrays of at least one element only: a pointer to empty memory is refused by bun:ffi.
   const columns = (a: BigInt64Array, b: BigInt64Array, out: BigInt64Array): boolean => {
-    const status = runColumns(engine, pointer, length, pointerOf(a), pointerOf(b), pointerOf(out), out.length);
+    // The library reads and writes `count` elements at each address: the lengths are the arrays'
+    // own (never a `length` property a caller may have defined), checked here as the Node-API
+    // addon checks them.
+    const count = typedArrayLength.call(out);
+    if (typedArrayLength.call(a) !== count || typedArrayLength.call(b) !== count) {
+      throw new TypeError(
+        "nanocalc: a batch column's length differs from its frame (detached or resized while it was being read)",
+      );
+    }
+    const status = runColumns(engine, pointer, length, pointerOf(a), pointerOf(b), pointerOf(out), count);
     if (status !== NANOCALC_OK) throw refused();
     // The response length word is 0 when the values are in `out`.
     return words[2] === 0;
@@ -111,11 +131,20 @@ export function openFfiEngine<P>(
   };
   const token = {};
   registry.register(call, engine, token);
+  const sharesMemory = (x: BigInt64Array, y: BigInt64Array): boolean => {
+    const xBytes = 8 * typedArrayLength.call(x);
+    const yBytes = 8 * typedArrayLength.call(y);
+    if (xBytes === 0 || yBytes === 0) return false;
+    const xStart = addressOf(x);
+    const yStart = addressOf(y);
+    return xStart < yStart + yBytes && yStart < xStart + xBytes;
+  };
   return {
     kind,
     call,
     runAsync,
     columns,
+    sharesMemory,
     attach(next: Uint8Array) {
       view = next;
       pointer = pointerOf(view);

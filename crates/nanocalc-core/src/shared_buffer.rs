@@ -33,6 +33,12 @@ pub const REQUEST_OFFSET: usize = 16;
 /// the whole buffer needs.
 pub const NEED_CAPACITY: u32 = u32::MAX;
 
+/// The error of a column call whose arrays are not as long as the frame says: a binding's caller
+/// changed an array's length (detached it, or resized its buffer) after writing the frame.
+/// Bindings raise it as a JavaScript `TypeError`.
+pub const COLUMN_LENGTH_DIFFERS: &str =
+    "nanocalc: a batch column's length differs from its frame (detached or resized while it was being read)";
+
 /// Runs the request in `buffer` and writes the response and its control words (see the module
 /// docs for the layout).
 #[inline]
@@ -108,7 +114,7 @@ pub fn run_columns(
     let (operation, list_a, list_b) =
         column_frame(buffer).ok_or("nanocalc: no column batch frame in the shared buffer")?;
     if list_a.len() != a.len() || list_b.len() != b.len() || values.len() != a.len() {
-        return Err("nanocalc: a column's length differs from its frame");
+        return Err(COLUMN_LENGTH_DIFFERS);
     }
     let request_len = read_u32(buffer, 0) as usize;
     let base = (REQUEST_OFFSET + request_len + 7) & !7;
@@ -149,7 +155,9 @@ impl Memory {
         if self.len == 0 { &mut [] } else { unsafe { std::slice::from_raw_parts_mut(self.data, self.len) } }
     }
 
-    fn overlaps(self, other: Memory) -> bool {
+    /// Whether the two share a byte: by address, so however a caller's two views of one memory
+    /// were obtained (another `SharedArrayBuffer` object, a grown `WebAssembly.Memory`, ...).
+    pub fn overlaps(self, other: Memory) -> bool {
         let (start, other_start) = (self.data as usize, other.data as usize);
         self.len > 0 && other.len > 0 && start < other_start + other.len && other_start < start + self.len
     }
@@ -179,7 +187,7 @@ pub unsafe fn run_columns_over(
         let (list_a, list_b) = column_lists(buffer).ok_or("nanocalc: no column batch frame in the shared buffer")?;
         for (list, source) in [(list_a, a), (list_b, b)] {
             if source.len != list.len() {
-                return Err("nanocalc: a column's length differs from its frame");
+                return Err(COLUMN_LENGTH_DIFFERS);
             }
             kernels::copy(&mut buffer[list], source.bytes());
         }
@@ -479,7 +487,7 @@ mod tests {
             let mut out = vec![0u8; out];
             assert_eq!(
                 run_columns(&mut buffer, a, b, &mut out, &limits),
-                Err("nanocalc: a column's length differs from its frame")
+                Err(COLUMN_LENGTH_DIFFERS)
             );
         }
         let mut single = buffer_with(&[0x0a, 0x04, 0x08, 0x02, 0x10, 0x03], 256);

@@ -275,8 +275,13 @@ unsafe extern "C" fn columns_call(env: sys::napi_env, info: sys::napi_callback_i
                 result
             }
             Err(message) => {
+                let is_type_error = message == shared_buffer::COLUMN_LENGTH_DIFFERS || message == NOT_TYPED;
                 let message = std::ffi::CString::new(message).unwrap_or_default();
-                sys::napi_throw_error(env, ptr::null(), message.as_ptr());
+                if is_type_error {
+                    sys::napi_throw_type_error(env, ptr::null(), message.as_ptr());
+                } else {
+                    sys::napi_throw_error(env, ptr::null(), message.as_ptr());
+                }
                 ptr::null_mut()
             }
         }
@@ -293,6 +298,21 @@ fn run_columns(engine: &mut Engine, a: Memory, b: Memory, out: Memory) -> core::
     // arrays' memory is the caller's, none of it the buffer's, and nothing else touches it
     // during the call.
     unsafe { shared_buffer::run_columns_over(buffer.as_mut(), a, b, out, &engine.limits) }
+}
+
+/// `memoryOverlaps(x, y)`: whether two typed arrays share a byte of memory, by address. Two views
+/// of one memory need not share a buffer object (a `SharedArrayBuffer` sent through a
+/// `MessagePort` arrives as another object; a shared `WebAssembly.Memory` gives a new one after
+/// `grow()`), so JavaScript cannot tell; the Calculator asks before it splits a batch into requests
+/// whose results could overwrite a later request's inputs.
+#[napi]
+pub fn memory_overlaps(env: Env, x: Unknown, y: Unknown) -> Result<bool> {
+    // SAFETY: Node-API calls on this env with values of its own.
+    let (x, y) = unsafe { (typed_array_memory(env.raw(), x.raw()), typed_array_memory(env.raw(), y.raw())) };
+    match (x, y) {
+        (Some(x), Some(y)) => Ok(x.overlaps(y)),
+        _ => Err(Error::new(Status::InvalidArg, "nanocalc: memoryOverlaps takes two typed arrays".to_string())),
+    }
 }
 
 /// `boundaryFloor()`: a raw callback with no arguments that does nothing, so the benchmark can
