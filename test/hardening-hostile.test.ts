@@ -190,6 +190,59 @@ describe('hostile input', () => {
     stillWorks();
   });
 
+  // Issue 13: a column resized or detached from the caller's code after its length was read (a
+  // proxy in another column's prototype chain, which `instanceof` would run) gave a plain Error.
+  test('a column resized or detached by a prototype trap: the model answer or a documented error', () => {
+    type Change = 'shrink' | 'grow' | 'detach';
+    const ResizableArrayBuffer = ArrayBuffer as unknown as new (
+      bytes: number,
+      options: { maxByteLength: number },
+    ) => ArrayBuffer & { resize(bytes: number): void };
+    const change = (buffer: ArrayBuffer & { resize(bytes: number): void }, how: Change) => {
+      if (how === 'shrink') buffer.resize(8 * 5);
+      else if (how === 'grow') buffer.resize(8 * 200);
+      else structuredClone(buffer, { transfer: [buffer] });
+    };
+    for (const how of ['shrink', 'grow', 'detach'] as const) {
+      for (const trapIn of ['b', 'out'] as const) {
+        for (const op of OPS) {
+          const n = 100;
+          const buffer = new ResizableArrayBuffer(8 * n, { maxByteLength: 8 * 1000 });
+          const a = new BigInt64Array(buffer); // tracks the buffer's length
+          a.forEach((_, i) => (a[i] = BigInt(i - 50)));
+          const values = Array.from(a);
+          const b = BigInt64Array.from({ length: n }, (_, i) => BigInt((i % 7) + 1));
+          const expected = referenceBatch(op, values, Array.from(b));
+          const out = new BigInt64Array(n);
+          const trapped = trapIn === 'b' ? b : out;
+          Object.setPrototypeOf(
+            trapped,
+            new Proxy(
+              {},
+              {
+                getPrototypeOf() {
+                  change(buffer, how);
+                  return BigInt64Array.prototype;
+                },
+              },
+            ),
+          );
+          const context = `${how} from a trap in ${trapIn}'s prototype, ${op}`;
+          try {
+            const result = calc.batch(op, a, b, out);
+            assert.ok('values' in expected, context);
+            // The elements through the intrinsic iterator: `result` may be `out`, whose prototype is the proxy.
+            const typedArrayValues = (Object.getPrototypeOf(Int8Array.prototype) as { values: () => Iterable<bigint> }).values;
+            assert.deepEqual(Array.from(typedArrayValues.call(result)), expected.values, context);
+          } catch (error) {
+            assert.ok(allowed(error), `${context}: ${String(error)}`);
+          }
+          stillWorks();
+        }
+      }
+    }
+  });
+
   test('after all of that the calculator still agrees with the model', () => {
     fc.assert(
       fc.property(fc.constantFrom(...OPS), i64, i64, (op, a, b) => {

@@ -3,7 +3,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { Calculator } from 'nanocalc';
+import { Calculator, CalculatorError } from 'nanocalc';
 import { OPS, i64, reference, referenceBatch } from './reference.js';
 import { assertCalculatorError, assertThrowsExactly } from './helpers.js';
 
@@ -90,6 +90,75 @@ describe('close', () => {
     const d = new Calculator();
     assert.deepEqual(Array.from(d.batch('add', [1n, 2n, 3n], [1n, 1n, 1n])), [2n, 3n, 4n]);
     d.close();
+  });
+});
+
+// Issue 13: close() while a batch is pending, or from the caller's code a batch runs (a proxy's
+// length trap, an element getter), must give CalculatorError CLOSED, never another error or an answer.
+describe('close() while a batch is under way', () => {
+  const CHUNK_LENGTH = 1 << 18;
+
+  /** The error a promise rejects with (it must reject). */
+  async function rejection(promise: Promise<unknown>): Promise<unknown> {
+    try {
+      await promise;
+    } catch (error) {
+      return error;
+    }
+    return assert.fail('the promise resolved');
+  }
+
+  function assertClosed(error: unknown, context: string): void {
+    assert.ok(error instanceof CalculatorError, `${context}: ${String(error)}`);
+    assert.equal(error.code, 'CLOSED', context);
+  }
+
+  test('close() right after batchAsync() rejects it with CLOSED, for one chunk and for two', async () => {
+    for (const n of [1, 1_000, CHUNK_LENGTH, 2 * CHUNK_LENGTH]) {
+      const c = new Calculator();
+      const column = new BigInt64Array(n).fill(2n);
+      const pending = c.batchAsync('add', column, column);
+      c.close();
+      assertClosed(await rejection(pending), `n = ${n}`);
+    }
+    const c = new Calculator();
+    const pending = c.batchAsync('add', [1n], [2n]);
+    c.close();
+    assertClosed(await rejection(pending), 'plain arrays');
+  });
+
+  test("close() from a proxy's length trap in batch() and batchAsync() gives CLOSED", async () => {
+    for (const length of [3, CHUNK_LENGTH + 1]) {
+      for (const call of ['batch', 'batchAsync'] as const) {
+        const c = new Calculator();
+        const values = new Array<bigint>(length).fill(1n);
+        const a = new Proxy(values, {
+          get(target, key, receiver) {
+            if (key === 'length') c.close();
+            return Reflect.get(target, key, receiver) as unknown;
+          },
+        });
+        const context = `${call}, ${length} elements`;
+        if (call === 'batch') assertCalculatorError(() => c.batch('add', a, values), 'CLOSED', undefined, context);
+        else assertClosed(await rejection(c.batchAsync('add', a, values)), context);
+      }
+    }
+  });
+
+  test('close() from an element getter in batchAsync(), in the first chunk or a later one, gives CLOSED', async () => {
+    for (const at of [1, CHUNK_LENGTH + 5, 2 * CHUNK_LENGTH + 1]) {
+      const c = new Calculator();
+      const a = new Array<bigint>(2 * CHUNK_LENGTH + 2).fill(3n);
+      const b = a.slice();
+      Object.defineProperty(a, at, {
+        get() {
+          c.close();
+          return 3n;
+        },
+      });
+      assertClosed(await rejection(c.batchAsync('multiply', a, b)), `getter at ${at}`);
+      assertCalculatorError(() => c.add(1, 1), 'CLOSED');
+    }
   });
 });
 

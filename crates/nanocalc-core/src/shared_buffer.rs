@@ -194,7 +194,7 @@ pub unsafe fn run_columns_over(
         run(buffer, limits)?;
         let Some(values) = batch_values(buffer) else { return Ok(false) };
         if out.len != values.len() {
-            return Err("nanocalc: out's length differs from the batch");
+            return Err(COLUMN_LENGTH_DIFFERS);
         }
         kernels::copy(out.bytes_mut(), &buffer[values]);
         mark_values_written(buffer);
@@ -485,10 +485,7 @@ mod tests {
         assert!(run_columns(&mut buffer, &two, &two, &mut values, &limits).unwrap());
         for (a, b, out) in [(&three[..], &two[..], 16), (&two[..], &three[..], 16), (&two[..], &two[..], 24)] {
             let mut out = vec![0u8; out];
-            assert_eq!(
-                run_columns(&mut buffer, a, b, &mut out, &limits),
-                Err(COLUMN_LENGTH_DIFFERS)
-            );
+            assert_eq!(run_columns(&mut buffer, a, b, &mut out, &limits), Err(COLUMN_LENGTH_DIFFERS));
         }
         let mut single = buffer_with(&[0x0a, 0x04, 0x08, 0x02, 0x10, 0x03], 256);
         assert_eq!(
