@@ -32,6 +32,10 @@ export function ffiLibraryPath(): string {
   return found;
 }
 
+/** `nanocalc_core::shared_buffer::COLUMN_LENGTH_DIFFERS`, raised as a TypeError as the Node-API addon does. */
+const COLUMN_LENGTH_DIFFERS =
+  "nanocalc: a batch column's length differs from its frame (detached or resized while it was being read)";
+
 /** The status codes of include/nanocalc.h that a binding checks for. */
 export const NANOCALC_OK = 0;
 
@@ -98,17 +102,23 @@ export function openFfiEngine<P>(
   const runColumns = symbols.nanocalc_columns;
   // Arrays of at least one element only: a pointer to empty memory is refused by bun:ffi.
   const columns = (a: BigInt64Array, b: BigInt64Array, out: BigInt64Array): boolean => {
-    // The library reads and writes `count` elements at each address: the lengths are the arrays'
-    // own (never a `length` property a caller may have defined), checked here as the Node-API
-    // addon checks them.
+    // The library reads and writes `count` elements at each address. The addresses are taken
+    // first (Deno's UnsafePointer.of walks a view's prototype chain, which can run a caller's
+    // proxy trap), then the lengths checked, the arrays' own (never a `length` property a caller
+    // defined), as the Node-API addon checks them: nothing runs between the check and the call.
+    const pointerA = pointerOf(a);
+    const pointerB = pointerOf(b);
+    const pointerOut = pointerOf(out);
     const count = typedArrayLength.call(out);
     if (typedArrayLength.call(a) !== count || typedArrayLength.call(b) !== count) {
-      throw new TypeError(
-        "nanocalc: a batch column's length differs from its frame (detached or resized while it was being read)",
-      );
+      throw new TypeError(COLUMN_LENGTH_DIFFERS);
     }
-    const status = runColumns(engine, pointer, length, pointerOf(a), pointerOf(b), pointerOf(out), count);
-    if (status !== NANOCALC_OK) throw refused();
+    const status = runColumns(engine, pointer, length, pointerA, pointerB, pointerOut, count);
+    if (status !== NANOCALC_OK) {
+      const error = refused();
+      // Three arrays resized alike disagree with the frame alone, which the library checks.
+      throw error.message === COLUMN_LENGTH_DIFFERS ? new TypeError(error.message) : error;
+    }
     // The response length word is 0 when the values are in `out`.
     return words[2] === 0;
   };
