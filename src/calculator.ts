@@ -226,7 +226,11 @@ export class Calculator {
     }
     this.#reserve(columnsBufferSize(n));
     const columns = this.#columns;
-    if (n > 0 && isBigInt64Array(a) && isBigInt64Array(b) && (out === undefined || isBigInt64Array(out))) {
+    // The column call, unless the result would be a new array short enough for V8 to keep in its
+    // heap object: handing that to native code makes V8 move it out first, which costs more than
+    // the copies of the path below.
+    const columnCall = out === undefined ? n > ON_HEAP_RESULT_MAX : n > 0 && isBigInt64Array(out);
+    if (columnCall && isBigInt64Array(a) && isBigInt64Array(b)) {
       this.#u32[0] = encodeColumnsFrame(this.#u8, opValue, n);
       const result = out ?? newResultArray(n);
       if (!columns(a, b, result)) this.#throwColumnsError(0, n);
