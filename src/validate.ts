@@ -1,5 +1,6 @@
-// The argument rules of DESIGN.md, stated once for the in-process Calculator and nanocalc/remote
-// (test/remote-contract.test.ts holds both to the same expectations).
+// The argument rules of docs/DESIGN.md ("The TypeScript API and its errors"), stated once for the
+// in-process Calculator and nanocalc/remote (test/remote-contract.test.ts holds both to the same
+// expectations).
 
 export const I64_MIN = -(2n ** 63n);
 export const I64_MAX = 2n ** 63n - 1n;

@@ -1,4 +1,5 @@
-//! The arithmetic of DESIGN.md section 3: exact signed 64-bit results, saturated where they do not fit.
+//! The arithmetic of docs/DESIGN.md ("The arithmetic contract"): exact signed 64-bit results,
+//! saturated where they do not fit.
 
 /// One of the five operations of the schema's `Operation` enum (never `UNSPECIFIED`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
