@@ -111,7 +111,8 @@ function generateKeys(f: GeneratedFile, message: DescMessage): void {
 
 /** Maximum encoded size of a scalar message's body. */
 function maxScalarBodySize(message: DescMessage): number {
-  return message.fields.reduce((sum, field) => sum + 1 + 10, 0);
+  // Each field: a one-byte key and a varint of at most ten bytes.
+  return message.fields.length * (1 + 10);
 }
 
 /**
@@ -234,14 +235,14 @@ function generateColumnFrame(f: GeneratedFile, message: DescMessage, member: Des
     f.print('}');
     f.print();
   };
-  lists.forEach((list, i) =>
+  for (const [i, list] of lists.entries()) {
     offsetFunction(
       `${pascal(list.localName)}Offset`,
       `Where \`${list.name}\` starts in a frame of \`n\` values per list (a multiple of 8).`,
       fixed(i),
       i,
-    ),
-  );
+    );
+  }
   offsetFunction('Length', `The length of a frame of \`n\` values per list, lists included.`, fixed(lists.length), lists.length);
   f.print(
     f.jsDoc(

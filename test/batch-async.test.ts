@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setImmediate as turn } from 'node:timers/promises';
 import fc from 'fast-check';
-import { Calculator, CalculatorError } from 'nanocalc';
+import { Calculator, type CalculatorError } from 'nanocalc';
 import { OPS, clamp, i64, referenceBatch, safeInt, type Op } from './reference.js';
 import { bytesOf, i64Column, show } from './helpers.js';
 
