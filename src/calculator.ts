@@ -1,6 +1,6 @@
 // The Calculator class: the public API, each call through the buffer it shares with the engine.
 // Column requests and the chunks of long batches are in ./chunks.ts, result arrays in
-// ./result-arrays.ts; the engine is opened for the runtime at hand by ./native.ts.
+// ./result-arrays.ts; the engine is opened for the runtime at hand by ./runtime/open.ts.
 import {
   EXPRESSION_HEADER_MAX,
   FIELD,
@@ -48,10 +48,11 @@ import {
   writeColumnsRequest,
 } from './chunks.js';
 import { ON_HEAP_RESULT_MAX, copyOf, newResultArray } from './result-arrays.js';
-import { type Engine, type EngineKind, type RuntimeOption, openEngine } from './native.js';
+import type { Engine, EngineKind, RuntimeOption } from './runtime/engine.js';
+import { openEngine } from './runtime/open.js';
 
 export type { Operation } from './codec.js';
-export type { EngineKind, RuntimeOption } from './native.js';
+export type { EngineKind, RuntimeOption } from './runtime/engine.js';
 
 /** Operands of a batch: one column of signed 64-bit integers. */
 export type BatchInput = BigInt64Array | readonly bigint[] | readonly number[];
