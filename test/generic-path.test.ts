@@ -20,7 +20,7 @@ import {
 import { request, summarize } from './reference.js';
 import { show } from './helpers.js';
 
-// The addon as src/native.ts loads it (this file runs from dist/test).
+// The addon as src/runtime/node.ts loads it (this file runs from dist/test).
 const require = createRequire(import.meta.url);
 const { processBuffer } = require('../../native/nanocalc.node') as typeof Binding;
 
