@@ -5,7 +5,11 @@ import {
   EXPRESSION_HEADER_MAX,
   FIELD,
   NEED_CAPACITY,
+  REQUEST_LENGTH_WORD,
   REQUEST_OFFSET,
+  RESPONSE_LENGTH_WORD,
+  RESPONSE_START_WORD,
+  SMALL_RESPONSE_MAX,
   type Operation,
   columnsRequestLength,
   decodeBatchResult,
@@ -18,9 +22,11 @@ import {
 } from './codec.js';
 import { availableParallelism } from 'node:os';
 import {
+  type BatchInput,
   checkBatchShape,
   checkOperation,
   describe,
+  integerOption,
   I64_MAX,
   I64_MIN,
   i64OperandError,
@@ -32,6 +38,7 @@ import {
   unsafeOperandError,
 } from './validate.js';
 import {
+  ErrorCode,
   encodeCalculatorRequestBinaryOpBigints,
   encodeCalculatorRequestBinaryOpNumbers,
 } from './gen/nanocalc/v1/calculator_codec.js';
@@ -40,7 +47,6 @@ import {
   CHUNK_LENGTH,
   ChunkBuffer,
   type RunningChunk,
-  SMALL_RESPONSE_MAX,
   align8,
   chunkValuesAt,
   columnsBufferSize,
@@ -54,8 +60,7 @@ import { openEngine } from './runtime/open.js';
 export type { Operation } from './codec.js';
 export type { EngineKind, RuntimeOption } from './runtime/engine.js';
 
-/** Operands of a batch: one column of signed 64-bit integers. */
-export type BatchInput = BigInt64Array | readonly bigint[] | readonly number[];
+export type { BatchInput } from './validate.js';
 
 export interface BatchAsyncOptions {
   /** Cancels the batch between chunks: the promise rejects with `signal.reason` (an `AbortError`). */
@@ -88,21 +93,12 @@ const MAX_BATCH_LENGTH_LIMIT = 2 ** 27;
 const MAX_THREADS_LIMIT = 1024;
 
 const INITIAL_CAPACITY = 64 * 1024;
-const ERROR_CODE_LIMIT_EXCEEDED = 3;
 
 const OPEN = 0;
 const CLOSED = 1;
 const BUSY = 2;
 
 const utf8 = new TextEncoder();
-
-function checkLimit(value: number | undefined, fallback: number, max: number, name: string): number {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value < 1 || value > max) {
-    throw new RangeError(`nanocalc: ${name} must be an integer from 1 to ${max}, got ${String(value)}`);
-  }
-  return value;
-}
 
 /**
  * A 64-bit integer calculator whose engine is Rust, in this process. Each call crosses to Rust
@@ -129,19 +125,9 @@ export class Calculator {
     if (typeof options !== 'object' || options === null) {
       throw new TypeError('nanocalc: options must be an object');
     }
-    this.#maxRequestBytes = checkLimit(
-      options.maxRequestBytes,
-      DEFAULT_MAX_REQUEST_BYTES,
-      MAX_REQUEST_BYTES_LIMIT,
-      'maxRequestBytes',
-    );
-    this.#maxBatchLength = checkLimit(
-      options.maxBatchLength,
-      DEFAULT_MAX_BATCH_LENGTH,
-      MAX_BATCH_LENGTH_LIMIT,
-      'maxBatchLength',
-    );
-    const maxThreads = checkLimit(options.maxThreads, availableParallelism(), MAX_THREADS_LIMIT, 'maxThreads');
+    this.#maxRequestBytes = integerOption(options.maxRequestBytes, DEFAULT_MAX_REQUEST_BYTES, 'maxRequestBytes', 1, MAX_REQUEST_BYTES_LIMIT);
+    this.#maxBatchLength = integerOption(options.maxBatchLength, DEFAULT_MAX_BATCH_LENGTH, 'maxBatchLength', 1, MAX_BATCH_LENGTH_LIMIT);
+    const maxThreads = integerOption(options.maxThreads, availableParallelism(), 'maxThreads', 1, MAX_THREADS_LIMIT);
     const runtime = options.runtime === undefined ? 'auto' : options.runtime;
     if (runtime !== 'auto' && runtime !== 'node-api') {
       throw new RangeError(`nanocalc: runtime must be 'auto' or 'node-api', got ${JSON.stringify(String(runtime))}`);
@@ -228,7 +214,7 @@ export class Calculator {
     // the copies of the path below.
     const columnCall = out === undefined ? n > ON_HEAP_RESULT_MAX : n > 0 && isBigInt64Array(out);
     if (columnCall && isBigInt64Array(a) && isBigInt64Array(b)) {
-      this.#u32[0] = encodeColumnsFrame(this.#u8, opValue, n);
+      this.#u32[REQUEST_LENGTH_WORD] = encodeColumnsFrame(this.#u8, opValue, n);
       const result = out ?? newResultArray(n);
       if (!runColumns(a, b, result)) this.#throwColumnsError(0, n);
       return result;
@@ -265,7 +251,7 @@ export class Calculator {
       // Typed arrays run no code of the caller's while they are read: no BUSY state needed.
       for (let from = 0; from < n; from += CHUNK_LENGTH) {
         const count = Math.min(CHUNK_LENGTH, n - from);
-        this.#u32[0] = encodeColumnsFrame(this.#u8, opValue, count);
+        this.#u32[REQUEST_LENGTH_WORD] = encodeColumnsFrame(this.#u8, opValue, count);
         const done = runColumns(i64View(a, from, count), i64View(b, from, count), i64View(result, from, count));
         if (!done) this.#throwColumnsError(from, count);
       }
@@ -410,10 +396,10 @@ export class Calculator {
     }
     // The buffer holds the request and SMALL_RESPONSE_MAX more: the engine never asks for room.
     const u32 = this.#u32;
-    u32[0] = length;
+    u32[REQUEST_LENGTH_WORD] = length;
     this.#run();
-    const start = u32[1]!;
-    return decodeBigintResultFast(u8, start, start + u32[2]!, true);
+    const start = u32[RESPONSE_START_WORD]!;
+    return decodeBigintResultFast(u8, start, start + u32[RESPONSE_LENGTH_WORD]!, true);
   }
 
   /**
@@ -429,7 +415,7 @@ export class Calculator {
     if (length > this.#maxRequestBytes) {
       // Answered here so an oversized request is never copied.
       return encodeErrorResponse(
-        ERROR_CODE_LIMIT_EXCEEDED,
+        ErrorCode.LIMIT_EXCEEDED,
         `request of ${length} bytes exceeds the limit of ${this.#maxRequestBytes} bytes`,
       );
     }
@@ -492,10 +478,10 @@ export class Calculator {
     if (!Number.isSafeInteger(a) || !Number.isSafeInteger(b)) throw unsafeOperandError(a, b);
     const u8 = this.#u8;
     const u32 = this.#u32;
-    u32[0] = encodeCalculatorRequestBinaryOpNumbers(u8, REQUEST_OFFSET, field, a, b) - REQUEST_OFFSET;
+    u32[REQUEST_LENGTH_WORD] = encodeCalculatorRequestBinaryOpNumbers(u8, REQUEST_OFFSET, field, a, b) - REQUEST_OFFSET;
     this.#run();
-    const start = u32[1]!;
-    return decodeNumberResultFast(u8, start, start + u32[2]!);
+    const start = u32[RESPONSE_START_WORD]!;
+    return decodeNumberResultFast(u8, start, start + u32[RESPONSE_LENGTH_WORD]!);
   }
 
   #binaryBigints(field: number, a: unknown, b: unknown): bigint {
@@ -504,10 +490,10 @@ export class Calculator {
     if (a < I64_MIN || a > I64_MAX || b < I64_MIN || b > I64_MAX) throw i64OperandError(a, b);
     const u8 = this.#u8;
     const u32 = this.#u32;
-    u32[0] = encodeCalculatorRequestBinaryOpBigints(u8, REQUEST_OFFSET, field, a, b) - REQUEST_OFFSET;
+    u32[REQUEST_LENGTH_WORD] = encodeCalculatorRequestBinaryOpBigints(u8, REQUEST_OFFSET, field, a, b) - REQUEST_OFFSET;
     this.#run();
-    const start = u32[1]!;
-    return decodeBigintResultFast(u8, start, start + u32[2]!);
+    const start = u32[RESPONSE_START_WORD]!;
+    return decodeBigintResultFast(u8, start, start + u32[RESPONSE_LENGTH_WORD]!);
   }
 
   /**
@@ -515,17 +501,17 @@ export class Calculator {
    * buffer and retrying once if the engine asks for more room.
    */
   #call(length: number): [number, number] {
-    this.#u32[0] = length;
+    this.#u32[REQUEST_LENGTH_WORD] = length;
     this.#run();
-    if (this.#u32[2] === NEED_CAPACITY) {
-      this.#reserve(this.#u32[1]!, REQUEST_OFFSET + length);
+    if (this.#u32[RESPONSE_LENGTH_WORD] === NEED_CAPACITY) {
+      this.#reserve(this.#u32[RESPONSE_START_WORD]!, REQUEST_OFFSET + length);
       this.#run();
-      if (this.#u32[2] === NEED_CAPACITY) {
+      if (this.#u32[RESPONSE_LENGTH_WORD] === NEED_CAPACITY) {
         throw new CalculatorError('INTERNAL', 'nanocalc: the engine asked twice for more room');
       }
     }
-    const start = this.#u32[1]!;
-    return [start, start + this.#u32[2]!];
+    const start = this.#u32[RESPONSE_START_WORD]!;
+    return [start, start + this.#u32[RESPONSE_LENGTH_WORD]!];
   }
 
   /** Ensures the shared buffer holds `capacity` bytes, keeping its first `keep` bytes. */

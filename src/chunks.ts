@@ -4,7 +4,11 @@
 import {
   COLUMNS_A_OFFSET,
   NEED_CAPACITY,
+  REQUEST_LENGTH_WORD,
   REQUEST_OFFSET,
+  RESPONSE_LENGTH_WORD,
+  RESPONSE_START_WORD,
+  SMALL_RESPONSE_MAX,
   columnsBOffset,
   columnsRequestLength,
   decodeBatchResult,
@@ -12,16 +16,13 @@ import {
 } from './codec.js';
 import { copyColumn, OPERATION_WIRE } from './validate.js';
 import { CalculatorError } from './errors.js';
-import type { BatchInput } from './calculator.js';
+import type { BatchInput } from './validate.js';
 
 /**
  * Elements per request of batchAsync and of long batches into new arrays: copying one in (4 MiB)
  * takes well under a millisecond once warm, and its request and response (6 MiB) stay in cache.
  */
 export const CHUNK_LENGTH = 1 << 18;
-
-/** Every response but a batch result fits in this many bytes (the engine's SMALL_RESPONSE_MAX). */
-export const SMALL_RESPONSE_MAX = 192;
 
 export function align8(n: number): number {
   return (n + 7) & ~7;
@@ -64,10 +65,10 @@ export function writeColumnsRequest(
  * failing element counted from the start of the whole batch (`from` is the chunk's).
  */
 export function chunkValuesAt(u8: Uint8Array, u32: Uint32Array, from: number, count: number): number {
-  if (u32[2] === NEED_CAPACITY) throw new CalculatorError('INTERNAL', 'nanocalc: the engine asked for more room');
-  const start = u32[1]!;
+  if (u32[RESPONSE_LENGTH_WORD] === NEED_CAPACITY) throw new CalculatorError('INTERNAL', 'nanocalc: the engine asked for more room');
+  const start = u32[RESPONSE_START_WORD]!;
   try {
-    return decodeBatchResult(u8, start, start + u32[2]!, count);
+    return decodeBatchResult(u8, start, start + u32[RESPONSE_LENGTH_WORD]!, count);
   } catch (error) {
     if (error instanceof CalculatorError && error.code === 'DIVISION_BY_ZERO' && error.index !== undefined) {
       const index = from + error.index;
@@ -110,7 +111,7 @@ export class ChunkBuffer {
 
   /** Writes the column request for elements `[from, from + count)` of `a` and `b`. */
   write(opValue: number, a: BatchInput, b: BatchInput, from: number, count: number): void {
-    this.#u32[0] = writeColumnsRequest(this.u8, this.#i64, this.#i32, opValue, a, b, from, count);
+    this.#u32[REQUEST_LENGTH_WORD] = writeColumnsRequest(this.u8, this.#i64, this.#i32, opValue, a, b, from, count);
   }
 
   /**

@@ -25,6 +25,19 @@ export const OPERATION_FIELD: Readonly<Record<Operation, number>> = CalculatorRe
 /** Operands of a batch: one column of signed 64-bit integers. */
 export type BatchInput = BigInt64Array | readonly bigint[] | readonly number[];
 
+/**
+ * A numeric option of a Calculator or RemoteCalculator: `fallback` when absent, else an integer
+ * from `min` to `max`, or a RangeError naming the option.
+ */
+export function integerOption(value: unknown, fallback: number, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `of at least ${min}` : `from ${min} to ${max}`;
+    throw new RangeError(`nanocalc: ${name} must be an integer ${range}, got ${String(value)}`);
+  }
+  return value;
+}
+
 /** %TypedArray%.prototype getters: a typed array's real length, buffer and offset, whatever its class says. */
 const typedArrayPrototype = Object.getPrototypeOf(Int8Array.prototype) as object;
 function intrinsicGetter<T>(name: string): (this: unknown) => T {

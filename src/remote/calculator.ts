@@ -2,7 +2,14 @@
 // retried on another while it fails with UNAVAILABLE; long batches as column requests in parallel.
 import * as grpc from '@grpc/grpc-js';
 import { CalculatorError } from '../errors.js';
-import { type Operation, OPERATION_FIELD, checkBatchShape, checkOperands, checkOperation } from '../validate.js';
+import {
+  type Operation,
+  OPERATION_FIELD,
+  checkBatchShape,
+  checkOperands,
+  checkOperation,
+  integerOption,
+} from '../validate.js';
 import { MalformedResponse, decodeBatchInto, decodeValue, encodeBinary, encodeColumns, encodeExpression } from './wire.js';
 import { RemoteError } from './errors.js';
 import {
@@ -52,14 +59,6 @@ export interface CallOptions {
 export const DEFAULT_TIMEOUT_MS = 30_000;
 export const DEFAULT_BATCH_CHUNK_LENGTH = 262_144;
 
-function checkOption(value: number | undefined, fallback: number, min: number, name: string): number {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value < min) {
-    throw new RangeError(`nanocalc: ${name} must be an integer of at least ${min}, got ${String(value)}`);
-  }
-  return value;
-}
-
 /** A response decoded, or the error it carries, with the endpoint that answered. */
 type Decoded<T> = (bytes: Uint8Array) => T;
 
@@ -86,10 +85,10 @@ export class RemoteCalculator {
     }
     if (typeof options !== 'object' || options === null) throw new TypeError('nanocalc: options must be an object');
     this.#token = options.token;
-    this.#timeoutMs = checkOption(options.timeoutMs, DEFAULT_TIMEOUT_MS, 0, 'timeoutMs');
-    this.#maxAttempts = checkOption(options.maxAttempts, Math.max(3, 2 * list.length), 1, 'maxAttempts');
-    this.#chunkLength = checkOption(options.batchChunkLength, DEFAULT_BATCH_CHUNK_LENGTH, 1, 'batchChunkLength');
-    this.#parallelism = checkOption(options.batchParallelism, 2 * list.length, 1, 'batchParallelism');
+    this.#timeoutMs = integerOption(options.timeoutMs, DEFAULT_TIMEOUT_MS, 'timeoutMs', 0);
+    this.#maxAttempts = integerOption(options.maxAttempts, Math.max(3, 2 * list.length), 'maxAttempts', 1);
+    this.#chunkLength = integerOption(options.batchChunkLength, DEFAULT_BATCH_CHUNK_LENGTH, 'batchChunkLength', 1);
+    this.#parallelism = integerOption(options.batchParallelism, 2 * list.length, 'batchParallelism', 1);
     const { tls } = options;
     let credentials = grpc.credentials.createInsecure();
     const channelOptions: grpc.ChannelOptions = {

@@ -1,8 +1,7 @@
 // Operands in and results out, as RemoteCalculator and RemoteStream take and give them.
-import { copyColumn, int32View } from '../validate.js';
+import { type BatchInput, copyColumn, int32View, isBigInt64Array } from '../validate.js';
 
-/** Operands of a batch: one column of signed 64-bit integers. */
-export type BatchInput = BigInt64Array | readonly bigint[] | readonly number[];
+export type { BatchInput } from '../validate.js';
 
 const SAFE_MAX = BigInt(Number.MAX_SAFE_INTEGER);
 const SAFE_MIN = BigInt(Number.MIN_SAFE_INTEGER);
@@ -17,7 +16,7 @@ export function toNumber(value: bigint): number {
 
 /** A column of `n` elements as a BigInt64Array: itself if it is one, else a copy. */
 export function asColumn(column: BatchInput, n: number, name: string): BigInt64Array {
-  if (column instanceof BigInt64Array) return column;
+  if (isBigInt64Array(column)) return column;
   const values = new BigInt64Array(n);
   copyColumn(column, 0, n, values, int32View(values), 0, name);
   return values;
