@@ -69,6 +69,11 @@ pub struct Config {
     #[arg(long, env = "NANOCALC_MAX_CONNECTIONS", default_value_t = 1024)]
     pub max_connections: usize,
 
+    /// Most calls open at once over all connections (computing, waiting their turn, or waiting
+    /// for their request); one more ends at once with RESOURCE_EXHAUSTED.
+    #[arg(long, env = "NANOCALC_MAX_OPEN_CALLS", default_value_t = 4096)]
+    pub max_open_calls: usize,
+
     /// Most bytes of request messages held by the server before they are whole, over all calls;
     /// a call that would go above it ends with RESOURCE_EXHAUSTED. At least --max-message-bytes
     /// plus 1 MiB.
@@ -134,8 +139,8 @@ impl Config {
         if self.concurrency_limit == 0 {
             return Err("--concurrency-limit must be at least 1".into());
         }
-        if self.max_concurrent_streams == 0 || self.max_connections == 0 {
-            return Err("--max-concurrent-streams and --max-connections must be at least 1".into());
+        if self.max_concurrent_streams == 0 || self.max_connections == 0 || self.max_open_calls == 0 {
+            return Err("--max-concurrent-streams, --max-connections and --max-open-calls must be at least 1".into());
         }
         if self.max_pending_request_bytes < self.max_message_bytes.saturating_add(PENDING_MARGIN_BYTES) {
             return Err(format!(
@@ -167,6 +172,7 @@ mod tests {
         assert!(config.validate().is_ok());
         assert_eq!(config.max_concurrent_streams, 256);
         assert_eq!(config.max_connections, 1024);
+        assert_eq!(config.max_open_calls, 4096);
         assert_eq!(config.max_pending_request_bytes, 256 << 20);
         assert_eq!(config.handshake_timeout, Duration::from_secs(10));
     }
@@ -198,6 +204,7 @@ mod tests {
             ("--concurrency-limit", "0"),
             ("--max-concurrent-streams", "0"),
             ("--max-connections", "0"),
+            ("--max-open-calls", "0"),
             ("--handshake-timeout-seconds", "0"),
             ("--max-pending-request-bytes", "1000"),
         ] {

@@ -9,7 +9,9 @@
 //!   shared by all calls (`--max-pending-request-bytes`); a call that would go above it ends with
 //!   RESOURCE_EXHAUSTED instead of the server growing without bound;
 //! - calls in flight are counted (from the request's headers to the end of the response body), so
-//!   that a graceful shutdown knows when nothing is left to answer.
+//!   that a graceful shutdown knows when nothing is left to answer, and at most `--max-open-calls`
+//!   are open at once over all connections: one more ends at once with RESOURCE_EXHAUSTED, so that
+//!   streams opened and left waiting (headers and no body) cannot pile up memory.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -43,9 +45,11 @@ impl InFlight {
         self.count.load(Ordering::SeqCst)
     }
 
-    fn enter(self: &Arc<Self>) -> CallGuard {
-        self.count.fetch_add(1, Ordering::SeqCst);
-        CallGuard(self.clone())
+    /// Counts one call more; `None` (and nothing counted) if `max` are in flight already.
+    fn enter(self: &Arc<Self>, max: usize) -> Option<CallGuard> {
+        let before = self.count.fetch_add(1, Ordering::SeqCst);
+        let call = CallGuard(self.clone()); // counted back down when dropped, refused or not
+        (before < max).then_some(call)
     }
 
     /// Resolves once no call is in flight.
@@ -116,12 +120,13 @@ pub fn is_grpc_content_type(value: Option<&HeaderValue>) -> bool {
 #[derive(Clone, Debug)]
 pub struct GuardLayer {
     in_flight: Arc<InFlight>,
+    max_open_calls: usize,
     pending: Arc<PendingBytes>,
 }
 
 impl GuardLayer {
-    pub fn new(in_flight: Arc<InFlight>, pending: Arc<PendingBytes>) -> Self {
-        GuardLayer { in_flight, pending }
+    pub fn new(in_flight: Arc<InFlight>, max_open_calls: usize, pending: Arc<PendingBytes>) -> Self {
+        GuardLayer { in_flight, max_open_calls, pending }
     }
 }
 
@@ -129,15 +134,14 @@ impl<S> tower::Layer<S> for GuardLayer {
     type Service = Guard<S>;
 
     fn layer(&self, inner: S) -> Guard<S> {
-        Guard { inner, in_flight: self.in_flight.clone(), pending: self.pending.clone() }
+        Guard { inner, limits: self.clone() }
     }
 }
 
 #[derive(Clone, Debug)]
 pub struct Guard<S> {
     inner: S,
-    in_flight: Arc<InFlight>,
-    pending: Arc<PendingBytes>,
+    limits: GuardLayer,
 }
 
 type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
@@ -159,8 +163,14 @@ where
         if !is_grpc_content_type(request.headers().get(header::CONTENT_TYPE)) {
             return Box::pin(async { Ok(unsupported_media_type()) });
         }
-        let call = self.in_flight.enter();
-        let request = request.map(|body| Body::new(CheckedBody::new(body, self.pending.clone())));
+        let Some(call) = self.limits.in_flight.enter(self.limits.max_open_calls) else {
+            let status = Status::resource_exhausted(format!(
+                "the server has its limit of open calls ({}, --max-open-calls); try again",
+                self.limits.max_open_calls
+            ));
+            return Box::pin(async { Ok(status.into_http()) });
+        };
+        let request = request.map(|body| Body::new(CheckedBody::new(body, self.limits.pending.clone())));
         // The clone that was made ready is the one called (tower's usual swap).
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
@@ -404,8 +414,10 @@ mod tests {
     async fn in_flight_is_idle_when_every_call_has_ended() {
         let in_flight = InFlight::new();
         in_flight.idle().await;
-        let call = in_flight.enter();
+        let call = in_flight.enter(1).unwrap();
         assert_eq!(in_flight.get(), 1);
+        assert!(in_flight.enter(1).is_none(), "one above the limit");
+        assert_eq!(in_flight.get(), 1, "is not counted");
         let waiting = tokio::spawn({
             let in_flight = in_flight.clone();
             async move { in_flight.idle().await }

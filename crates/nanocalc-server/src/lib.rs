@@ -97,7 +97,7 @@ pub async fn serve(config: &Config, bound: Bound, shutdown: impl Future<Output =
         builder = builder.tls_config(ServerTlsConfig::new().identity(Identity::from_pem(cert, key)))?;
     }
     let router = builder
-        .layer(guard::GuardLayer::new(in_flight.clone(), pending))
+        .layer(guard::GuardLayer::new(in_flight.clone(), config.max_open_calls, pending))
         .layer(tower::util::MapResponseLayer::new(service::oversize_to_resource_exhausted::<tonic::body::Body>))
         // Health is left without the token so load balancers and probes can ask it; it computes nothing.
         .add_service(health_service)
