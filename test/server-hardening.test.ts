@@ -159,31 +159,33 @@ function http2Call(
   });
 }
 
+/**
+ * Starts a server with a 10 s grace period, opens a raw TCP connection to it, lets `prepare` use
+ * it, and SIGTERMs the server: it must exit 0 within `withinMs`, without "still in flight".
+ */
+async function shutsDownPromptlyWith(what: string, withinMs: number, prepare: (socket: net.Socket) => void): Promise<void> {
+  const server = await start(['--shutdown-grace-seconds', '10']);
+  const socket = await tcp(server.address);
+  socket.on('error', () => {});
+  prepare(socket);
+  await sleep(200);
+  const { code, ms } = await terminate(server, what);
+  socket.destroy();
+  assert.equal(code, 0, `exit code; logs:\n${server.logs}`);
+  assert.ok(ms < withinMs, `exited after ${ms} ms (grace period 10 s)`);
+  assert.doesNotMatch(server.logs, /still in flight/);
+}
+
 describe('item 5: idle connections do not hold up a graceful shutdown', () => {
   test('a bare TCP connection (no HTTP/2 preface): SIGTERM exits 0 at once, not after the grace period', async () => {
-    const server = await start(['--shutdown-grace-seconds', '10']);
-    const socket = await tcp(server.address);
-    socket.on('error', () => {});
-    await sleep(200);
-    const { code, ms } = await terminate(server, 'a bare TCP connection');
-    socket.destroy();
-    assert.equal(code, 0, `exit code; logs:\n${server.logs}`);
-    assert.ok(ms < 3_000, `exited after ${ms} ms (grace period 10 s)`);
-    assert.doesNotMatch(server.logs, /still in flight/);
+    await shutsDownPromptlyWith('a bare TCP connection', 3_000, () => {});
   });
 
   test('a connection that sent the preface and stopped reading: exit 0 within about a second', async () => {
-    const server = await start(['--shutdown-grace-seconds', '10']);
-    const socket = await tcp(server.address);
-    socket.on('error', () => {});
-    socket.write(Buffer.concat([PREFACE, frame(4, 0, 0)]));
-    await sleep(200);
-    socket.pause(); // never reads the server's GOAWAY nor answers its PING
-    const { code, ms } = await terminate(server, 'a preface sent, then nothing read');
-    socket.destroy();
-    assert.equal(code, 0, `exit code; logs:\n${server.logs}`);
-    assert.ok(ms < 4_000, `exited after ${ms} ms (grace period 10 s)`);
-    assert.doesNotMatch(server.logs, /still in flight/);
+    await shutsDownPromptlyWith('a preface sent, then nothing read', 4_000, (socket) => {
+      socket.write(Buffer.concat([PREFACE, frame(4, 0, 0)]));
+      socket.pause(); // never reads the server's GOAWAY nor answers its PING
+    });
   });
 
   test('an idle HTTP/2 session is told GOAWAY and the server exits 0 at once', async () => {
