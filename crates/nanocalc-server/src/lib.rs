@@ -43,6 +43,10 @@ pub fn bind(addr: SocketAddr) -> Result<Bound, BoxError> {
     Ok(Bound { incoming, local_addr })
 }
 
+/// Streams a connection may have reset for its protocol errors before it is closed
+/// (ENHANCE_YOUR_CALM): hyper's default, which tonic turns off.
+pub const MAX_LOCAL_ERROR_RESETS: usize = 1024;
+
 /// After the last call in flight has ended at shutdown, how long idle connections are given to
 /// close after HTTP/2's GOAWAY (a live client answers its PING in one round trip) before
 /// `serve` returns without them.
@@ -90,7 +94,11 @@ pub async fn serve(config: &Config, bound: Bound, shutdown: impl Future<Output =
         conn::ConnLimits { max_connections: config.max_connections, handshake_timeout: config.handshake_timeout };
     let incoming = conn::guard_incoming(bound.incoming, conn_limits, closing);
 
-    let mut builder = Server::builder().max_concurrent_streams(config.max_concurrent_streams);
+    let mut builder = Server::builder()
+        .max_concurrent_streams(config.max_concurrent_streams)
+        // tonic passes None (no limit) where hyper and h2 default to 1024: after that many streams
+        // reset for a client's protocol errors (streams above the limit included), GOAWAY.
+        .http2_max_local_error_reset_streams(Some(MAX_LOCAL_ERROR_RESETS));
     if let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) {
         let cert = std::fs::read(cert).map_err(|e| format!("cannot read --tls-cert {}: {e}", cert.display()))?;
         let key = std::fs::read(key).map_err(|e| format!("cannot read --tls-key {}: {e}", key.display()))?;
