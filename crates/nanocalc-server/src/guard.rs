@@ -410,6 +410,56 @@ mod tests {
         assert_eq!(pending.used(), 0);
     }
 
+    /// A request body of the given DATA frames.
+    struct Frames(std::collections::VecDeque<Bytes>);
+
+    impl HttpBody for Frames {
+        type Data = Bytes;
+        type Error = Status;
+
+        fn poll_frame(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
+            Poll::Ready(self.0.pop_front().map(|data| Ok(Frame::data(data))))
+        }
+    }
+
+    fn checked(frames: &[&[u8]], pending: &Arc<PendingBytes>) -> CheckedBody {
+        let frames = Frames(frames.iter().map(|f| Bytes::copy_from_slice(f)).collect());
+        CheckedBody::new(Body::new(frames), pending.clone())
+    }
+
+    async fn next(body: &mut CheckedBody) -> Option<Result<Frame<Bytes>, Status>> {
+        std::future::poll_fn(|cx| Pin::new(&mut *body).poll_frame(cx)).await
+    }
+
+    #[tokio::test]
+    async fn checked_bodies_charge_what_they_hold_and_give_it_all_back() {
+        let pending = PendingBytes::new(100);
+        // Message 1 (5 + 3 bytes) and the start of message 2 (5 + 5 of 10), then its rest.
+        let mut body = checked(&[b"\0\0\0\0\x03abc\0\0\0\0\x0a01234", b"56789"], &pending);
+        assert!(next(&mut body).await.unwrap().is_ok());
+        assert_eq!(pending.used(), 18, "every byte handed over is charged");
+        assert!(next(&mut body).await.unwrap().is_ok());
+        assert_eq!(pending.used(), 15, "message 1 was released once taken; message 2 is whole");
+        assert!(next(&mut body).await.is_none(), "ends cleanly on a message boundary");
+        assert_eq!(pending.used(), 0);
+
+        // Ends inside message 2: INTERNAL; dropped: everything released.
+        let mut body = checked(&[b"\0\0\0\0\x03abc\0\0\0\0\x0a012"], &pending);
+        assert!(next(&mut body).await.unwrap().is_ok());
+        let status = next(&mut body).await.unwrap().unwrap_err();
+        assert_eq!(status.code(), tonic::Code::Internal);
+        assert!(status.message().contains("7 more bytes"), "{}", status.message());
+        assert!(next(&mut body).await.is_none(), "the error is said once");
+        drop(body);
+        assert_eq!(pending.used(), 0);
+
+        // Above the budget: RESOURCE_EXHAUSTED, nothing charged.
+        let small = PendingBytes::new(10);
+        let mut body = checked(&[b"\0\0\0\0\x0a0123456789"], &small);
+        assert_eq!(next(&mut body).await.unwrap().unwrap_err().code(), tonic::Code::ResourceExhausted);
+        assert_eq!(small.used(), 0);
+    }
+
     #[tokio::test]
     async fn in_flight_is_idle_when_every_call_has_ended() {
         let in_flight = InFlight::new();
