@@ -64,25 +64,25 @@ export type { BatchInput } from './validate.js';
 
 export interface BatchAsyncOptions {
   /** Cancels the batch between chunks: the promise rejects with `signal.reason` (an `AbortError`). */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 export interface CalculatorOptions {
   /** Largest request accepted, in bytes (default 64 MiB). */
-  maxRequestBytes?: number;
+  maxRequestBytes?: number | undefined;
   /** Most operations in one batch (default 8,000,000). */
-  maxBatchLength?: number;
+  maxBatchLength?: number | undefined;
   /**
    * Most threads one batch may run on (default: every core, `os.availableParallelism()`; 1 keeps
    * each batch on one thread). Divide and remainder batches split from 65,536 elements per
    * thread, the others (bound by memory traffic) from 1,048,576.
    */
-  maxThreads?: number;
+  maxThreads?: number | undefined;
   /**
    * How to reach the engine: `'auto'` (the default) takes the runtime's fastest path (bun:ffi on
    * Bun, Deno.dlopen on Deno, the Node-API addon on Node); `'node-api'` forces the Node-API addon.
    */
-  runtime?: RuntimeOption;
+  runtime?: RuntimeOption | undefined;
 }
 
 export const DEFAULT_MAX_REQUEST_BYTES = 64 * 1024 * 1024;
@@ -120,6 +120,8 @@ export class Calculator {
   #u32: Uint32Array;
   readonly #maxRequestBytes: number;
   readonly #maxBatchLength: number;
+  /** Elements per request of a long batch: CHUNK_LENGTH, or fewer if maxRequestBytes is smaller. */
+  readonly #chunkLength: number;
 
   constructor(options: CalculatorOptions = {}) {
     if (typeof options !== 'object' || options === null) {
@@ -127,6 +129,12 @@ export class Calculator {
     }
     this.#maxRequestBytes = integerOption(options.maxRequestBytes, DEFAULT_MAX_REQUEST_BYTES, 'maxRequestBytes', 1, MAX_REQUEST_BYTES_LIMIT);
     this.#maxBatchLength = integerOption(options.maxBatchLength, DEFAULT_MAX_BATCH_LENGTH, 'maxBatchLength', 1, MAX_BATCH_LENGTH_LIMIT);
+    // maxRequestBytes bounds each request that crosses (a long batch crosses as several), not the
+    // columns the caller already holds: the largest request of a chunk must fit it.
+    this.#chunkLength = Math.min(
+      CHUNK_LENGTH,
+      Math.max(0, Math.floor((this.#maxRequestBytes - columnsRequestLength(0)) / 16)),
+    );
     const maxThreads = integerOption(options.maxThreads, availableParallelism(), 'maxThreads', 1, MAX_THREADS_LIMIT);
     const runtime = options.runtime === undefined ? 'auto' : options.runtime;
     if (runtime !== 'auto' && runtime !== 'node-api') {
@@ -196,16 +204,21 @@ export class Calculator {
     const n = checkBatchShape(a, b, out);
     // Reading a proxy's length runs the caller's code, which may have closed this calculator.
     if (this.#state !== OPEN) this.#checkOpen();
-    this.#checkBatchLimits(n);
-    if (n > CHUNK_LENGTH && out === undefined) return this.#batchInChunks(opValue, a, b, n, newResultArray(n));
-    // Into a caller's `out` in chunks only if no chunk can fail once an earlier one has written
-    // `out` (an operation that never fails, over typed arrays, whose elements are all valid);
-    // otherwise as one request, which reads every input before it writes `out`.
-    if (n > CHUNK_LENGTH && out !== undefined && neverFails(opValue) && isBigInt64Array(a) && isBigInt64Array(b)) {
-      // Chunk k's results must not overwrite a later chunk's inputs: an input that shares memory
-      // with `out` (at any shift, through any view) is read whole first.
-      const apart = (column: BigInt64Array) => (this.#engine.sharesMemory(out, column) ? copyOf(column, n) : column);
-      return this.#batchInChunks(opValue, apart(a), apart(b), n, out);
+    this.#checkBatchLength(n);
+    if (n > this.#chunkLength) {
+      if (out === undefined) return this.#batchInChunks(opValue, a, b, n, newResultArray(n));
+      // Into a caller's `out` chunk by chunk only if no chunk can fail once an earlier one has
+      // written `out` (an operation that never fails, over typed arrays, whose elements are all
+      // valid). Chunk k's results must not overwrite a later chunk's inputs: an input that shares
+      // memory with `out` (at any shift, through any view) is read whole first.
+      if (neverFails(opValue) && isBigInt64Array(a) && isBigInt64Array(b)) {
+        const apart = (column: BigInt64Array) => (this.#engine.sharesMemory(out, column) ? copyOf(column, n) : column);
+        return this.#batchInChunks(opValue, apart(a), apart(b), n, out);
+      }
+      // Otherwise into an array of its own, copied into `out` once every chunk has succeeded: a
+      // failure leaves `out` untouched, as one request would.
+      out.set(this.#batchInChunks(opValue, a, b, n, newResultArray(n)));
+      return out;
     }
     this.#reserve(columnsBufferSize(n));
     const runColumns = this.#runColumns;
@@ -237,20 +250,22 @@ export class Calculator {
   }
 
   /**
-   * A long batch as requests of CHUNK_LENGTH elements through the shared buffer, results into
-   * `result`: the buffer stays small enough for the CPU's last-level cache (6 MiB, against 24
-   * bytes per element for one request), which makes batches of millions faster. A failure in a
-   * later chunk leaves earlier results in `result`, so this serves a caller's `out` only when no
-   * chunk can fail, and no input shares memory with it (see batch()).
+   * A long batch as requests of `#chunkLength` (CHUNK_LENGTH) elements through the shared buffer,
+   * results into `result`: each request fits maxRequestBytes, and the buffer stays small enough
+   * for the CPU's last-level cache (6 MiB, against 24 bytes per element for one request), which
+   * makes batches of millions faster. A failure in a later chunk leaves earlier results in
+   * `result`, so this serves a caller's `out` only when no chunk can fail, and no input shares
+   * memory with it (see batch()).
    */
   #batchInChunks(opValue: number, a: BatchInput, b: BatchInput, n: number, result: BigInt64Array): BigInt64Array {
-    this.#reserve(columnsBufferSize(CHUNK_LENGTH));
+    const chunkLength = this.#chunkLength;
+    this.#reserve(columnsBufferSize(chunkLength));
     // Sized for every chunk, so the engine never asks for more room and the buffer stays this one.
     const runColumns = this.#runColumns;
     if (isBigInt64Array(a) && isBigInt64Array(b) && isBigInt64Array(result)) {
       // Typed arrays run no code of the caller's while they are read: no BUSY state needed.
-      for (let from = 0; from < n; from += CHUNK_LENGTH) {
-        const count = Math.min(CHUNK_LENGTH, n - from);
+      for (let from = 0; from < n; from += chunkLength) {
+        const count = Math.min(chunkLength, n - from);
         this.#u32[REQUEST_LENGTH_WORD] = encodeColumnsFrame(this.#u8, opValue, count);
         const done = runColumns(i64View(a, from, count), i64View(b, from, count), i64View(result, from, count));
         if (!done) this.#throwColumnsError(from, count);
@@ -261,8 +276,8 @@ export class Calculator {
     // As in batch(): no call may come from a column's getter until the whole batch is done.
     this.#state = BUSY;
     try {
-      for (let from = 0; from < n; from += CHUNK_LENGTH) {
-        const count = Math.min(CHUNK_LENGTH, n - from);
+      for (let from = 0; from < n; from += chunkLength) {
+        const count = Math.min(chunkLength, n - from);
         chunk.write(opValue, a, b, from, count);
         if (this.#state !== BUSY) this.#checkOpen(); // closed from a getter
         this.#run();
@@ -301,7 +316,7 @@ export class Calculator {
       signal?.throwIfAborted();
       const opValue = checkOperation(operation);
       const n = checkBatchShape(a, b, undefined);
-      this.#checkBatchLimits(n);
+      this.#checkBatchLength(n);
       job = this.#batchOnPool(opValue, a, b, n, signal);
     } catch (error) {
       return Promise.reject(error);
@@ -324,7 +339,7 @@ export class Calculator {
     signal: AbortSignal | undefined,
   ): Promise<BigInt64Array> {
     const result = newResultArray(n);
-    const chunkLength = Math.min(n, CHUNK_LENGTH);
+    const chunkLength = Math.min(n, this.#chunkLength);
     const chunks = [ChunkBuffer.forLength(chunkLength), ChunkBuffer.forLength(chunkLength)];
     let running: RunningChunk | undefined;
     // One request even for an empty batch, so that it is answered (and checked) as batch's is.
@@ -371,7 +386,7 @@ export class Calculator {
     if (n > this.#maxRequestBytes) {
       throw new CalculatorError(
         'LIMIT_EXCEEDED',
-        `request of more than ${this.#maxRequestBytes} bytes exceeds the limit of ${this.#maxRequestBytes} bytes`,
+        `nanocalc: an expression of ${n} characters exceeds maxRequestBytes (${this.#maxRequestBytes} bytes)`,
         0,
       );
     }
@@ -416,13 +431,18 @@ export class Calculator {
       // Answered here so an oversized request is never copied.
       return encodeErrorResponse(
         ErrorCode.LIMIT_EXCEEDED,
-        `request of ${length} bytes exceeds the limit of ${this.#maxRequestBytes} bytes`,
+        `request of ${length} bytes exceeds the limit of ${this.#maxRequestBytes} bytes (maxRequestBytes)`,
       );
     }
     this.#reserve(align8(REQUEST_OFFSET + length) + SMALL_RESPONSE_MAX);
     this.#u8.set(request, REQUEST_OFFSET);
     const [start, end] = this.#call(length);
     return this.#u8.slice(start, end);
+  }
+
+  /** `close()`, for `using calc = new ...()`: closed when the block that declared it ends. */
+  [Symbol.dispose](): void {
+    this.close();
   }
 
   /** Releases the native engine. Later calls throw CLOSED; closing again does nothing. */
@@ -438,15 +458,17 @@ export class Calculator {
   }
 
   /** The limits a batch of `n` is held to before anything is copied (LIMIT_EXCEEDED). */
-  #checkBatchLimits(n: number): void {
+  #checkBatchLength(n: number): void {
     if (n > this.#maxBatchLength) {
-      throw new CalculatorError('LIMIT_EXCEEDED', `batch of ${n} operations exceeds the limit of ${this.#maxBatchLength}`);
-    }
-    const requestLength = columnsRequestLength(n);
-    if (requestLength > this.#maxRequestBytes) {
       throw new CalculatorError(
         'LIMIT_EXCEEDED',
-        `request of ${requestLength} bytes exceeds the limit of ${this.#maxRequestBytes} bytes`,
+        `nanocalc: batch of ${n} operations exceeds maxBatchLength (${this.#maxBatchLength})`,
+      );
+    }
+    if (n > 0 && this.#chunkLength === 0) {
+      throw new CalculatorError(
+        'LIMIT_EXCEEDED',
+        `nanocalc: a request of one batch element (${columnsRequestLength(1)} bytes) exceeds maxRequestBytes (${this.#maxRequestBytes})`,
       );
     }
   }

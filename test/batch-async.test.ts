@@ -80,7 +80,7 @@ describe('batchAsync gives what batch gives', () => {
     unsafe[CHUNK + 3] = 2 ** 53;
     const zeroLate = i64Column(n, 9, true);
     zeroLate[2 * CHUNK + 1] = 0n;
-    const small = new Calculator({ maxBatchLength: 10, maxRequestBytes: 100 });
+    const small = new Calculator({ maxBatchLength: 10, maxRequestBytes: 20 });
     const cases: [string, Calculator, () => [unknown, unknown, unknown]][] = [
       ['unknown operation', calc, () => ['power', [1], [2]]],
       ['not a column', calc, () => ['add', 'abc', [2]]],
@@ -92,7 +92,7 @@ describe('batchAsync gives what batch gives', () => {
       ['division by zero in the third chunk', calc, () => ['divide', i64Column(n, 8), zeroLate]],
       ['remainder by zero first', calc, () => ['remainder', [1n, 2n], [0n, 0n]]],
       ['too many operations', small, () => ['add', new BigInt64Array(11), new BigInt64Array(11)]],
-      ['too many bytes', small, () => ['add', new BigInt64Array(9), new BigInt64Array(9)]],
+      ['too many bytes for one element a request', small, () => ['add', new BigInt64Array(9), new BigInt64Array(9)]],
     ];
     for (const [name, calculator, args] of cases) {
       const [op, a, b] = args() as [Op, bigint[], bigint[]];

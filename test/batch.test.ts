@@ -374,16 +374,50 @@ describe('limits', () => {
     small.close();
   });
 
-  test('maxRequestBytes bounds the size of a batch', () => {
+  // Issue 16: maxRequestBytes bounds each request that crosses, not the columns a caller holds: a
+  // batch larger than one request runs as several, for every path (new array, out, batchAsync).
+  test('maxRequestBytes bounds each request: a longer batch runs as several, with the same answers', async () => {
     const small = new Calculator({ maxRequestBytes: 1000 });
-    // 1000 pairs of 64-bit values cannot be encoded in 1000 bytes.
-    const error = assertCalculatorError(
-      () => small.batch('add', new BigInt64Array(1000), new BigInt64Array(1000)),
-      'LIMIT_EXCEEDED',
-      'none',
-    );
-    assert.ok(error instanceof CalculatorError);
-    assert.deepEqual(Array.from(small.batch('add', [1n, 2n, 3n], [1n, 2n, 3n])), [2n, 4n, 6n]);
+    // 1,000 pairs of 64-bit values cannot be encoded in 1,000 bytes: about 60 a request.
+    const n = 1000;
+    const a = BigInt64Array.from({ length: n }, (_, i) => BigInt(i * 7919 - 500_000));
+    const b = BigInt64Array.from({ length: n }, (_, i) => BigInt((i % 13) - 6) || 1n);
+    for (const op of OPS) {
+      const expected = referenceBatch(op, Array.from(a), Array.from(b));
+      assert.ok('values' in expected);
+      assert.deepEqual(Array.from(small.batch(op, a, b)), expected.values, `${op}, new array`);
+      assert.deepEqual(Array.from(small.batch(op, a, b, new BigInt64Array(n))), expected.values, `${op}, into out`);
+      assert.deepEqual(Array.from(small.batch(op, Array.from(a), Array.from(b))), expected.values, `${op}, plain arrays`);
+      assert.deepEqual(Array.from(await small.batchAsync(op, a, b)), expected.values, `${op}, batchAsync`);
+    }
+    // A failure in a later request: its index counts from the start, and out is left untouched.
+    const zeros = b.slice();
+    zeros[700] = 0n;
+    const out = new BigInt64Array(n).fill(5n);
+    assertCalculatorError(() => small.batch('divide', a, zeros, out), 'DIVISION_BY_ZERO', 700);
+    assert.ok(out.every((x) => x === 5n), 'out untouched by a failed batch of several requests');
+    // A limit too small for even one element's request names the option.
+    const tiny = new Calculator({ maxRequestBytes: 20 });
+    const error = assertCalculatorError(() => tiny.batch('add', [1n], [1n]), 'LIMIT_EXCEEDED', 'none');
+    assert.match(error.message, /maxRequestBytes \(20\)/);
+    tiny.close();
+    small.close();
+  });
+
+  test('the default limits agree: a batch of maxBatchLength elements passes, one more names the option', async () => {
+    // The issue's case: 5,000,000 elements failed with a request of 80,000,024 bytes over 64 MiB.
+    const n = 5_000_000;
+    const a = new BigInt64Array(n).fill(3n);
+    assert.equal(calc.batch('add', a, a)[n - 1], 6n);
+    assert.equal(calc.batch('multiply', a, a, new BigInt64Array(n))[n - 1], 9n);
+    assert.equal(calc.batch('divide', a, a, new BigInt64Array(n))[n - 1], 1n);
+    assert.equal((await calc.batchAsync('subtract', a, a))[n - 1], 0n);
+    const small = new Calculator({ maxBatchLength: 600_000 });
+    const limit = new BigInt64Array(600_000).fill(1n);
+    assert.equal(small.batch('add', limit, limit)[599_999], 2n);
+    const over = new BigInt64Array(600_001);
+    const error = assertCalculatorError(() => small.batch('add', over, over), 'LIMIT_EXCEEDED', 'none');
+    assert.match(error.message, /maxBatchLength \(600000\)/);
     small.close();
   });
 

@@ -40,6 +40,16 @@ describe('close', () => {
     for (const [name, call] of everyCall) assertCalculatorError(() => call(c), 'CLOSED', 'none', `${name}, again`);
   });
 
+  test('a calculator declared with `using` is closed when its block ends', () => {
+    let kept: Calculator | undefined;
+    {
+      using scoped = new Calculator();
+      assert.equal(scoped.add(2, 3), 5);
+      kept = scoped;
+    }
+    assertCalculatorError(() => kept.add(1, 1), 'CLOSED');
+  });
+
   test('closing twice, or many times, is harmless', () => {
     const c = new Calculator();
     assert.equal(c.add(1, 2), 3);

@@ -143,6 +143,17 @@ describe('message size limits', () => {
   });
   after(() => server?.stop());
 
+  test('options read from an unset environment variable (undefined) type-check and take their defaults', async () => {
+    // Under exactOptionalPropertyTypes, `token: process.env.X` is `string | undefined` (issue 16).
+    const calc = new RemoteCalculator(server.address, { token: process.env.NANOCALC_TEST_UNSET, timeoutMs: undefined });
+    using local = new Calculator({ maxThreads: undefined });
+    try {
+      assert.equal(await calc.add(2, 3), local.add(2, 3));
+    } finally {
+      calc.close();
+    }
+  });
+
   test('an oversize request is RESOURCE_EXHAUSTED and the server keeps serving', async () => {
     const calc = new RemoteCalculator(server.address);
     try {

@@ -33,27 +33,27 @@ export interface RemoteCalculatorOptions {
    * trust instead; `serverName` overrides the name checked in the server's certificate.
    * Default: plaintext (for loopback and trusted networks only).
    */
-  tls?: boolean | { ca?: string | Uint8Array; serverName?: string };
+  tls?: boolean | { ca?: string | Uint8Array; serverName?: string } | undefined;
   /** Bearer token sent with every call (the server's NANOCALC_TOKEN). */
-  token?: string;
+  token?: string | undefined;
   /** Default deadline of each call, retries included, in ms (default 30,000; 0 for none). */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   /** Attempts per call, over the replicas (default: twice the endpoints, at least 3). */
-  maxAttempts?: number;
+  maxAttempts?: number | undefined;
   /** Batches longer than this are sent as several column requests, in parallel (default 262,144). */
-  batchChunkLength?: number;
+  batchChunkLength?: number | undefined;
   /** Column requests of one batch in flight at once (default: twice the endpoints). */
-  batchParallelism?: number;
+  batchParallelism?: number | undefined;
   /** Extra @grpc/grpc-js channel options. */
-  channelOptions?: grpc.ChannelOptions;
+  channelOptions?: grpc.ChannelOptions | undefined;
 }
 
 /** Per-call options, the last argument of every method. */
 export interface CallOptions {
   /** Cancels the call: it rejects with a RemoteError CANCELLED whose `cause` is the signal's reason. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /** Deadline for this call in ms, retries included (overrides the calculator's `timeoutMs`). */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
 }
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -253,6 +253,11 @@ export class RemoteCalculator {
       maxAttempts: this.#maxAttempts,
     };
     return new RemoteStream(route, this.#deadline(options), options?.signal);
+  }
+
+  /** `close()`, for `using calc = new ...()`: closed when the block that declared it ends. */
+  [Symbol.dispose](): void {
+    this.close();
   }
 
   /** Closes the connections. Later calls reject with CLOSED; closing again does nothing. */
