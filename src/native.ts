@@ -9,10 +9,7 @@ import type { Engine, EngineKind, EngineLimits, RuntimeOption } from './runtime/
 
 export type { Engine, EngineKind, EngineLimits, RuntimeOption } from './runtime/engine.js';
 
-export type NativeBinding = typeof Binding & {
-  /** A raw Node-API callback that does nothing: the floor of a crossing, for the benchmark. */
-  boundaryFloor(): void;
-};
+export type NativeBinding = typeof Binding;
 
 const require = createRequire(import.meta.url);
 let addon: NativeBinding | undefined;
