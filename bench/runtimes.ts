@@ -140,7 +140,7 @@ async function drive(): Promise<void> {
   console.log('\nnanocalc per runtime (medians, ns per operation; each runtime beside its own pure-TypeScript baseline)\n');
   console.log(formatTable(rows));
   const json = args.includes('--json') ? args[args.indexOf('--json') + 1] : undefined;
-  if (json !== undefined) writeFileSync(json, JSON.stringify({ date: new Date().toISOString(), rows }, null, 2) + '\n');
+  if (json !== undefined) writeFileSync(json, `${JSON.stringify({ date: new Date().toISOString(), rows }, null, 2)}\n`);
 }
 
 if (args.includes('--measure')) {

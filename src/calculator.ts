@@ -1,11 +1,16 @@
+// The Calculator class: the public API, each call through the buffer it shares with the engine.
+// Column requests and the chunks of long batches are in ./chunks.ts, result arrays in
+// ./result-arrays.ts; the engine is opened for the runtime at hand by ./runtime/open.ts.
 import {
-  COLUMNS_A_OFFSET,
   EXPRESSION_HEADER_MAX,
   FIELD,
   NEED_CAPACITY,
+  REQUEST_LENGTH_WORD,
   REQUEST_OFFSET,
+  RESPONSE_LENGTH_WORD,
+  RESPONSE_START_WORD,
+  SMALL_RESPONSE_MAX,
   type Operation,
-  columnsBOffset,
   columnsRequestLength,
   decodeBatchResult,
   decodeBigintResultFast,
@@ -15,13 +20,13 @@ import {
   encodeExpressionHeader,
   encodeExpressionInPlace,
 } from './codec.js';
-import { Buffer } from 'node:buffer';
 import { availableParallelism } from 'node:os';
 import {
+  type BatchInput,
   checkBatchShape,
   checkOperation,
-  copyColumn,
   describe,
+  integerOption,
   I64_MAX,
   I64_MIN,
   i64OperandError,
@@ -29,22 +34,33 @@ import {
   isBigInt64Array,
   isUint8Array,
   operandTypeError,
-  OPERATION_WIRE,
   typedArrayLength,
   unsafeOperandError,
 } from './validate.js';
 import {
+  ErrorCode,
   encodeCalculatorRequestBinaryOpBigints,
   encodeCalculatorRequestBinaryOpNumbers,
 } from './gen/nanocalc/v1/calculator_codec.js';
 import { CalculatorError } from './errors.js';
-import { type Engine, type EngineKind, type RuntimeOption, openEngine } from './native.js';
+import {
+  CHUNK_LENGTH,
+  ChunkBuffer,
+  type RunningChunk,
+  align8,
+  chunkValuesAt,
+  columnsBufferSize,
+  neverFails,
+  writeColumnsRequest,
+} from './chunks.js';
+import { ON_HEAP_RESULT_MAX, copyOf, newResultArray } from './result-arrays.js';
+import type { Engine, EngineKind, RuntimeOption } from './runtime/engine.js';
+import { openEngine } from './runtime/open.js';
 
 export type { Operation } from './codec.js';
-export type { EngineKind, RuntimeOption } from './native.js';
+export type { EngineKind, RuntimeOption } from './runtime/engine.js';
 
-/** Operands of a batch: one column of signed 64-bit integers. */
-export type BatchInput = BigInt64Array | readonly bigint[] | readonly number[];
+export type { BatchInput } from './validate.js';
 
 export interface BatchAsyncOptions {
   /** Cancels the batch between chunks: the promise rejects with `signal.reason` (an `AbortError`). */
@@ -76,18 +92,7 @@ const MAX_REQUEST_BYTES_LIMIT = 2 ** 31 - 1;
 const MAX_BATCH_LENGTH_LIMIT = 2 ** 27;
 const MAX_THREADS_LIMIT = 1024;
 
-/**
- * Elements per request of batchAsync and of long batches into new arrays: copying one in (4 MiB)
- * takes well under a millisecond once warm, and its request and response (6 MiB) stay in cache.
- */
-const CHUNK_LENGTH = 1 << 18;
-
-/** Every response but a batch result fits in this many bytes (the engine's SMALL_RESPONSE_MAX). */
-const SMALL_RESPONSE_MAX = 192;
-/** Up to this many elements, V8 keeps a new typed array's elements in its heap object. */
-const ON_HEAP_RESULT_MAX = 8;
 const INITIAL_CAPACITY = 64 * 1024;
-const ERROR_CODE_LIMIT_EXCEEDED = 3;
 
 const OPEN = 0;
 const CLOSED = 1;
@@ -95,30 +100,18 @@ const BUSY = 2;
 
 const utf8 = new TextEncoder();
 
-function align8(n: number): number {
-  return (n + 7) & ~7;
-}
-
-function checkLimit(value: number | undefined, fallback: number, max: number, name: string): number {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value < 1 || value > max) {
-    throw new RangeError(`nanocalc: ${name} must be an integer from 1 to ${max}, got ${String(value)}`);
-  }
-  return value;
-}
-
 /**
  * A 64-bit integer calculator whose engine is Rust, in this process. Each call crosses to Rust
  * as protobuf bytes (`nanocalc.v1.CalculatorRequest`) written into a buffer both sides share.
  * Not for sharing between threads: each worker creates its own.
  */
 export class Calculator {
-  /** Runs the request in the shared buffer (`#binding.call`, kept here so the hot path calls it directly). */
-  #engine: () => void;
-  /** The engine's column-batch call, over the caller's arrays (`Engine.columns`). */
-  #columns: Engine['columns'];
+  /** Runs the request in the shared buffer (`#engine.call`, kept here so the hot path calls it directly). */
+  #run: () => void;
+  /** Runs a column batch over the caller's arrays (`#engine.columns`). */
+  #runColumns: Engine['columns'];
   /** The engine on this runtime: attach a grown buffer, close. */
-  #binding: Engine;
+  #engine: Engine;
   /** OPEN, or CLOSED, or BUSY while a batch reads its input arrays (which may run user code). */
   #state = OPEN;
   #u8: Uint8Array;
@@ -132,19 +125,9 @@ export class Calculator {
     if (typeof options !== 'object' || options === null) {
       throw new TypeError('nanocalc: options must be an object');
     }
-    this.#maxRequestBytes = checkLimit(
-      options.maxRequestBytes,
-      DEFAULT_MAX_REQUEST_BYTES,
-      MAX_REQUEST_BYTES_LIMIT,
-      'maxRequestBytes',
-    );
-    this.#maxBatchLength = checkLimit(
-      options.maxBatchLength,
-      DEFAULT_MAX_BATCH_LENGTH,
-      MAX_BATCH_LENGTH_LIMIT,
-      'maxBatchLength',
-    );
-    const maxThreads = checkLimit(options.maxThreads, availableParallelism(), MAX_THREADS_LIMIT, 'maxThreads');
+    this.#maxRequestBytes = integerOption(options.maxRequestBytes, DEFAULT_MAX_REQUEST_BYTES, 'maxRequestBytes', 1, MAX_REQUEST_BYTES_LIMIT);
+    this.#maxBatchLength = integerOption(options.maxBatchLength, DEFAULT_MAX_BATCH_LENGTH, 'maxBatchLength', 1, MAX_BATCH_LENGTH_LIMIT);
+    const maxThreads = integerOption(options.maxThreads, availableParallelism(), 'maxThreads', 1, MAX_THREADS_LIMIT);
     const runtime = options.runtime === undefined ? 'auto' : options.runtime;
     if (runtime !== 'auto' && runtime !== 'node-api') {
       throw new RangeError(`nanocalc: runtime must be 'auto' or 'node-api', got ${JSON.stringify(String(runtime))}`);
@@ -155,14 +138,14 @@ export class Calculator {
     this.#i32 = new Int32Array(buffer);
     this.#u32 = new Uint32Array(buffer);
     const limits = { maxRequestBytes: this.#maxRequestBytes, maxBatchLength: this.#maxBatchLength, maxThreads };
-    this.#binding = openEngine(this.#u8, limits, runtime);
-    this.#engine = this.#binding.call;
-    this.#columns = this.#binding.columns;
+    this.#engine = openEngine(this.#u8, limits, runtime);
+    this.#run = this.#engine.call;
+    this.#runColumns = this.#engine.columns;
   }
 
   /** How this calculator reaches the engine: `'node-api'`, `'bun-ffi'` or `'deno-ffi'`. */
   get runtime(): EngineKind {
-    return this.#binding.kind;
+    return this.#engine.kind;
   }
 
   /** `a + b`, saturated to the i64 range. */
@@ -221,19 +204,19 @@ export class Calculator {
     if (n > CHUNK_LENGTH && out !== undefined && neverFails(opValue) && isBigInt64Array(a) && isBigInt64Array(b)) {
       // Chunk k's results must not overwrite a later chunk's inputs: an input that shares memory
       // with `out` (at any shift, through any view) is read whole first.
-      const apart = (column: BigInt64Array) => (this.#binding.sharesMemory(out, column) ? copyOf(column, n) : column);
+      const apart = (column: BigInt64Array) => (this.#engine.sharesMemory(out, column) ? copyOf(column, n) : column);
       return this.#batchInChunks(opValue, apart(a), apart(b), n, out);
     }
     this.#reserve(columnsBufferSize(n));
-    const columns = this.#columns;
+    const runColumns = this.#runColumns;
     // The column call, unless the result would be a new array short enough for V8 to keep in its
     // heap object: handing that to native code makes V8 move it out first, which costs more than
     // the copies of the path below.
     const columnCall = out === undefined ? n > ON_HEAP_RESULT_MAX : n > 0 && isBigInt64Array(out);
     if (columnCall && isBigInt64Array(a) && isBigInt64Array(b)) {
-      this.#u32[0] = encodeColumnsFrame(this.#u8, opValue, n);
+      this.#u32[REQUEST_LENGTH_WORD] = encodeColumnsFrame(this.#u8, opValue, n);
       const result = out ?? newResultArray(n);
-      if (!columns(a, b, result)) this.#throwColumnsError(0, n);
+      if (!runColumns(a, b, result)) this.#throwColumnsError(0, n);
       return result;
     }
     let requestLength: number;
@@ -263,13 +246,13 @@ export class Calculator {
   #batchInChunks(opValue: number, a: BatchInput, b: BatchInput, n: number, result: BigInt64Array): BigInt64Array {
     this.#reserve(columnsBufferSize(CHUNK_LENGTH));
     // Sized for every chunk, so the engine never asks for more room and the buffer stays this one.
-    const columns = this.#columns;
+    const runColumns = this.#runColumns;
     if (isBigInt64Array(a) && isBigInt64Array(b) && isBigInt64Array(result)) {
       // Typed arrays run no code of the caller's while they are read: no BUSY state needed.
       for (let from = 0; from < n; from += CHUNK_LENGTH) {
         const count = Math.min(CHUNK_LENGTH, n - from);
-        this.#u32[0] = encodeColumnsFrame(this.#u8, opValue, count);
-        const done = columns(i64View(a, from, count), i64View(b, from, count), i64View(result, from, count));
+        this.#u32[REQUEST_LENGTH_WORD] = encodeColumnsFrame(this.#u8, opValue, count);
+        const done = runColumns(i64View(a, from, count), i64View(b, from, count), i64View(result, from, count));
         if (!done) this.#throwColumnsError(from, count);
       }
       return result;
@@ -282,7 +265,7 @@ export class Calculator {
         const count = Math.min(CHUNK_LENGTH, n - from);
         chunk.write(opValue, a, b, from, count);
         if (this.#state !== BUSY) this.#checkOpen(); // closed from a getter
-        this.#engine();
+        this.#run();
         chunk.read(from, count, result);
       }
     } finally {
@@ -355,7 +338,7 @@ export class Calculator {
         chunk.write(opValue, a, b, from, count);
         // An element's getter may have closed this calculator.
         if (this.#state === CLOSED) this.#checkOpen();
-        next = { chunk, from, count, done: this.#binding.runAsync(chunk.u8) };
+        next = { chunk, from, count, done: this.#engine.runAsync(chunk.u8) };
         // Its rejection is taken below, in order; until then this keeps it from counting as unhandled.
         next.done.catch(() => {});
         from += count;
@@ -413,10 +396,10 @@ export class Calculator {
     }
     // The buffer holds the request and SMALL_RESPONSE_MAX more: the engine never asks for room.
     const u32 = this.#u32;
-    u32[0] = length;
-    this.#engine();
-    const start = u32[1]!;
-    return decodeBigintResultFast(u8, start, start + u32[2]!, true);
+    u32[REQUEST_LENGTH_WORD] = length;
+    this.#run();
+    const start = u32[RESPONSE_START_WORD]!;
+    return decodeBigintResultFast(u8, start, start + u32[RESPONSE_LENGTH_WORD]!, true);
   }
 
   /**
@@ -432,7 +415,7 @@ export class Calculator {
     if (length > this.#maxRequestBytes) {
       // Answered here so an oversized request is never copied.
       return encodeErrorResponse(
-        ERROR_CODE_LIMIT_EXCEEDED,
+        ErrorCode.LIMIT_EXCEEDED,
         `request of ${length} bytes exceeds the limit of ${this.#maxRequestBytes} bytes`,
       );
     }
@@ -446,7 +429,7 @@ export class Calculator {
   close(): void {
     if (this.#state === CLOSED) return;
     this.#state = CLOSED;
-    this.#binding.close();
+    this.#engine.close();
     // Drop the views so the buffer can be collected.
     this.#u8 = new Uint8Array(0);
     this.#i64 = new BigInt64Array(0);
@@ -495,10 +478,10 @@ export class Calculator {
     if (!Number.isSafeInteger(a) || !Number.isSafeInteger(b)) throw unsafeOperandError(a, b);
     const u8 = this.#u8;
     const u32 = this.#u32;
-    u32[0] = encodeCalculatorRequestBinaryOpNumbers(u8, REQUEST_OFFSET, field, a, b) - REQUEST_OFFSET;
-    this.#engine();
-    const start = u32[1]!;
-    return decodeNumberResultFast(u8, start, start + u32[2]!);
+    u32[REQUEST_LENGTH_WORD] = encodeCalculatorRequestBinaryOpNumbers(u8, REQUEST_OFFSET, field, a, b) - REQUEST_OFFSET;
+    this.#run();
+    const start = u32[RESPONSE_START_WORD]!;
+    return decodeNumberResultFast(u8, start, start + u32[RESPONSE_LENGTH_WORD]!);
   }
 
   #binaryBigints(field: number, a: unknown, b: unknown): bigint {
@@ -507,10 +490,10 @@ export class Calculator {
     if (a < I64_MIN || a > I64_MAX || b < I64_MIN || b > I64_MAX) throw i64OperandError(a, b);
     const u8 = this.#u8;
     const u32 = this.#u32;
-    u32[0] = encodeCalculatorRequestBinaryOpBigints(u8, REQUEST_OFFSET, field, a, b) - REQUEST_OFFSET;
-    this.#engine();
-    const start = u32[1]!;
-    return decodeBigintResultFast(u8, start, start + u32[2]!);
+    u32[REQUEST_LENGTH_WORD] = encodeCalculatorRequestBinaryOpBigints(u8, REQUEST_OFFSET, field, a, b) - REQUEST_OFFSET;
+    this.#run();
+    const start = u32[RESPONSE_START_WORD]!;
+    return decodeBigintResultFast(u8, start, start + u32[RESPONSE_LENGTH_WORD]!);
   }
 
   /**
@@ -518,17 +501,17 @@ export class Calculator {
    * buffer and retrying once if the engine asks for more room.
    */
   #call(length: number): [number, number] {
-    this.#u32[0] = length;
-    this.#engine();
-    if (this.#u32[2] === NEED_CAPACITY) {
-      this.#reserve(this.#u32[1]!, REQUEST_OFFSET + length);
-      this.#engine();
-      if (this.#u32[2] === NEED_CAPACITY) {
+    this.#u32[REQUEST_LENGTH_WORD] = length;
+    this.#run();
+    if (this.#u32[RESPONSE_LENGTH_WORD] === NEED_CAPACITY) {
+      this.#reserve(this.#u32[RESPONSE_START_WORD]!, REQUEST_OFFSET + length);
+      this.#run();
+      if (this.#u32[RESPONSE_LENGTH_WORD] === NEED_CAPACITY) {
         throw new CalculatorError('INTERNAL', 'nanocalc: the engine asked twice for more room');
       }
     }
-    const start = this.#u32[1]!;
-    return [start, start + this.#u32[2]!];
+    const start = this.#u32[RESPONSE_START_WORD]!;
+    return [start, start + this.#u32[RESPONSE_LENGTH_WORD]!];
   }
 
   /** Ensures the shared buffer holds `capacity` bytes, keeping its first `keep` bytes. */
@@ -537,125 +520,10 @@ export class Calculator {
     const buffer = new ArrayBuffer(align8(Math.max(capacity, this.#u8.length * 2)));
     const u8 = new Uint8Array(buffer);
     if (keep > 0) u8.set(this.#u8.subarray(0, keep));
-    this.#binding.attach(u8);
+    this.#engine.attach(u8);
     this.#u8 = u8;
     this.#i64 = new BigInt64Array(buffer);
     this.#i32 = new Int32Array(buffer);
     this.#u32 = new Uint32Array(buffer);
-  }
-}
-
-/**
- * A new result array of `n` elements for the engine to fill, with a buffer of its own (no result
- * shares memory with another: any API that detaches one, a BYOB stream read among them, can harm
- * no other). Past V8's 64 bytes kept in the heap object, its memory is not zeroed first, since the
- * engine writes every element before the array is returned (docs/PERFORMANCE.md, ledger rows 52, 64).
- */
-function newResultArray(n: number): BigInt64Array {
-  if (n <= ON_HEAP_RESULT_MAX) return new BigInt64Array(n);
-  const bytes = Buffer.allocUnsafeSlow(8 * n);
-  return new BigInt64Array(bytes.buffer, bytes.byteOffset, n);
-}
-
-/** A copy of the first `n` elements of `column` in memory of its own. */
-function copyOf(column: BigInt64Array, n: number): BigInt64Array {
-  const copy = newResultArray(n);
-  copy.set(i64View(column, 0, n));
-  return copy;
-}
-
-/** Whether an operation never fails on valid elements (add, subtract and multiply saturate). */
-function neverFails(opValue: number): boolean {
-  return opValue !== OPERATION_WIRE.divide && opValue !== OPERATION_WIRE.remainder;
-}
-
-/** Bytes a buffer laid out as the shared buffer needs for a column request of `n` and its response. */
-function columnsBufferSize(n: number): number {
-  // Request, then the response: header (≤ 32 bytes with alignment) and n values.
-  return align8(REQUEST_OFFSET + columnsRequestLength(n)) + Math.max(SMALL_RESPONSE_MAX, 32 + 8 * n);
-}
-
-/**
- * Writes the column request for elements `[from, from + count)` of `a` and `b` into a buffer laid
- * out as the shared buffer (`i64` and `i32` view `u8`'s memory); returns the request's length.
- */
-function writeColumnsRequest(
-  u8: Uint8Array,
-  i64: BigInt64Array,
-  i32: Int32Array,
-  opValue: number,
-  a: BatchInput,
-  b: BatchInput,
-  from: number,
-  count: number,
-): number {
-  encodeColumnsFrame(u8, opValue, count);
-  copyColumn(a, from, count, i64, i32, COLUMNS_A_OFFSET / 8, 'a');
-  copyColumn(b, from, count, i64, i32, columnsBOffset(count) / 8, 'b');
-  return columnsRequestLength(count);
-}
-
-/**
- * Where the values of the batch result answered to a chunk's request start (`decodeBatchResult`,
- * over the response the control words `u32` give in `u8`), or its error, with the index of a
- * failing element counted from the start of the whole batch (`from` is the chunk's).
- */
-function chunkValuesAt(u8: Uint8Array, u32: Uint32Array, from: number, count: number): number {
-  if (u32[2] === NEED_CAPACITY) throw new CalculatorError('INTERNAL', 'nanocalc: the engine asked for more room');
-  const start = u32[1]!;
-  try {
-    return decodeBatchResult(u8, start, start + u32[2]!, count);
-  } catch (error) {
-    if (error instanceof CalculatorError && error.code === 'DIVISION_BY_ZERO' && error.index !== undefined) {
-      const index = from + error.index;
-      throw new CalculatorError('DIVISION_BY_ZERO', `division by zero at index ${index}`, index);
-    }
-    throw error;
-  }
-}
-
-/** A chunk of batchAsync on the pool: elements `[from, from + count)`, settled by `done`. */
-interface RunningChunk {
-  chunk: ChunkBuffer;
-  from: number;
-  count: number;
-  done: Promise<void>;
-}
-
-/**
- * One chunk's request and room for its response, laid out as the shared buffer is (control words,
- * the request at REQUEST_OFFSET, the response after it): a private buffer of batchAsync, or the
- * shared buffer itself for a long synchronous batch.
- */
-class ChunkBuffer {
-  readonly u8: Uint8Array;
-  readonly #i64: BigInt64Array;
-  readonly #i32: Int32Array;
-  readonly #u32: Uint32Array;
-
-  /** A private buffer for chunks of up to `capacity` elements. */
-  static forLength(capacity: number): ChunkBuffer {
-    return new ChunkBuffer(new ArrayBuffer(columnsBufferSize(capacity)));
-  }
-
-  constructor(buffer: ArrayBufferLike) {
-    this.u8 = new Uint8Array(buffer);
-    this.#i64 = new BigInt64Array(buffer);
-    this.#i32 = new Int32Array(buffer);
-    this.#u32 = new Uint32Array(buffer);
-  }
-
-  /** Writes the column request for elements `[from, from + count)` of `a` and `b`. */
-  write(opValue: number, a: BatchInput, b: BatchInput, from: number, count: number): void {
-    this.#u32[0] = writeColumnsRequest(this.u8, this.#i64, this.#i32, opValue, a, b, from, count);
-  }
-
-  /**
-   * Copies the answer to the request written for `[from, from + count)` into `result` at `from`,
-   * or throws its error, with the index of a failing element counted from the start of the batch.
-   */
-  read(from: number, count: number, result: BigInt64Array): void {
-    const at = chunkValuesAt(this.u8, this.#u32, from, count) / 8;
-    result.set(this.#i64.subarray(at, at + count), from);
   }
 }

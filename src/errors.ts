@@ -1,21 +1,19 @@
-/** Codes of domain failures; all but `CLOSED` mirror the schema's `ErrorCode`. */
-export type CalculatorErrorCode =
-  | 'DIVISION_BY_ZERO'
-  | 'INVALID_REQUEST'
-  | 'LIMIT_EXCEEDED'
-  | 'INTERNAL'
-  | 'SYNTAX_ERROR'
-  | 'CLOSED';
+import { type ErrorCode, ErrorCodeNames } from './gen/nanocalc/v1/calculator_codec.js';
 
-/** The schema's `ErrorCode` numbers, in wire order. */
-export const WIRE_ERROR_CODES: readonly CalculatorErrorCode[] = [
-  'INTERNAL', // 0 (UNSPECIFIED) never comes from the engine: a defect if it does
-  'DIVISION_BY_ZERO',
-  'INVALID_REQUEST',
-  'LIMIT_EXCEEDED',
-  'INTERNAL',
-  'SYNTAX_ERROR',
-];
+/** Codes of domain failures: the schema's `ErrorCode` names (but `UNSPECIFIED`), and `CLOSED`. */
+export type CalculatorErrorCode = Exclude<keyof typeof ErrorCode, 'UNSPECIFIED'> | 'CLOSED';
+
+/**
+ * The code of a wire `ErrorCode` number: its name in the schema; `UNSPECIFIED` (never sent by the
+ * engine: a defect if it is) and numbers this version does not know are `INTERNAL`.
+ */
+export function errorCodeName(code: number): CalculatorErrorCode {
+  return CODE_NAMES[code] ?? 'INTERNAL';
+}
+
+const CODE_NAMES = ErrorCodeNames.map((name) =>
+  name === undefined || name === 'UNSPECIFIED' ? 'INTERNAL' : (name as CalculatorErrorCode),
+);
 
 /**
  * A calculation the engine refused: division by zero, an invalid or oversized request, an

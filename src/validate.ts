@@ -5,19 +5,38 @@
 export const I64_MIN = -(2n ** 63n);
 export const I64_MAX = 2n ** 63n - 1n;
 
-export type Operation = 'add' | 'subtract' | 'multiply' | 'divide' | 'remainder';
+import { CalculatorRequestOperation, Operation as WireOperation } from './gen/nanocalc/v1/calculator_codec.js';
 
-/** The schema's `Operation` enum values. */
-export const OPERATION_WIRE: Readonly<Record<Operation, number>> = {
-  add: 1,
-  subtract: 2,
-  multiply: 3,
-  divide: 4,
-  remainder: 5,
-};
+/** The schema's `Operation` enum values, by the names the API takes. */
+export const OPERATION_WIRE = {
+  add: WireOperation.ADD,
+  subtract: WireOperation.SUBTRACT,
+  multiply: WireOperation.MULTIPLY,
+  divide: WireOperation.DIVIDE,
+  remainder: WireOperation.REMAINDER,
+} as const;
+
+/** An operation of the API: `'add' | 'subtract' | 'multiply' | 'divide' | 'remainder'`. */
+export type Operation = keyof typeof OPERATION_WIRE;
 
 /** `CalculatorRequest` oneof field numbers of the binary operations. */
-export const OPERATION_FIELD: Readonly<Record<Operation, number>> = OPERATION_WIRE;
+export const OPERATION_FIELD: Readonly<Record<Operation, number>> = CalculatorRequestOperation;
+
+/** Operands of a batch: one column of signed 64-bit integers. */
+export type BatchInput = BigInt64Array | readonly bigint[] | readonly number[];
+
+/**
+ * A numeric option of a Calculator or RemoteCalculator: `fallback` when absent, else an integer
+ * from `min` to `max`, or a RangeError naming the option.
+ */
+export function integerOption(value: unknown, fallback: number, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `of at least ${min}` : `from ${min} to ${max}`;
+    throw new RangeError(`nanocalc: ${name} must be an integer ${range}, got ${String(value)}`);
+  }
+  return value;
+}
 
 /** %TypedArray%.prototype getters: a typed array's real length, buffer and offset, whatever its class says. */
 const typedArrayPrototype = Object.getPrototypeOf(Int8Array.prototype) as object;

@@ -110,7 +110,7 @@ describe('batch columns', () => {
   });
 
   test('a sparse hole is a TypeError', () => {
-    // eslint-disable-next-line no-sparse-arrays
+    // biome-ignore lint/suspicious/noSparseArray: holes are what this test throws at the API
     const holes: unknown[][] = [[1, , 3], [, 2, 3], [1n, , 3n], [, 1n], new Array(3)];
     for (const column of holes) {
       const other = Array.from({ length: column.length }, () => 1);

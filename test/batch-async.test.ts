@@ -6,11 +6,11 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setImmediate as turn } from 'node:timers/promises';
 import fc from 'fast-check';
-import { Calculator, CalculatorError } from 'nanocalc';
+import { Calculator, type CalculatorError } from 'nanocalc';
 import { OPS, clamp, i64, referenceBatch, safeInt, type Op } from './reference.js';
 import { bytesOf, i64Column, show } from './helpers.js';
 
-/** Elements per chunk of batchAsync (src/calculator.ts): sizes around it cross chunk boundaries. */
+/** Elements per chunk of batchAsync (src/chunks.ts, CHUNK_LENGTH): sizes around it cross chunk boundaries. */
 const CHUNK = 1 << 18;
 const BIG_LIMITS = { maxBatchLength: 64_000_000, maxRequestBytes: 2 ** 31 - 1 };
 

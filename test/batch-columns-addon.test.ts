@@ -22,19 +22,31 @@ describe('the raw column call', () => {
     const columns = addon.engineColumns(engine);
     const a = BigInt64Array.from([1n, 2n, 3n]);
     const b = BigInt64Array.from([10n, 20n, 30n]);
-    const frame = (n: number) => (u32[0] = encodeColumnsFrame(u8, 1, n));
+    const frame = (n: number) => {
+      u32[0] = encodeColumnsFrame(u8, 1, n);
+    };
+    /** A call of the column function after setting the request length word to `length`. */
+    const withLength = (length: number, call: () => unknown) => () => {
+      u32[0] = length;
+      return call();
+    };
+    /** A call of the column function after writing the frame of `n` values. */
+    const framed = (n: number, call: () => unknown) => () => {
+      frame(n);
+      return call();
+    };
     const misuse: [string, () => unknown][] = [
-      ['no frame in the buffer', () => ((u32[0] = 0), columns(a, b, new BigInt64Array(3)))],
-      ['a column of another length', () => (frame(2), columns(a, b, new BigInt64Array(2)))],
-      ['an out of another length', () => (frame(3), columns(a, b, new BigInt64Array(4)))],
-      ['one argument', () => (frame(3), columns(a))],
-      ['a plain array', () => (frame(3), columns([1n, 2n, 3n], b))],
-      ['an ArrayBuffer', () => (frame(3), columns(a.buffer, b))],
-      ['a DataView', () => (frame(3), columns(a, new DataView(b.buffer)))],
-      ['numbers', () => (frame(3), columns(1, 2, 3))],
-      ['no out', () => (frame(3), columns(a, b))],
-      ['a request running past the buffer', () => ((u32[0] = 1 << 20), columns(a, b, new BigInt64Array(3)))],
-      ['out sharing memory with a, of another length', () => (frame(3), columns(a, b, a.subarray(1)))],
+      ['no frame in the buffer', withLength(0, () => columns(a, b, new BigInt64Array(3)))],
+      ['a column of another length', framed(2, () => columns(a, b, new BigInt64Array(2)))],
+      ['an out of another length', framed(3, () => columns(a, b, new BigInt64Array(4)))],
+      ['one argument', framed(3, () => columns(a))],
+      ['a plain array', framed(3, () => columns([1n, 2n, 3n], b))],
+      ['an ArrayBuffer', framed(3, () => columns(a.buffer, b))],
+      ['a DataView', framed(3, () => columns(a, new DataView(b.buffer)))],
+      ['numbers', framed(3, () => columns(1, 2, 3))],
+      ['no out', framed(3, () => columns(a, b))],
+      ['a request running past the buffer', withLength(1 << 20, () => columns(a, b, new BigInt64Array(3)))],
+      ['out sharing memory with a, of another length', framed(3, () => columns(a, b, a.subarray(1)))],
     ];
     // Arrays of another length than the frame's are what a caller who resized a column would
     // cause: a TypeError, as the Calculator documents.

@@ -37,7 +37,10 @@ describe('batch of BigInt64Arrays through the engine\'s column call', () => {
           // Views at element offsets into larger buffers, so the copies start at every alignment mod 32.
           const a = new BigInt64Array(n + offsetA).subarray(offsetA);
           const b = new BigInt64Array(n + offsetB).subarray(offsetB);
-          pairs.forEach(([x, y], i) => ((a[i] = x), (b[i] = y)));
+          pairs.forEach(([x, y], i) => {
+            a[i] = x;
+            b[i] = y;
+          });
           const expected = referenceBatch(op, Array.from(a), Array.from(b));
           // The answer through the JavaScript copies: the same columns as plain bigint arrays.
           const plain = outcome(() => calc.batch(op, Array.from(a), Array.from(b)));
@@ -80,7 +83,9 @@ describe('batch of BigInt64Arrays through the engine\'s column call', () => {
           const n = pairs.length;
           const memory = new BigInt64Array(n + 12);
           const shared = memory.subarray(6, 6 + n);
-          pairs.forEach(([x], i) => (shared[i] = x));
+          pairs.forEach(([x], i) => {
+            shared[i] = x;
+          });
           const other = BigInt64Array.from(pairs, ([, y]) => y);
           const [a, b] = sharedIsA ? [shared, other] : [other, shared];
           const expected = referenceBatch(op, Array.from(a), Array.from(b));
@@ -143,7 +148,9 @@ describe('batch of BigInt64Arrays through the engine\'s column call', () => {
 
   test('columns on a SharedArrayBuffer and a subclass of BigInt64Array', () => {
     const shared = new BigInt64Array(new SharedArrayBuffer(8 * 64));
-    shared.forEach((_, i) => (shared[i] = BigInt(i * 3 - 50)));
+    shared.forEach((_, i) => {
+      shared[i] = BigInt(i * 3 - 50);
+    });
     class Column extends BigInt64Array {}
     const b = Column.from(Array.from({ length: 64 }, (_, i) => BigInt(i)));
     const out = new BigInt64Array(new SharedArrayBuffer(8 * 64));

@@ -1,5 +1,5 @@
 // Long batches: into new arrays (and into a given `out` when nothing can fail) they go to the engine
-// as several requests of 262,144 elements (src/calculator.ts, CHUNK_LENGTH), else as one. Both must
+// as several requests of 262,144 elements (src/chunks.ts, CHUNK_LENGTH), else as one. Both must
 // give the same values and the same errors, with indexes counted from the start of the batch, on
 // one thread and on every one.
 

@@ -27,7 +27,8 @@ import {
 } from '../src/codec.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const GENERATED = 'src/gen/nanocalc/v1/calculator_codec.ts';
+/** The files plugin/protoc-gen-nanocalc.ts generates: the TypeScript codec and the Rust wire constants. */
+const GENERATED = ['src/gen/nanocalc/v1/calculator_codec.ts', 'crates/nanocalc-core/src/wire.rs'];
 const i64 = fc.oneof(
   fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
   fc.bigInt({ min: -20000n, max: 20000n }),
@@ -47,15 +48,17 @@ function reference(op: 'add' | 'subtract' | 'multiply' | 'divide' | 'remainder',
 // (the Bun and Deno runs of this suite are sandboxed from writing files and spawning tools).
 const onNode = !('Deno' in globalThis) && !('Bun' in globalThis);
 
-test('the committed codec is what the plugin generates from the schema', { skip: !onNode && 'a build check: Node only' }, () => {
+test('the committed codec and its Rust twin are what the plugin generates from the schema', { skip: !onNode && 'a build check: Node only' }, () => {
   const out = mkdtempSync(join(tmpdir(), 'nanocalc-codec-'));
   try {
     execFileSync('npx', ['buf', 'generate', '--template', 'buf.gen.codec.yaml', '-o', out], { cwd: root });
-    assert.equal(
-      readFileSync(join(out, GENERATED), 'utf8'),
-      readFileSync(join(root, GENERATED), 'utf8'),
-      `${GENERATED} is stale: run npm run gen:codec`,
-    );
+    for (const generated of GENERATED) {
+      assert.equal(
+        readFileSync(join(out, generated), 'utf8'),
+        readFileSync(join(root, generated), 'utf8'),
+        `${generated} is stale: run npm run gen:codec`,
+      );
+    }
   } finally {
     rmSync(out, { recursive: true, force: true });
   }

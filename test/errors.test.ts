@@ -2,7 +2,7 @@
 
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Calculator, CalculatorError } from 'nanocalc';
+import nanocalc, { Calculator, CalculatorError } from 'nanocalc';
 import { MIN } from './reference.js';
 
 const calc = new Calculator();
@@ -108,5 +108,23 @@ describe('CalculatorError', () => {
   test('CalculatorError can be recognised by name and code without instanceof', () => {
     const error = catchError(() => calc.divide(5, 0)) as { name: string; code: string };
     assert.deepEqual({ name: error.name, code: error.code }, { name: 'CalculatorError', code: 'DIVISION_BY_ZERO' });
+  });
+});
+
+describe('the package as a user imports it', () => {
+  test('the default export holds the same exports', () => {
+    assert.equal(nanocalc.Calculator, Calculator);
+    assert.equal(nanocalc.CalculatorError, CalculatorError);
+    const c = new nanocalc.Calculator();
+    assert.equal(c.add(2, 3), 5);
+    c.close();
+  });
+
+  test('a column of another typed array is named in the TypeError', () => {
+    assert.throws(() => calc.batch('add', new Int32Array(2) as never, [1n, 2n]), {
+      name: 'TypeError',
+      message: /got an Int32Array/,
+    });
+    assert.throws(() => calc.batch('add', [1n], [2n], new Float64Array(1) as never), { name: 'TypeError', message: /got a Float64Array/ });
   });
 });

@@ -135,19 +135,19 @@ describe('evaluate: errors', () => {
   });
 
   test('limits: 64 KiB of text, parentheses 256 deep (no stack overflow far beyond)', () => {
-    const deep = (n: number) => '('.repeat(n) + '1' + ')'.repeat(n);
+    const deep = (n: number) => `${'('.repeat(n)}1${')'.repeat(n)}`;
     assert.equal(calc.evaluate(deep(MAX_EXPRESSION_DEPTH)), 1n);
     assertCalculatorError(() => calc.evaluate(deep(MAX_EXPRESSION_DEPTH + 1)), 'LIMIT_EXCEEDED', MAX_EXPRESSION_DEPTH);
     assertCalculatorError(() => calc.evaluate('('.repeat(60_000)), 'LIMIT_EXCEEDED', MAX_EXPRESSION_DEPTH);
-    assert.equal(calc.evaluate('-'.repeat(60_000) + '7'), 7n, 'unary minus does not nest');
-    const fits = ' '.repeat(MAX_EXPRESSION_BYTES - 1) + '1';
+    assert.equal(calc.evaluate(`${'-'.repeat(60_000)}7`), 7n, 'unary minus does not nest');
+    const fits = `${' '.repeat(MAX_EXPRESSION_BYTES - 1)}1`;
     assert.equal(calc.evaluate(fits), 1n);
-    assertCalculatorError(() => calc.evaluate(fits + ' '), 'LIMIT_EXCEEDED', 0);
+    assertCalculatorError(() => calc.evaluate(`${fits} `), 'LIMIT_EXCEEDED', 0);
     // Counted in UTF-8 bytes: 21,846 three-byte characters are over the limit.
     assertCalculatorError(() => calc.evaluate('€'.repeat(21_846)), 'LIMIT_EXCEEDED', 0);
     assertCalculatorError(() => calc.evaluate('€'.repeat(21_845)), 'SYNTAX_ERROR', 0);
     const small = new Calculator({ maxRequestBytes: 100 });
-    assertCalculatorError(() => small.evaluate(' '.repeat(200) + '1'), 'LIMIT_EXCEEDED');
+    assertCalculatorError(() => small.evaluate(`${' '.repeat(200)}1`), 'LIMIT_EXCEEDED');
     assert.equal(small.evaluate('1 + 1'), 2n);
     small.close();
   });

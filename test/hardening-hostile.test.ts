@@ -12,7 +12,7 @@ import { Calculator, CalculatorError } from 'nanocalc';
 import { OPS, type Op, i64, reference, referenceBatch } from './reference.js';
 
 const calc = new Calculator({ maxBatchLength: 100_000 });
-let figures = { single: 0, batch: 0, process: 0, threw: 0, answered: 0 };
+const figures = { single: 0, batch: 0, process: 0, threw: 0, answered: 0 };
 
 function allowed(error: unknown): boolean {
   return error instanceof TypeError || error instanceof RangeError || error instanceof CalculatorError;
@@ -210,7 +210,9 @@ describe('hostile input', () => {
           const n = 100;
           const buffer = new ResizableArrayBuffer(8 * n, { maxByteLength: 8 * 1000 });
           const a = new BigInt64Array(buffer); // tracks the buffer's length
-          a.forEach((_, i) => (a[i] = BigInt(i - 50) || 1n));
+          a.forEach((_, i) => {
+            a[i] = BigInt(i - 50) || 1n;
+          });
           const values = Array.from(a);
           const b = trapIn === 'all' ? a : BigInt64Array.from({ length: n }, (_, i) => BigInt((i % 7) + 1));
           const expected = referenceBatch(op, values, Array.from(b));

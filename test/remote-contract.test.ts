@@ -251,7 +251,7 @@ describe('evaluate()', () => {
       }),
       { numRuns: 200 },
     );
-    await same('evaluate(42)', () => r()['evaluate']!(42) as Promise<unknown>, () => l()['evaluate']!(42));
+    await same('evaluate(42)', () => r().evaluate!(42) as Promise<unknown>, () => l().evaluate!(42));
   });
 });
 

@@ -10,7 +10,7 @@ import { type Server, selfSignedCertificate, startServer, stopAll } from './remo
 
 after(stopAll);
 
-const TOKEN = 'test-token-' + Math.random().toString(36).slice(2);
+const TOKEN = `test-token-${Math.random().toString(36).slice(2)}`;
 
 function isStatus(status: string) {
   return (e: unknown) => e instanceof RemoteError && e.status === status && e.name === 'RemoteError';
@@ -77,7 +77,7 @@ describe('TLS and the bearer token', () => {
   test('a missing or wrong token is UNAUTHENTICATED and nothing is computed', async () => {
     const before = computed(server);
     const noToken = new RemoteCalculator(server.address, { tls: { ca } });
-    const wrongToken = new RemoteCalculator(server.address, { tls: { ca }, token: TOKEN + 'x' });
+    const wrongToken = new RemoteCalculator(server.address, { tls: { ca }, token: `${TOKEN}x` });
     const prefixToken = new RemoteCalculator(server.address, { tls: { ca }, token: TOKEN.slice(0, -1) });
     try {
       for (const calc of [noToken, wrongToken, prefixToken]) {

@@ -2,6 +2,7 @@
 import { existsSync } from 'node:fs';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
+import { RESPONSE_LENGTH_WORD } from '../codec.js';
 import { typedArrayLength } from '../validate.js';
 import type { Engine, EngineLimits } from './engine.js';
 
@@ -120,7 +121,7 @@ export function openFfiEngine<P>(
       throw error.message === COLUMN_LENGTH_DIFFERS ? new TypeError(error.message) : error;
     }
     // The response length word is 0 when the values are in `out`.
-    return words[2] === 0;
+    return words[RESPONSE_LENGTH_WORD] === 0;
   };
   const runAsync = async (chunk: Uint8Array): Promise<void> => {
     if (engine === null || closed) throw new Error('nanocalc: the engine is closed');

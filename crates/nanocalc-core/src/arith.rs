@@ -1,15 +1,18 @@
 //! The arithmetic of docs/DESIGN.md ("The arithmetic contract"): exact signed 64-bit results,
 //! saturated where they do not fit.
 
-/// One of the five operations of the schema's `Operation` enum (never `UNSPECIFIED`).
+use crate::wire::operation;
+
+/// One of the five operations of the schema's `Operation` enum (never `UNSPECIFIED`), its wire
+/// value as discriminant.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]
 pub enum Op {
-    Add = 1,
-    Subtract = 2,
-    Multiply = 3,
-    Divide = 4,
-    Remainder = 5,
+    Add = operation::ADD as u8,
+    Subtract = operation::SUBTRACT as u8,
+    Multiply = operation::MULTIPLY as u8,
+    Divide = operation::DIVIDE as u8,
+    Remainder = operation::REMAINDER as u8,
 }
 
 impl Op {
@@ -19,11 +22,11 @@ impl Op {
     #[inline]
     pub fn from_wire(value: i32) -> Option<Op> {
         match value {
-            1 => Some(Op::Add),
-            2 => Some(Op::Subtract),
-            3 => Some(Op::Multiply),
-            4 => Some(Op::Divide),
-            5 => Some(Op::Remainder),
+            operation::ADD => Some(Op::Add),
+            operation::SUBTRACT => Some(Op::Subtract),
+            operation::MULTIPLY => Some(Op::Multiply),
+            operation::DIVIDE => Some(Op::Divide),
+            operation::REMAINDER => Some(Op::Remainder),
             _ => None,
         }
     }

@@ -5,6 +5,7 @@
 //! within prost's recursion limit of 100.
 
 use crate::arith::Op;
+use crate::wire::{batch_operation_key, binary_op_key, calculator_request_key, column_batch_key};
 
 /// Why bytes are not a valid `CalculatorRequest`. Each reason is one prost also gives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -276,11 +277,11 @@ impl<'a> Column<'a> {
 /// caller takes the general path, which also reports malformed rows.
 #[inline(always)]
 pub(crate) fn canonical_row(buf: &mut &[u8]) -> Option<(i64, i64)> {
-    let &[0x12, len @ 0..0x80, 0x08, ..] = *buf else { return None };
+    let &[batch_operation_key::OPERATIONS, len @ 0..0x80, binary_op_key::A, ..] = *buf else { return None };
     let end = 2 + usize::from(len);
     let mut rest = &buf[3..];
     let a = varint(&mut rest).ok()?;
-    let [0x10, after @ ..] = rest else { return None };
+    let [binary_op_key::B, after @ ..] = rest else { return None };
     rest = after;
     let b = varint(&mut rest).ok()?;
     if buf.len() - rest.len() != end {
@@ -384,14 +385,15 @@ impl Request<'_> {
 pub fn decode(bytes: &[u8]) -> Result<Request<'_>> {
     // The hot shape first: one binary operation, `<tag 1..5> <len < 128> <BinaryOp body>`,
     // nothing else. Anything else takes the general path, which gives the same answer for it.
-    if let [tag @ (0x0a | 0x12 | 0x1a | 0x22 | 0x2a), len @ 0..0x80, body @ ..] = bytes
+    use calculator_request_key::{ADD, DIVIDE, MULTIPLY, REMAINDER, SUBTRACT};
+    if let [tag @ (ADD | SUBTRACT | MULTIPLY | DIVIDE | REMAINDER), len @ 0..0x80, body @ ..] = bytes
         && usize::from(*len) == body.len()
         && let Some(op) = Op::from_wire(i32::from(tag >> 3))
         && let Some((a, b)) = canonical_operands(body)
     {
         return Ok(Request::Binary { op, a, b });
     }
-    if bytes.first() == Some(&0x3a)
+    if bytes.first() == Some(&calculator_request_key::COLUMNS)
         && let Some((operation, a, b)) = canonical_columns(bytes)
     {
         return Ok(Request::Columns { operation, a: Column::Borrowed(a), b: Column::Borrowed(b) });
@@ -421,12 +423,12 @@ pub fn canonical_columns(bytes: &[u8]) -> Option<(i32, &[u8], &[u8])> {
         (len % 8 == 0).then_some(list)
     }
     let mut rest = bytes;
-    if after_key(&mut rest, 0x3a)? != rest.len() as u64 {
+    if after_key(&mut rest, calculator_request_key::COLUMNS)? != rest.len() as u64 {
         return None;
     }
-    let operation = after_key(&mut rest, 0x08)? as i32;
-    let a = list(&mut rest, 0x12)?;
-    let b = list(&mut rest, 0x1a)?;
+    let operation = after_key(&mut rest, column_batch_key::OPERATION)? as i32;
+    let a = list(&mut rest, column_batch_key::A)?;
+    let b = list(&mut rest, column_batch_key::B)?;
     rest.is_empty().then_some((operation, a, b))
 }
 
@@ -435,11 +437,11 @@ pub fn canonical_columns(bytes: &[u8]) -> Option<(i32, &[u8], &[u8])> {
 #[inline(always)]
 pub(crate) fn canonical_operands(mut body: &[u8]) -> Option<(i64, i64)> {
     let (mut a, mut b) = (0, 0);
-    if let [0x08, rest @ ..] = body {
+    if let [binary_op_key::A, rest @ ..] = body {
         body = rest;
         a = varint(&mut body).ok()? as i64;
     }
-    if let [0x10, rest @ ..] = body {
+    if let [binary_op_key::B, rest @ ..] = body {
         body = rest;
         b = varint(&mut body).ok()? as i64;
     }

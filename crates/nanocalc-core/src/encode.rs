@@ -2,9 +2,9 @@
 //! encodes them (the tests hold it to that), so no response is built as a message first.
 
 use crate::ErrorCode;
+use crate::wire::{batch_result_key, calculation_error_key, calculator_response_key};
 
-/// Every response except a batch result fits in this many bytes.
-pub const SMALL_RESPONSE_MAX: usize = 192;
+pub use crate::wire::SMALL_RESPONSE_MAX;
 /// Longest error message written (messages are truncated to it).
 pub const MAX_MESSAGE_LEN: usize = 120;
 
@@ -30,7 +30,7 @@ pub fn put_varint(out: &mut [u8], mut at: usize, mut value: u64) -> usize {
 /// `CalculatorResponse { value }` (field 1, varint). Needs at most 11 bytes.
 #[inline(always)]
 pub fn value(out: &mut [u8], value: i64) -> usize {
-    out[0] = 0x08;
+    out[0] = calculator_response_key::VALUE;
     put_varint(out, 1, value as u64)
 }
 
@@ -53,20 +53,20 @@ pub fn error(out: &mut [u8], code: ErrorCode, message: &str, index: u64) -> usiz
     if index != 0 {
         body_len += 1 + varint_len(index);
     }
-    out[0] = 0x12;
+    out[0] = calculator_response_key::ERROR;
     let mut at = put_varint(out, 1, body_len as u64);
     if code != 0 {
-        out[at] = 0x08;
+        out[at] = calculation_error_key::CODE;
         at = put_varint(out, at + 1, code);
     }
     if !message.is_empty() {
-        out[at] = 0x12;
+        out[at] = calculation_error_key::MESSAGE;
         at = put_varint(out, at + 1, message.len() as u64);
         out[at..at + message.len()].copy_from_slice(message);
         at += message.len();
     }
     if index != 0 {
-        out[at] = 0x18;
+        out[at] = calculation_error_key::INDEX;
         at = put_varint(out, at + 1, index);
     }
     at
@@ -87,7 +87,7 @@ pub const fn batch_header_len(count: usize) -> usize {
 /// Writes the header of a batch result of `count` values; the values follow it.
 #[inline(always)]
 pub fn batch_header(out: &mut [u8], count: usize) -> usize {
-    out[0] = 0x1a;
+    out[0] = calculator_response_key::BATCH;
     if count == 0 {
         out[1] = 0;
         return 2;
@@ -95,6 +95,6 @@ pub fn batch_header(out: &mut [u8], count: usize) -> usize {
     let values_len = (count as u64) * 8;
     let body_len = 1 + varint_len(values_len) as u64 + values_len;
     let at = put_varint(out, 1, body_len);
-    out[at] = 0x0a;
+    out[at] = batch_result_key::VALUES;
     put_varint(out, at + 1, values_len)
 }

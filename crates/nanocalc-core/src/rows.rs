@@ -12,6 +12,7 @@
 use crate::arith::{self, Op};
 use crate::decode;
 use crate::encode::{batch_header, batch_header_len};
+use crate::wire::{batch_operation_key, binary_op_key, calculator_request_key};
 use crate::{Limits, Outcome};
 
 /// Bytes of the request a row is read from: the longest row the fast reader takes,
@@ -22,9 +23,9 @@ const WINDOW: usize = 24;
 /// Answers a row batch in its canonical encoding, or `None` for the general path.
 #[inline(never)]
 pub(crate) fn canonical_row_batch(request: &[u8], out: &mut [u8], limits: &Limits) -> Option<Outcome> {
-    let mut rest = request.strip_prefix(&[0x32])?;
+    let mut rest = request.strip_prefix(&[calculator_request_key::BATCH])?;
     let len = decode::varint(&mut rest).ok()?;
-    let mut rows = rest.strip_prefix(&[0x08])?;
+    let mut rows = rest.strip_prefix(&[batch_operation_key::OPERATION])?;
     if len != rest.len() as u64 {
         return None;
     }
@@ -107,7 +108,7 @@ fn row<const PEXT: bool>(rows: &[u8], high: u64) -> Option<(i64, i64, &[u8])> {
     }
     let (a, a_stop) = varint_at::<PEXT>(window, 3, high)?;
     let after_a = 3 + (a_stop + 1) / 8;
-    if window[after_a] != 0x10 {
+    if window[after_a] != binary_op_key::B {
         return None;
     }
     let (b, b_stop) = varint_at::<PEXT>(window, after_a + 1, high)?;
@@ -169,7 +170,7 @@ fn pack<const PEXT: bool>(word: u64, stops: u64, stop: u32, high: u64) -> u64 {
 /// `BinaryOp` body in its canonical form (`[08 <a>] [10 <b>]`: prost leaves out zero operands).
 #[inline(never)]
 fn row_careful(rows: &[u8]) -> Option<(i64, i64, &[u8])> {
-    let [0x12, len @ 0..0x80, rest @ ..] = rows else { return None };
+    let [batch_operation_key::OPERATIONS, len @ 0..0x80, rest @ ..] = rows else { return None };
     let (body, rest) = rest.split_at_checked(usize::from(*len))?;
     let (a, b) = decode::canonical_operands(body)?;
     Some((a, b, rest))

@@ -25,13 +25,13 @@
 use std::ops::Range;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use crate::wire::{
+    REQUEST_LENGTH_WORD, RESPONSE_LENGTH_WORD, RESPONSE_START_WORD, batch_result_key, calculator_response_key,
+};
 use crate::{ErrorCode, Limits, Outcome, decode, encode, kernels};
 
-/// Offset of the request in the shared buffer, after the control words.
-pub const REQUEST_OFFSET: usize = 16;
-/// Response length written when the buffer is too small; the start word then holds the capacity
-/// the whole buffer needs.
-pub const NEED_CAPACITY: u32 = u32::MAX;
+/// The layout's constants, generated with their TypeScript twins (see [`crate::wire`]).
+pub use crate::wire::{NEED_CAPACITY, REQUEST_OFFSET};
 
 /// The error of a column call whose arrays are not as long as the frame says: a binding's caller
 /// changed an array's length (detached it, or resized its buffer) after writing the frame.
@@ -46,7 +46,7 @@ pub fn run(buffer: &mut [u8], limits: &Limits) -> Result<(), &'static str> {
     if buffer.len() < REQUEST_OFFSET {
         return Err("nanocalc: the shared buffer is too small");
     }
-    let request_len = read_u32(buffer, 0) as usize;
+    let request_len = word(buffer, REQUEST_LENGTH_WORD) as usize;
     let base = (REQUEST_OFFSET + request_len + 7) & !7;
     if base > buffer.len() {
         return Err("nanocalc: the request runs past the shared buffer");
@@ -70,8 +70,8 @@ fn write_answer(buffer: &mut [u8], base: usize, outcome: Outcome) {
         Outcome::Written { start, len } => ((base + start) as u32, len as u32),
         Outcome::NeedCapacity(needed) => ((base + needed) as u32, NEED_CAPACITY),
     };
-    buffer[4..8].copy_from_slice(&start.to_le_bytes());
-    buffer[8..12].copy_from_slice(&len.to_le_bytes());
+    set_word(buffer, RESPONSE_START_WORD, start);
+    set_word(buffer, RESPONSE_LENGTH_WORD, len);
 }
 
 /// Where the two lists of a column batch go, for a binding that copies its caller's columns
@@ -86,7 +86,7 @@ pub fn column_lists(buffer: &[u8]) -> Option<(Range<usize>, Range<usize>)> {
 /// The operation and the lists' byte ranges of the column batch framed in `buffer` (see
 /// [`column_lists`]).
 fn column_frame(buffer: &[u8]) -> Option<(i32, Range<usize>, Range<usize>)> {
-    let request_len = read_u32(buffer.get(..REQUEST_OFFSET)?, 0) as usize;
+    let request_len = word(buffer.get(..REQUEST_OFFSET)?, REQUEST_LENGTH_WORD) as usize;
     let request = buffer.get(REQUEST_OFFSET..REQUEST_OFFSET.checked_add(request_len)?)?;
     let (operation, a, b) = decode::canonical_columns(request)?;
     let range = |list: &[u8]| {
@@ -116,7 +116,7 @@ pub fn run_columns(
     if list_a.len() != a.len() || list_b.len() != b.len() || values.len() != a.len() {
         return Err(COLUMN_LENGTH_DIFFERS);
     }
-    let request_len = read_u32(buffer, 0) as usize;
+    let request_len = word(buffer, REQUEST_LENGTH_WORD) as usize;
     let base = (REQUEST_OFFSET + request_len + 7) & !7;
     let out = buffer.get_mut(base..).ok_or("nanocalc: the request runs past the shared buffer")?;
     let answer =
@@ -206,17 +206,18 @@ pub unsafe fn run_columns_over(
 /// result (`CalculatorResponse { batch: BatchResult { values } }`), for a binding that copies them
 /// straight into its caller's array. Any other response (an error) is `None`.
 pub fn batch_values(buffer: &[u8]) -> Option<Range<usize>> {
-    let (start, len) = (read_u32(buffer.get(..REQUEST_OFFSET)?, 4) as usize, read_u32(buffer, 8));
+    let (start, len) =
+        (word(buffer.get(..REQUEST_OFFSET)?, RESPONSE_START_WORD) as usize, word(buffer, RESPONSE_LENGTH_WORD));
     if len == NEED_CAPACITY {
         return None;
     }
     let response = buffer.get(start..start.checked_add(len as usize)?)?;
     let mut rest = response;
-    if length_after(&mut rest, 0x1a)? != rest.len() {
+    if length_after(&mut rest, calculator_response_key::BATCH)? != rest.len() {
         return None;
     }
     // An empty batch has no values field (as prost writes it).
-    if !rest.is_empty() && (length_after(&mut rest, 0x0a)? != rest.len() || rest.len() % 8 != 0) {
+    if !rest.is_empty() && (length_after(&mut rest, batch_result_key::VALUES)? != rest.len() || rest.len() % 8 != 0) {
         return None;
     }
     let end = start + response.len();
@@ -229,8 +230,14 @@ fn length_after(rest: &mut &[u8], key: u8) -> Option<usize> {
     usize::try_from(decode::after_key(rest, key)?).ok()
 }
 
-fn read_u32(buffer: &[u8], at: usize) -> u32 {
+/// The control word `index` (little-endian u32 at byte `4 * index`).
+fn word(buffer: &[u8], index: usize) -> u32 {
+    let at = 4 * index;
     u32::from_le_bytes([buffer[at], buffer[at + 1], buffer[at + 2], buffer[at + 3]])
+}
+
+fn set_word(buffer: &mut [u8], index: usize, value: u32) {
+    buffer[4 * index..4 * index + 4].copy_from_slice(&value.to_le_bytes());
 }
 
 /// The answer to a request whose handling panicked: the engine is unharmed and keeps serving.
@@ -255,8 +262,8 @@ mod tests {
     }
 
     fn response(buffer: &[u8]) -> &[u8] {
-        let start = read_u32(buffer, 4) as usize;
-        let len = read_u32(buffer, 8) as usize;
+        let start = word(buffer, RESPONSE_START_WORD) as usize;
+        let len = word(buffer, RESPONSE_LENGTH_WORD) as usize;
         &buffer[start..start + len]
     }
 
@@ -265,7 +272,7 @@ mod tests {
         // add { a: 2, b: 3 } → value 5
         let mut buffer = buffer_with(&[0x0a, 0x04, 0x08, 0x02, 0x10, 0x03], 1024);
         run(&mut buffer, &Limits::default()).unwrap();
-        assert_eq!(read_u32(&buffer, 4), 24);
+        assert_eq!(word(&buffer, RESPONSE_START_WORD), 24);
         assert_eq!(response(&buffer), &[0x08, 0x05]);
         // The request is left as it was.
         assert_eq!(&buffer[REQUEST_OFFSET..REQUEST_OFFSET + 6], &[0x0a, 0x04, 0x08, 0x02, 0x10, 0x03]);
@@ -284,8 +291,8 @@ mod tests {
     fn a_small_buffer_asks_for_the_capacity_it_needs() {
         let mut buffer = buffer_with(&[0x0a, 0x00], 40);
         run(&mut buffer, &Limits::default()).unwrap();
-        assert_eq!(read_u32(&buffer, 8), NEED_CAPACITY);
-        let needed = read_u32(&buffer, 4) as usize;
+        assert_eq!(word(&buffer, RESPONSE_LENGTH_WORD), NEED_CAPACITY);
+        let needed = word(&buffer, RESPONSE_START_WORD) as usize;
         assert!(needed > 40);
         buffer.resize(needed, 0);
         run(&mut buffer, &Limits::default()).unwrap();
@@ -321,7 +328,7 @@ mod tests {
                 buffer[range].copy_from_slice(&le_bytes(&values));
             }
             // The filled request is what prost encodes and decodes, and its answer is read back.
-            let request_len = read_u32(&buffer, 0) as usize;
+            let request_len = word(&buffer, REQUEST_LENGTH_WORD) as usize;
             let decoded =
                 crate::pb::CalculatorRequest::decode(&buffer[REQUEST_OFFSET..REQUEST_OFFSET + request_len]).unwrap();
             let Some(crate::pb::calculator_request::Operation::Columns(columns)) = decoded.operation else {
@@ -367,7 +374,7 @@ mod tests {
         assert!(batch_values(&failing).is_none());
         let mut small = buffer_with(&column_frame(1, 2), 80);
         run(&mut small, &Limits::default()).unwrap();
-        assert_eq!(read_u32(&small, 8), NEED_CAPACITY);
+        assert_eq!(word(&small, RESPONSE_LENGTH_WORD), NEED_CAPACITY);
         assert!(batch_values(&small).is_none());
     }
 
@@ -421,7 +428,7 @@ mod tests {
                 Some(expected) => {
                     prop_assert!(written);
                     prop_assert_eq!(&values[..], &copied[expected]);
-                    prop_assert_eq!(read_u32(&in_place, 8), 0, "the response length word of values written");
+                    prop_assert_eq!(word(&in_place, RESPONSE_LENGTH_WORD), 0, "the response length word of values written");
                 }
                 None => {
                     prop_assert!(!written);

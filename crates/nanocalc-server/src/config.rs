@@ -60,6 +60,30 @@ pub struct Config {
     #[arg(long, env = "NANOCALC_CONCURRENCY_LIMIT", default_value_t = 1024)]
     pub concurrency_limit: usize,
 
+    /// Most HTTP/2 streams (calls) open at once on one connection (SETTINGS_MAX_CONCURRENT_STREAMS);
+    /// a client that opens more gets them refused (REFUSED_STREAM).
+    #[arg(long, env = "NANOCALC_MAX_CONCURRENT_STREAMS", default_value_t = 256)]
+    pub max_concurrent_streams: u32,
+
+    /// Most connections open at once; one more is closed as soon as it is accepted.
+    #[arg(long, env = "NANOCALC_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+
+    /// Most calls open at once over all connections (computing, waiting their turn, or waiting
+    /// for their request); one more ends at once with RESOURCE_EXHAUSTED.
+    #[arg(long, env = "NANOCALC_MAX_OPEN_CALLS", default_value_t = 4096)]
+    pub max_open_calls: usize,
+
+    /// Most bytes of request messages held by the server before they are whole, over all calls;
+    /// a call that would go above it ends with RESOURCE_EXHAUSTED. At least --max-message-bytes
+    /// plus 1 MiB.
+    #[arg(long, env = "NANOCALC_MAX_PENDING_REQUEST_BYTES", default_value_t = DEFAULT_MAX_PENDING_REQUEST_BYTES)]
+    pub max_pending_request_bytes: usize,
+
+    /// Seconds a new connection has to send HTTP/2's 24-byte preface before it is closed.
+    #[arg(long = "handshake-timeout-seconds", env = "NANOCALC_HANDSHAKE_TIMEOUT_SECONDS", default_value = "10", value_parser = parse_seconds)]
+    pub handshake_timeout: Duration,
+
     /// TLS certificate chain (PEM); with --tls-key, the server speaks TLS only.
     #[arg(long, env = "NANOCALC_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -86,6 +110,13 @@ pub struct Config {
     pub log_format: LogFormat,
 }
 
+/// Default `--max-pending-request-bytes`: 256 MiB, four requests of the default largest size.
+pub const DEFAULT_MAX_PENDING_REQUEST_BYTES: usize = 256 << 20;
+
+/// What `--max-pending-request-bytes` must leave beyond `--max-message-bytes`: a largest message
+/// and the start of the next one (HTTP/2 frames are at most 16 KiB unless the client is told more).
+pub const PENDING_MARGIN_BYTES: usize = 1 << 20;
+
 fn parse_seconds(s: &str) -> Result<Duration, String> {
     let seconds: f64 = s.parse().map_err(|e| format!("{e}"))?;
     Duration::try_from_secs_f64(seconds).map_err(|e| format!("{e}"))
@@ -108,6 +139,19 @@ impl Config {
         if self.concurrency_limit == 0 {
             return Err("--concurrency-limit must be at least 1".into());
         }
+        if self.max_concurrent_streams == 0 || self.max_connections == 0 || self.max_open_calls == 0 {
+            return Err("--max-concurrent-streams, --max-connections and --max-open-calls must be at least 1".into());
+        }
+        if self.max_pending_request_bytes < self.max_message_bytes.saturating_add(PENDING_MARGIN_BYTES) {
+            return Err(format!(
+                "--max-pending-request-bytes ({}) must be at least --max-message-bytes ({}) plus 1 MiB, \
+                 or a largest message could never be received",
+                self.max_pending_request_bytes, self.max_message_bytes
+            ));
+        }
+        if self.handshake_timeout.is_zero() {
+            return Err("--handshake-timeout-seconds must be above 0".into());
+        }
         if self.token.as_deref() == Some("") {
             return Err("NANOCALC_TOKEN / --token is set but empty".into());
         }
@@ -126,6 +170,11 @@ mod tests {
         assert!(config.addr.ip().is_loopback());
         assert_eq!(config.limits(), Limits::default());
         assert!(config.validate().is_ok());
+        assert_eq!(config.max_concurrent_streams, 256);
+        assert_eq!(config.max_connections, 1024);
+        assert_eq!(config.max_open_calls, 4096);
+        assert_eq!(config.max_pending_request_bytes, 256 << 20);
+        assert_eq!(config.handshake_timeout, Duration::from_secs(10));
     }
 
     #[test]
@@ -151,7 +200,16 @@ mod tests {
         assert_eq!(config.log_format, LogFormat::Json);
         assert!(Config::try_parse_from(["nanocalc-server", "--tls-cert", "c.pem"]).is_err(), "a cert needs a key");
         assert!(Config::try_parse_from(["nanocalc-server", "--addr", "nowhere"]).is_err());
-        let zero = Config::try_parse_from(["nanocalc-server", "--concurrency-limit", "0"]).unwrap();
-        assert!(zero.validate().is_err());
+        for (flag, value) in [
+            ("--concurrency-limit", "0"),
+            ("--max-concurrent-streams", "0"),
+            ("--max-connections", "0"),
+            ("--max-open-calls", "0"),
+            ("--handshake-timeout-seconds", "0"),
+            ("--max-pending-request-bytes", "1000"),
+        ] {
+            let refused = Config::try_parse_from(["nanocalc-server", flag, value]).unwrap();
+            assert!(refused.validate().is_err(), "{flag} {value}");
+        }
     }
 }

@@ -9,6 +9,8 @@
 pub mod auth;
 pub mod codec;
 pub mod config;
+pub mod conn;
+pub mod guard;
 pub mod service;
 
 use std::future::Future;
@@ -41,10 +43,24 @@ pub fn bind(addr: SocketAddr) -> Result<Bound, BoxError> {
     Ok(Bound { incoming, local_addr })
 }
 
+/// Streams a connection may have reset for its protocol errors before it is closed
+/// (ENHANCE_YOUR_CALM): hyper's default, which tonic turns off.
+pub const MAX_LOCAL_ERROR_RESETS: usize = 1024;
+
+/// After the last call in flight has ended at shutdown, how long idle connections are given to
+/// close after HTTP/2's GOAWAY (a live client answers its PING in one round trip) before
+/// `serve` returns without them.
+pub const GOODBYE: Duration = Duration::from_secs(1);
+
 /// Serves until `shutdown` completes, then stops accepting, lets calls in flight finish (at most
 /// `config.shutdown_grace`), and returns. `Ok(true)` if everything in flight finished. Open
 /// CalculateStreams answer the requests they have read and end with UNAVAILABLE, so that a
 /// long-lived stream does not hold up the shutdown (the client sends the rest elsewhere).
+///
+/// Idle connections do not hold up the shutdown either: one that has not finished HTTP/2's
+/// handshake is closed at once, and once no call is in flight the others have [`GOODBYE`] to
+/// close after GOAWAY; a connection still open then (a peer that stopped reading) is left to be
+/// closed with the runtime.
 pub async fn serve(config: &Config, bound: Bound, shutdown: impl Future<Output = ()>) -> Result<bool, BoxError> {
     let limits = config.limits();
     let token = auth::BearerToken::new(config.token.as_deref());
@@ -71,13 +87,25 @@ pub async fn serve(config: &Config, bound: Bound, shutdown: impl Future<Output =
     let check_v1 = token.clone();
     let check_v1alpha = token.clone();
 
-    let mut builder = Server::builder();
+    let in_flight = guard::InFlight::new();
+    let pending = guard::PendingBytes::new(config.max_pending_request_bytes);
+    let (closing_tx, closing) = tokio::sync::watch::channel(false);
+    let conn_limits =
+        conn::ConnLimits { max_connections: config.max_connections, handshake_timeout: config.handshake_timeout };
+    let incoming = conn::guard_incoming(bound.incoming, conn_limits, closing);
+
+    let mut builder = Server::builder()
+        .max_concurrent_streams(config.max_concurrent_streams)
+        // tonic passes None (no limit) where hyper and h2 default to 1024: after that many streams
+        // reset for a client's protocol errors (streams above the limit included), GOAWAY.
+        .http2_max_local_error_reset_streams(Some(MAX_LOCAL_ERROR_RESETS));
     if let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) {
         let cert = std::fs::read(cert).map_err(|e| format!("cannot read --tls-cert {}: {e}", cert.display()))?;
         let key = std::fs::read(key).map_err(|e| format!("cannot read --tls-key {}: {e}", key.display()))?;
         builder = builder.tls_config(ServerTlsConfig::new().identity(Identity::from_pem(cert, key)))?;
     }
     let router = builder
+        .layer(guard::GuardLayer::new(in_flight.clone(), config.max_open_calls, pending))
         .layer(tower::util::MapResponseLayer::new(service::oversize_to_resource_exhausted::<tonic::body::Body>))
         // Health is left without the token so load balancers and probes can ask it; it computes nothing.
         .add_service(health_service)
@@ -90,9 +118,10 @@ pub async fn serve(config: &Config, bound: Bound, shutdown: impl Future<Output =
         shutdown.await;
         tracing::info!("shutting down: no new connections; finishing the calls in flight");
         let _ = stop_streams.send(true);
+        let _ = closing_tx.send(true);
         let _ = stopping_tx.send(());
     };
-    let serving = router.serve_with_incoming_shutdown(bound.incoming, signal);
+    let serving = router.serve_with_incoming_shutdown(incoming, signal);
     tokio::pin!(serving);
     let grace = config.shutdown_grace;
     tokio::select! {
@@ -100,17 +129,36 @@ pub async fn serve(config: &Config, bound: Bound, shutdown: impl Future<Output =
         _ = stopping_rx => {}
     }
     health.set_not_serving::<CalculatorServiceServer<Calculator>>().await;
-    match tokio::time::timeout(grace, serving).await {
-        Ok(result) => {
-            result?;
-            Ok(true)
+    let drained = async {
+        loop {
+            in_flight.idle().await;
+            // Nothing in flight: idle connections have GOODBYE to close after GOAWAY. A call that
+            // arrives meanwhile (sent before the client saw GOAWAY) is waited for in turn.
+            tokio::time::sleep(GOODBYE.min(grace)).await;
+            if in_flight.get() == 0 {
+                return;
+            }
         }
-        Err(_) => {
-            tracing::warn!(
-                grace_seconds = grace.as_secs_f64(),
-                "calls still in flight after the shutdown grace period"
-            );
-            Ok(false)
+    };
+    tokio::select! {
+        result = tokio::time::timeout(grace, &mut serving) => match result {
+            Ok(result) => {
+                result?;
+                Ok(true)
+            }
+            Err(_) if in_flight.get() == 0 => Ok(true),
+            Err(_) => {
+                tracing::warn!(
+                    grace_seconds = grace.as_secs_f64(),
+                    calls = in_flight.get(),
+                    "calls still in flight after the shutdown grace period"
+                );
+                Ok(false)
+            }
+        },
+        _ = drained => {
+            tracing::info!("no call in flight; closing the connections still open");
+            Ok(true)
         }
     }
 }

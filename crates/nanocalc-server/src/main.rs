@@ -50,6 +50,11 @@ fn main() -> ExitCode {
             max_request_bytes = config.max_request_bytes,
             max_batch_length = config.max_batch_length,
             concurrency_limit = config.concurrency_limit,
+            max_concurrent_streams = config.max_concurrent_streams,
+            max_connections = config.max_connections,
+            max_open_calls = config.max_open_calls,
+            max_pending_request_bytes = config.max_pending_request_bytes,
+            handshake_timeout_seconds = config.handshake_timeout.as_secs_f64(),
             "serving nanocalc.v1.CalculatorService"
         );
         match serve(&config, bound, termination_signal()).await {

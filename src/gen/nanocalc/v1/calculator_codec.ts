@@ -9,6 +9,31 @@
 import { writeInt64Bigint, writeInt64Number, writePaddedVarint, writeSmallVarint } from "../../../wire.js";
 
 /**
+ * Index of the u32 control word holding the request length (bytes 0..4).
+ */
+export const REQUEST_LENGTH_WORD = 0;
+/**
+ * Index of the u32 control word holding where the response starts (bytes 4..8), or the capacity needed.
+ */
+export const RESPONSE_START_WORD = 1;
+/**
+ * Index of the u32 control word holding the response length (bytes 8..12), or NEED_CAPACITY.
+ */
+export const RESPONSE_LENGTH_WORD = 2;
+/**
+ * Where the request starts: after the control words, 8-byte aligned.
+ */
+export const REQUEST_OFFSET = 16;
+/**
+ * The response length word when the buffer is too small; the start word then holds the capacity needed.
+ */
+export const NEED_CAPACITY = 0xffffffff;
+/**
+ * Every response but a batch result fits in this many bytes (an error message is cut to fit).
+ */
+export const SMALL_RESPONSE_MAX = 192;
+
+/**
  * The values of `nanocalc.v1.Operation`.
  */
 export const Operation = {

@@ -1,0 +1,109 @@
+// The replicas a RemoteCalculator reaches, and how one call reaches one: the round-robin that skips
+// a replica for a while after it fails (doubling up to 5 s), the RPCs' names and raw-bytes
+// serializers, the failures worth retrying, and the errors a call fails with.
+import * as grpc from '@grpc/grpc-js';
+import { RemoteError } from './errors.js';
+import type { MalformedResponse } from './wire.js';
+
+export const CALCULATE = '/nanocalc.v1.CalculatorService/Calculate';
+export const CALCULATE_STREAM = '/nanocalc.v1.CalculatorService/CalculateStream';
+/** Failures after which the call is tried again on another replica (calculations are pure, so retrying is safe). */
+export const RETRYABLE = new Set<number>([grpc.status.UNAVAILABLE]);
+/** How long a replica that failed is skipped by the round-robin, at first and at most. */
+const DOWN_MS_FIRST = 250;
+const DOWN_MS_MAX = 5_000;
+
+export const serialize = (u8: Uint8Array): Buffer => Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
+export const deserialize = (buffer: Buffer): Buffer => buffer;
+
+export interface Endpoint {
+  /** `host:port`. */
+  address: string;
+  client: grpc.Client;
+  /** Skipped by the round-robin until this time (`Date.now()`), after a failure. */
+  downUntil: number;
+  /** Failures since it last answered. */
+  failures: number;
+}
+
+/** The replicas, a client each, in round-robin order. */
+export class RoundRobin {
+  readonly all: readonly Endpoint[];
+  #cursor = 0;
+
+  constructor(
+    addresses: readonly string[],
+    credentials: grpc.ChannelCredentials,
+    channelOptions: grpc.ChannelOptions,
+  ) {
+    this.all = addresses.map((address) => ({
+      address,
+      client: new grpc.Client(address, credentials, channelOptions),
+      downUntil: 0,
+      failures: 0,
+    }));
+  }
+
+  /** The next replica round-robin, skipping those tried for this call and those recently down. */
+  pick(tried: Set<Endpoint>): Endpoint {
+    const endpoints = this.all;
+    const now = Date.now();
+    let fallback: Endpoint | undefined;
+    for (let k = 0; k < endpoints.length; k++) {
+      const index = (this.#cursor + k) % endpoints.length;
+      const endpoint = endpoints[index]!;
+      if (tried.has(endpoint)) continue;
+      if (endpoint.downUntil <= now) {
+        this.#cursor = index + 1;
+        return endpoint;
+      }
+      if (fallback === undefined || endpoint.downUntil < fallback.downUntil) fallback = endpoint;
+    }
+    const chosen = fallback ?? endpoints[this.#cursor++ % endpoints.length]!;
+    return chosen;
+  }
+
+  /** A replica failed: skip it for a while, twice as long as last time (up to DOWN_MS_MAX). */
+  markDown(endpoint: Endpoint): void {
+    endpoint.failures++;
+    endpoint.downUntil = Date.now() + Math.min(DOWN_MS_MAX, DOWN_MS_FIRST * 2 ** (endpoint.failures - 1));
+  }
+
+  /** A replica answered: it is up again. */
+  markUp(endpoint: Endpoint): void {
+    endpoint.failures = 0;
+    endpoint.downUntil = 0;
+  }
+
+  /** Closes every client. */
+  close(): void {
+    for (const endpoint of this.all) endpoint.client.close();
+  }
+}
+
+export function toRemoteError(error: grpc.ServiceError, endpoint: string, signal: AbortSignal | undefined): RemoteError {
+  const cause = error.code === grpc.status.CANCELLED && signal?.aborted ? signal.reason : error;
+  return new RemoteError(error.code, error.details || error.message, endpoint, { cause });
+}
+
+export function cancelled(signal: AbortSignal): RemoteError {
+  return new RemoteError(grpc.status.CANCELLED, 'the call was cancelled by its AbortSignal', undefined, {
+    cause: signal.reason,
+  });
+}
+
+export function malformed(error: MalformedResponse, endpoint: string): RemoteError {
+  return new RemoteError(grpc.status.INTERNAL, `malformed response: ${error.message}`, endpoint, { cause: error });
+}
+
+export function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,270 @@
+// RemoteStream: calls pipelined on one CalculateStream, answered in order, moved to another
+// replica if this one fails with UNAVAILABLE.
+import * as grpc from '@grpc/grpc-js';
+import { CalculatorError } from '../errors.js';
+import { type Operation, OPERATION_FIELD, checkBatchShape, checkOperands, checkOperation } from '../validate.js';
+import { MalformedResponse, decodeBatchInto, decodeValue, encodeBinary, encodeColumns } from './wire.js';
+import { RemoteError } from './errors.js';
+import { CALCULATE_STREAM, RETRYABLE, deserialize, malformed, serialize, toRemoteError } from './endpoints.js';
+import { type BatchInput, asColumn, toNumber } from './values.js';
+
+/** Requests a stream keeps written and unanswered at most; more wait in the stream's own queue. */
+const STREAM_WINDOW = 512;
+
+interface Pending {
+  request: Uint8Array;
+  resolve: (bytes: Buffer) => void;
+  reject: (error: unknown) => void;
+}
+
+/** @internal How a stream reaches the replicas: the RemoteCalculator's round-robin. */
+export interface StreamRoute {
+  /** The next replica, skipping `tried` (addresses) unless every replica was tried. */
+  open(tried: ReadonlySet<string>): { client: grpc.Client; address: string };
+  /** A replica failed: skip it for a while. */
+  failed(address: string): void;
+  metadata(): grpc.Metadata;
+  maxAttempts: number;
+}
+
+const EMPTY_PENDING: Pending = { request: new Uint8Array(0), resolve: () => {}, reject: () => {} };
+
+/**
+ * A pipelined CalculateStream: the Calculator's methods, each sent at once (up to 512 unanswered,
+ * the rest queued here) and answered in order. If the replica fails or shuts down (UNAVAILABLE),
+ * the unanswered calls are sent again, in order, on a new stream to another replica (calculations
+ * are pure, so this is safe); other failures reject every unanswered call with a RemoteError.
+ * Call `end()` when done.
+ */
+export class RemoteStream {
+  readonly #route: StreamRoute;
+  readonly #deadline: number;
+  readonly #signal: AbortSignal | undefined;
+  #call!: grpc.ClientDuplexStream<Uint8Array, Buffer>;
+  #endpoint = '';
+  #generation = 0;
+  #attempts = 0;
+  readonly #tried = new Set<string>();
+  /** Calls in order: answered before #head, written before #next, the rest waiting for the window. */
+  #pending: Pending[] = [];
+  #head = 0;
+  #next = 0;
+  #failure: RemoteError | undefined;
+  #ended = false;
+  #endSent = false;
+  #finished = false;
+  #resolveDone!: () => void;
+  #rejectDone!: (error: unknown) => void;
+  readonly #done: Promise<void>;
+  readonly #onAbort = () => this.#call.cancel();
+
+  /** @internal Use `RemoteCalculator.stream()`. */
+  constructor(route: StreamRoute, deadline: number, signal?: AbortSignal) {
+    this.#route = route;
+    this.#deadline = deadline;
+    this.#signal = signal;
+    this.#done = new Promise((resolve, reject) => {
+      this.#resolveDone = resolve;
+      this.#rejectDone = reject;
+    });
+    this.#done.catch(() => {}); // observed through the calls and end()
+    signal?.addEventListener('abort', this.#onAbort, { once: true });
+    this.#open();
+    if (signal?.aborted) this.#call.cancel();
+  }
+
+  add(a: number, b: number): Promise<number>;
+  add(a: bigint, b: bigint): Promise<bigint>;
+  add(a: number | bigint, b: number | bigint): Promise<number | bigint> {
+    return this.#binary('add', a, b);
+  }
+
+  subtract(a: number, b: number): Promise<number>;
+  subtract(a: bigint, b: bigint): Promise<bigint>;
+  subtract(a: number | bigint, b: number | bigint): Promise<number | bigint> {
+    return this.#binary('subtract', a, b);
+  }
+
+  multiply(a: number, b: number): Promise<number>;
+  multiply(a: bigint, b: bigint): Promise<bigint>;
+  multiply(a: number | bigint, b: number | bigint): Promise<number | bigint> {
+    return this.#binary('multiply', a, b);
+  }
+
+  divide(a: number, b: number): Promise<number>;
+  divide(a: bigint, b: bigint): Promise<bigint>;
+  divide(a: number | bigint, b: number | bigint): Promise<number | bigint> {
+    return this.#binary('divide', a, b);
+  }
+
+  remainder(a: number, b: number): Promise<number>;
+  remainder(a: bigint, b: bigint): Promise<bigint>;
+  remainder(a: number | bigint, b: number | bigint): Promise<number | bigint> {
+    return this.#binary('remainder', a, b);
+  }
+
+  /** One column request (not split, unlike `RemoteCalculator.batch`). */
+  async batch(operation: Operation, a: BatchInput, b: BatchInput, out?: BigInt64Array): Promise<BigInt64Array> {
+    const op = checkOperation(operation);
+    const n = checkBatchShape(a, b, out);
+    const results = new BigInt64Array(n);
+    const bytes = await this.#send(encodeColumns(op, asColumn(a, n, 'a'), asColumn(b, n, 'b')));
+    this.#decode(() => decodeBatchInto(bytes, results, 0, n));
+    if (out === undefined) return results;
+    out.set(results);
+    return out;
+  }
+
+  /** An encoded `CalculatorRequest` → the encoded `CalculatorResponse`. */
+  async process(request: Uint8Array): Promise<Uint8Array> {
+    if (!(request instanceof Uint8Array)) throw new TypeError('nanocalc: process() takes a Uint8Array');
+    return new Uint8Array(await this.#send(request));
+  }
+
+  /** Calls sent and not yet answered. */
+  get pending(): number {
+    return this.#pending.length - this.#head;
+  }
+
+  /** The replica the stream is on now. */
+  get endpoint(): string {
+    return this.#endpoint;
+  }
+
+  /** Ends the stream once the calls sent are answered; resolves then (rejects if the stream failed). */
+  end(): Promise<void> {
+    if (!this.#ended) {
+      this.#ended = true;
+      this.#flush();
+    }
+    return this.#done;
+  }
+
+  /** Abandons the stream: unanswered calls reject with CANCELLED. */
+  cancel(): void {
+    this.#call.cancel();
+  }
+
+  /** Opens the stream on the next replica and writes what is unanswered. */
+  #open(): void {
+    const generation = ++this.#generation;
+    const { client, address } = this.#route.open(this.#tried);
+    this.#attempts++;
+    this.#endpoint = address;
+    const options: grpc.CallOptions = this.#deadline === Infinity ? {} : { deadline: this.#deadline };
+    const call = client.makeBidiStreamRequest<Uint8Array, Buffer>(
+      CALCULATE_STREAM,
+      serialize,
+      deserialize,
+      this.#route.metadata(),
+      options,
+    );
+    this.#call = call;
+    call.on('data', (bytes: Buffer) => {
+      if (generation === this.#generation) this.#answer(bytes);
+    });
+    call.on('error', (error: grpc.ServiceError) => {
+      if (generation === this.#generation) this.#failed(toRemoteError(error, address, this.#signal));
+    });
+    call.on('status', (status: grpc.StatusObject) => {
+      if (generation !== this.#generation || status.code !== grpc.status.OK) return; // 'error' handles those
+      if (this.#head < this.#pending.length) {
+        this.#fail(new RemoteError(grpc.status.INTERNAL, 'the stream ended before every call was answered', address));
+      } else {
+        this.#finish();
+      }
+    });
+    this.#next = this.#head;
+    this.#endSent = false;
+    this.#flush();
+  }
+
+  #answer(bytes: Buffer): void {
+    const pending = this.#pending[this.#head];
+    if (pending === undefined) return;
+    this.#pending[this.#head++] = EMPTY_PENDING;
+    if (this.#head > 1024 && this.#head * 2 > this.#pending.length) {
+      this.#pending.splice(0, this.#head);
+      this.#next -= this.#head;
+      this.#head = 0;
+    }
+    pending.resolve(bytes);
+    this.#flush();
+  }
+
+  /** The stream failed: UNAVAILABLE moves the unanswered calls to another replica, while attempts remain. */
+  #failed(error: RemoteError): void {
+    const retry =
+      RETRYABLE.has(error.code) &&
+      this.#attempts < this.#route.maxAttempts &&
+      !this.#signal?.aborted &&
+      Date.now() < this.#deadline;
+    if (!retry) {
+      this.#fail(error);
+      return;
+    }
+    this.#route.failed(this.#endpoint);
+    this.#tried.add(this.#endpoint);
+    this.#open();
+  }
+
+  /**
+   * Writes waiting calls while fewer than STREAM_WINDOW are unanswered. (grpc-js keeps the messages
+   * it has not sent yet in an array that it slices after every write: thousands written ahead
+   * cost quadratic time, so the window bounds what it holds.)
+   */
+  #flush(): void {
+    const pending = this.#pending;
+    while (this.#next < pending.length && this.#next - this.#head < STREAM_WINDOW) {
+      this.#call.write(pending[this.#next++]!.request);
+    }
+    if (this.#ended && !this.#endSent && this.#next === pending.length && this.#failure === undefined) {
+      this.#endSent = true;
+      this.#call.end();
+    }
+  }
+
+  async #binary(op: Operation, a: number | bigint, b: number | bigint): Promise<number | bigint> {
+    const kind = checkOperands(a, b);
+    const bytes = await this.#send(encodeBinary(OPERATION_FIELD[op], BigInt(a), BigInt(b)));
+    const value = this.#decode(() => decodeValue(bytes));
+    return kind === 'bigint' ? value : toNumber(value);
+  }
+
+  #decode<T>(decode: () => T): T {
+    try {
+      return decode();
+    } catch (error) {
+      if (error instanceof MalformedResponse) throw malformed(error, this.#endpoint);
+      throw error;
+    }
+  }
+
+  #send(request: Uint8Array): Promise<Buffer> {
+    if (this.#ended) return Promise.reject(new CalculatorError('CLOSED', 'nanocalc: this stream was ended'));
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ request, resolve, reject });
+      this.#flush();
+    });
+  }
+
+  #finish(): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#signal?.removeEventListener('abort', this.#onAbort);
+    this.#resolveDone();
+  }
+
+  #fail(error: RemoteError): void {
+    this.#failure ??= error;
+    for (let i = this.#head; i < this.#pending.length; i++) this.#pending[i]!.reject(this.#failure);
+    this.#pending = [];
+    this.#head = 0;
+    this.#next = 0;
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#signal?.removeEventListener('abort', this.#onAbort);
+    this.#rejectDone(this.#failure);
+  }
+}
