@@ -16,5 +16,6 @@ let addon: BaselineAddon | undefined;
 
 /** The addon with the baselines, loaded on first use (this file runs from dist/bench). */
 export function baselineAddon(): BaselineAddon {
-  return (addon ??= createRequire(import.meta.url)('../../target/bench-addon/nanocalc.node') as BaselineAddon);
+  addon ??= createRequire(import.meta.url)('../../target/bench-addon/nanocalc.node') as BaselineAddon;
+  return addon;
 }
