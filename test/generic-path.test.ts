@@ -1,14 +1,13 @@
 // processBuffer, the generic-path benchmark baseline (a Buffer argument, prost decode into owned
-// messages, prost encode into a new Buffer), gives the same answers as the engine behind
-// Calculator.process, so the benchmark compares two ways of doing the same work.
+// messages, prost encode into a new Buffer; in the bench addon, bench/baseline-addon.ts), gives the
+// same answers as the engine behind Calculator.process, so the benchmark compares two ways of doing
+// the same work.
 
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRequire } from 'node:module';
 import fc from 'fast-check';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { Calculator } from 'nanocalc';
-import type * as Binding from '../native/index.js';
 import {
   BatchOperationSchema,
   BinaryOpSchema,
@@ -17,12 +16,11 @@ import {
   ErrorCode,
   Operation,
 } from '../gen/nanocalc/v1/calculator_pb.js';
+import { baselineAddon } from '../bench/baseline-addon.js';
 import { request, summarize } from './reference.js';
 import { show } from './helpers.js';
 
-// The addon as src/runtime/node.ts loads it (this file runs from dist/test).
-const require = createRequire(import.meta.url);
-const { processBuffer } = require('../../native/nanocalc.node') as typeof Binding;
+const { processBuffer } = baselineAddon();
 
 const calc = new Calculator();
 

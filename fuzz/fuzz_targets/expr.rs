@@ -1,14 +1,12 @@
 //! Expression texts: the input bytes as `Expression.text` (invalid UTF-8 included, which prost
 //! and so the engine reject), answered by `nanocalc_core::process` with small expression limits.
-//! The answer must equal the reference (prost and the shunting-yard evaluator of tests/common):
+//! The answer must equal the reference (prost and the shunting-yard evaluator of nanocalc-testkit):
 //! the value, or the error code and the character offset.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use nanocalc_core::Limits;
-
-#[path = "../../crates/nanocalc-core/tests/common/mod.rs"]
-mod common;
+use nanocalc_testkit::{decode_response, reference};
 
 fn varint(out: &mut Vec<u8>, mut value: usize) {
     while value >= 0x80 {
@@ -27,5 +25,5 @@ fuzz_target!(|text: &[u8]| {
     varint(&mut request, body.len());
     request.extend(body);
     let response = nanocalc_core::process(&request, &limits);
-    assert_eq!(common::decode_response(&response), common::reference(&request, &limits), "text {text:02x?}");
+    assert_eq!(decode_response(&response), reference(&request, &limits), "text {text:02x?}");
 });

@@ -1,5 +1,5 @@
 //! Raw request bytes: the engine's answer must decode with prost and equal the reference
-//! (prost decoding and a 128-bit model, tests/common of nanocalc-core), and the fast decoder
+//! (prost decoding and a 128-bit model, nanocalc-testkit), and the fast decoder
 //! must accept exactly what prost accepts. The same bytes in a shared buffer: where the bindings
 //! copy a column batch's lists must be where the decoder reads them, the values they copy out
 //! must be those of the answer, and the batch run with its lists and values outside the buffer
@@ -10,16 +10,14 @@ use libfuzzer_sys::fuzz_target;
 use nanocalc_core::decode::{self, Request};
 use nanocalc_core::pb::{self, calculator_response::Result as Answer};
 use nanocalc_core::{Limits, shared_buffer};
+use nanocalc_testkit::{decode_response, reference};
 use prost::Message;
-
-#[path = "../../crates/nanocalc-core/tests/common/mod.rs"]
-mod common;
 
 fuzz_target!(|data: &[u8]| {
     let limits = Limits { max_request_bytes: 1 << 16, max_batch_length: 4096, ..Limits::default() };
     let response = nanocalc_core::process(data, &limits);
-    let expected = common::reference(data, &limits);
-    assert_eq!(common::decode_response(&response), expected, "request {data:02x?}");
+    let expected = reference(data, &limits);
+    assert_eq!(decode_response(&response), expected, "request {data:02x?}");
     assert_eq!(
         decode::decode(data).is_ok(),
         pb::CalculatorRequest::decode(data).is_ok(),

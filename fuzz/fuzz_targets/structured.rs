@@ -6,8 +6,8 @@
 //! - the engine's answer always decodes with prost as a `CalculatorResponse` with a result;
 //! - an undamaged request is answered what the model computes on its own with `arith::apply`
 //!   (value, batch values, error code and index; expressions by the shunting-yard evaluator of
-//!   tests/common);
-//! - every request, damaged or not, is answered what the prost reference of tests/common gives,
+//!   nanocalc-testkit);
+//! - every request, damaged or not, is answered what the prost reference of nanocalc-testkit gives,
 //!   and what prost rejects as a `CalculatorRequest` the engine answers `INVALID_REQUEST` (unless
 //!   over the size limit), its fast decoder rejecting exactly the same.
 #![no_main]
@@ -16,10 +16,8 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use nanocalc_core::pb::{self, calculator_request::Operation as Member, calculator_response::Result as Answer};
 use nanocalc_core::{Limits, arith};
+use nanocalc_testkit::{decode_response, evaluate, reference};
 use prost::Message;
-
-#[path = "../../crates/nanocalc-core/tests/common/mod.rs"]
-mod common;
 
 #[derive(Arbitrary, Debug)]
 struct Input {
@@ -235,7 +233,7 @@ fn expected(model: &Model, request_len: usize, limits: &Limits) -> Answer {
             if text.len() > limits.max_expression_bytes {
                 return error(pb::ErrorCode::LimitExceeded, 0);
             }
-            match common::evaluate(&text, limits.max_expression_depth) {
+            match evaluate(&text, limits.max_expression_depth) {
                 Ok(value) => Answer::Value(value),
                 Err((code, at)) => error(code, at as u64),
             }
@@ -348,7 +346,7 @@ fuzz_target!(|input: Input| {
     let response = pb::CalculatorResponse::decode(bytes.as_slice())
         .unwrap_or_else(|e| panic!("undecodable response {bytes:02x?} to {request:02x?}: {e}"));
     assert!(response.result.is_some(), "a response without a result to {request:02x?}");
-    let answer = common::decode_response(&bytes);
+    let answer = decode_response(&bytes);
 
     // (b) Undamaged: the model's own answer.
     if request == encoded {
@@ -357,7 +355,7 @@ fuzz_target!(|input: Input| {
     }
 
     // (c) Prost's view of the same bytes: the reference, and INVALID_REQUEST for what it rejects.
-    assert_eq!(answer, common::reference(&request, &limits), "request {request:02x?} from {input:?}");
+    assert_eq!(answer, reference(&request, &limits), "request {request:02x?} from {input:?}");
     let prost_accepts = pb::CalculatorRequest::decode(request.as_slice()).is_ok();
     assert_eq!(nanocalc_core::decode::decode(&request).is_ok(), prost_accepts, "decoders disagree on {request:02x?}");
     if !prost_accepts && request.len() <= limits.max_request_bytes {

@@ -4,10 +4,7 @@ import { createRequire } from 'node:module';
 import type * as Binding from '../../native/index.js';
 import type { Engine, EngineLimits } from './engine.js';
 
-export type NativeBinding = typeof Binding & {
-  /** A raw Node-API callback that does nothing: the floor of a crossing, for the benchmark. */
-  boundaryFloor(): void;
-};
+export type NativeBinding = typeof Binding;
 
 const require = createRequire(import.meta.url);
 let addon: NativeBinding | undefined;

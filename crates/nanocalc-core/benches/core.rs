@@ -3,12 +3,9 @@
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use nanocalc_core::pb::{self, calculator_request::Operation as Member};
 use nanocalc_core::{Limits, Outcome, process_into};
+use nanocalc_testkit::encode;
 use prost::Message;
 use std::hint::black_box;
-
-fn encode(member: Member) -> Vec<u8> {
-    pb::CalculatorRequest { operation: Some(member) }.encode_to_vec()
-}
 
 fn rows(n: usize) -> Vec<u8> {
     let operations = (0..n as i64).map(|i| pb::BinaryOp { a: i * 7919 - 1_000_000, b: i + 1 }).collect();

@@ -213,6 +213,7 @@ fn detect_fast_pext() -> bool {
 mod tests {
     use super::*;
     use crate::pb::{self, calculator_request::Operation as Member, calculator_response::Result as Answer};
+    use nanocalc_testkit::model;
     use proptest::prelude::*;
     use prost::Message;
 
@@ -270,19 +271,8 @@ mod tests {
         let Some(Member::Batch(batch)) = pb::CalculatorRequest::decode(request).ok()?.operation else {
             return None;
         };
-        let op = Op::from_wire(batch.operation)?;
-        let exact = |a: i64, b: i64| -> Option<i64> {
-            let (a, b) = (i128::from(a), i128::from(b));
-            let value = match op {
-                Op::Add => a + b,
-                Op::Subtract => a - b,
-                Op::Multiply => a * b,
-                Op::Divide => a.checked_div(b)?,
-                Op::Remainder => a.checked_rem(b)?,
-            };
-            Some(value.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64)
-        };
-        batch.operations.iter().map(|row| exact(row.a, row.b)).collect()
+        let op = Op::from_wire(batch.operation)? as i32;
+        batch.operations.iter().map(|row| model(op, row.a, row.b)).collect()
     }
 
     /// The fast path through `canonical_row_batch`, into an 8-byte aligned buffer: the values if it

@@ -2,12 +2,10 @@
 //! built by prost, valid ones re-encoded in non-canonical ways, and garbage. Whatever prost
 //! accepts must be answered as the model says; whatever prost rejects must be INVALID_REQUEST.
 
-mod common;
-
-use common::{decode_response, encode, reference};
 use nanocalc_core::decode::decode;
 use nanocalc_core::pb::{self, calculator_request::Operation as Member};
 use nanocalc_core::{Limits, process};
+use nanocalc_testkit::{decode_response, encode, reference};
 use proptest::prelude::*;
 
 fn edgy_i64() -> impl Strategy<Value = i64> {

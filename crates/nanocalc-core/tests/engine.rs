@@ -1,10 +1,8 @@
 //! The engine through its only interface, bytes in and bytes out, at the edges of i64 and of the wire.
 
-mod common;
-
-use common::{decode_response, encode, reference};
 use nanocalc_core::pb::{self, calculator_request::Operation as Member, calculator_response::Result as Answer};
 use nanocalc_core::{Limits, Outcome, process, process_into};
+use nanocalc_testkit::{decode_response, encode, reference};
 use prost::Message;
 
 const MIN: i64 = i64::MIN;

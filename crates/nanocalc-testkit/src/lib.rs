@@ -1,14 +1,20 @@
-//! An independent reference for the engine: prost decodes, a 128-bit model computes, prost encodes.
-#![allow(dead_code)]
+//! Tests only (never a dependency of a shipped crate): an independent reference for the engine,
+//! shared by nanocalc-core's unit and integration tests, its benches and the fuzz targets. Prost
+//! decodes, a 128-bit model computes, prost encodes; expressions go through a shunting-yard
+//! evaluator instead of the engine's recursive descent. It takes nanocalc-core's schema types
+//! (`pb`), `Op` and `Limits`, and none of its arithmetic or decoding.
 
 use nanocalc_core::pb::{self, calculator_request::Operation as Member, calculator_response::Result as Answer};
 use nanocalc_core::{Limits, Op};
 use prost::Message;
 
-/// The exact result, clamped to i64; `None` for a zero divisor.
-pub fn model(op: Op, a: i64, b: i64) -> Option<i64> {
+/// The exact result of `a op b` by 128-bit arithmetic, clamped to i64; `None` for a zero divisor:
+/// the model of `nanocalc_core::arith::apply`. `op` is the operation's wire value (`Op as i32`, 1
+/// to 5) so that nanocalc-core's unit tests can call it too: there `Op` is the crate under test's
+/// own, another type than the `Op` of the nanocalc-core this crate is built with.
+pub fn model(op: i32, a: i64, b: i64) -> Option<i64> {
     let (a, b) = (i128::from(a), i128::from(b));
-    let exact = match op {
+    let exact = match Op::from_wire(op).expect("an operation's wire value, 1 to 5") {
         Op::Add => a + b,
         Op::Subtract => a - b,
         Op::Multiply => a * b,
@@ -30,7 +36,7 @@ fn batch(op: i32, pairs: impl ExactSizeIterator<Item = (i64, i64)>, limits: &Lim
     }
     let mut values = Vec::new();
     for (index, (a, b)) in pairs.enumerate() {
-        match model(op, a, b) {
+        match model(op as i32, a, b) {
             Some(value) => values.push(value),
             None => return error(pb::ErrorCode::DivisionByZero, index as u64),
         }
@@ -72,7 +78,7 @@ pub fn reference(request: &[u8], limits: &Limits) -> pb::CalculatorResponse {
 }
 
 fn single(op: Op, operands: &pb::BinaryOp) -> Answer {
-    match model(op, operands.a, operands.b) {
+    match model(op as i32, operands.a, operands.b) {
         Some(value) => Answer::Value(value),
         None => error(pb::ErrorCode::DivisionByZero, 0),
     }
@@ -88,6 +94,7 @@ pub fn decode_response(bytes: &[u8]) -> pb::CalculatorResponse {
     response
 }
 
+/// A request of one member, encoded by prost.
 pub fn encode(member: Member) -> Vec<u8> {
     pb::CalculatorRequest { operation: Some(member) }.encode_to_vec()
 }
@@ -240,12 +247,12 @@ pub fn evaluate(text: &str, max_depth: usize) -> Result<i64, (pb::ErrorCode, usi
             Rpn::Value(value) => values.push(value),
             Rpn::Negate => {
                 let x = values.pop().unwrap();
-                values.push(model(Op::Subtract, 0, x).unwrap());
+                values.push(model(Op::Subtract as i32, 0, x).unwrap());
             }
             Rpn::Binary(op, at) => {
                 let b = values.pop().unwrap();
                 let a = values.pop().unwrap();
-                values.push(model(op, a, b).ok_or((pb::ErrorCode::DivisionByZero, at))?);
+                values.push(model(op as i32, a, b).ok_or((pb::ErrorCode::DivisionByZero, at))?);
             }
         }
     }
