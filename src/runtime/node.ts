@@ -12,7 +12,8 @@ let addon: NativeBinding | undefined;
 /** The Node-API addon (loaded on first use: Bun and Deno use it only when asked to). */
 export function nodeAddon(): NativeBinding {
   // This file runs from dist/src/runtime/.
-  return (addon ??= require('../../../native/nanocalc.node') as NativeBinding);
+  if (addon === undefined) addon = require('../../../native/nanocalc.node') as NativeBinding;
+  return addon;
 }
 
 export function openNodeEngine(u8: Uint8Array, limits: EngineLimits): Engine {
