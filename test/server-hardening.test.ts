@@ -177,6 +177,17 @@ async function shutsDownPromptlyWith(what: string, withinMs: number, prepare: (s
 }
 
 describe('item 5: idle connections do not hold up a graceful shutdown', () => {
+  test("a SIGTERM sent as soon as the server says 'listening on' is a graceful shutdown (exit 0)", async () => {
+    // The handlers were installed only once serving began: a process manager's prompt SIGTERM
+    // killed the server by the signal's default action.
+    for (let round = 0; round < 5; round++) {
+      const server = await start();
+      const { code } = await terminate(server);
+      assert.equal(code, 0, `round ${round}: ${server.logs}`);
+      assert.match(server.logs, /signal received/);
+    }
+  });
+
   test('a bare TCP connection (no HTTP/2 preface): SIGTERM exits 0 at once, not after the grace period', async () => {
     await shutsDownPromptlyWith('a bare TCP connection', 3_000, () => {});
   });

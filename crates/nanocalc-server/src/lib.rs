@@ -163,21 +163,28 @@ pub async fn serve(config: &Config, bound: Bound, shutdown: impl Future<Output =
     }
 }
 
-/// Resolves on SIGTERM or SIGINT (Ctrl-C).
-pub async fn termination_signal() {
+/// A future that resolves on SIGTERM or SIGINT (Ctrl-C). The handlers are installed when this is
+/// called, not when the future is first polled, so a signal sent as soon as the server says it is
+/// listening is a graceful shutdown, not the default action that kills the process. Call it from
+/// within the runtime.
+pub fn termination_signal() -> impl Future<Output = ()> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
         let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
         let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
-        tokio::select! {
-            _ = term.recv() => tracing::info!(signal = "SIGTERM", "signal received"),
-            _ = int.recv() => tracing::info!(signal = "SIGINT", "signal received"),
+        async move {
+            tokio::select! {
+                _ = term.recv() => tracing::info!(signal = "SIGTERM", "signal received"),
+                _ = int.recv() => tracing::info!(signal = "SIGINT", "signal received"),
+            }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = tokio::signal::ctrl_c().await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }
 

@@ -39,6 +39,8 @@ fn main() -> ExitCode {
             }
         };
         let addr = bound.local_addr;
+        // Before the line below: from then on a SIGTERM is a graceful shutdown.
+        let shutdown = termination_signal();
         // The one line on stdout: how scripts and tests learn the port when --addr ends in :0.
         println!("listening on {addr}");
         let _ = std::io::stdout().flush();
@@ -57,7 +59,7 @@ fn main() -> ExitCode {
             handshake_timeout_seconds = config.handshake_timeout.as_secs_f64(),
             "serving nanocalc.v1.CalculatorService"
         );
-        match serve(&config, bound, termination_signal()).await {
+        match serve(&config, bound, shutdown).await {
             Ok(true) => {
                 tracing::info!("stopped: every call in flight was answered");
                 ExitCode::SUCCESS
