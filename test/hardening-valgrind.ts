@@ -11,6 +11,17 @@ import { execFileSync, spawnSync } from 'node:child_process';
 
 const long = process.argv.includes('--long');
 
+/** valgrind, installed from Debian's packages when it is missing (a fresh machine's CI run). */
+function ensureValgrind(): void {
+  if (spawnSync('valgrind', ['--version'], { stdio: 'ignore' }).status === 0) return;
+  console.log('valgrind is missing: installing it with apt-get');
+  for (const args of [['update'], ['install', '-y', '--no-install-recommends', 'valgrind']]) {
+    const run = spawnSync('apt-get', args, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    if (run.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed: install valgrind to run these tests`);
+  }
+}
+ensureValgrind();
+
 interface Binary {
   name: string;
   path: string;
