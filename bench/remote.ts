@@ -10,7 +10,7 @@
 import { Calculator } from 'nanocalc';
 import { RemoteCalculator } from 'nanocalc/remote';
 import { formatColumns, formatTable, writeReport, type Row } from './report.js';
-import { type Server, startServer, stopAll } from '../test/remote-servers.js';
+import { type Server, startServer, stopAll } from '../test/support/servers.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');

@@ -4,8 +4,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Calculator } from 'nanocalc';
-import { MAX, MIN, OPS } from './reference.js';
-import { assertThrowsExactly, show } from './helpers.js';
+import { MAX, MIN, OPS } from './models/reference.js';
+import { assertThrowsExactly, show } from './support/helpers.js';
 
 const calc = new Calculator();
 

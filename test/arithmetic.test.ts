@@ -4,8 +4,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Calculator } from 'nanocalc';
-import { EDGES, MAX, MIN, OPS, SAFE_MAX, SAFE_MIN, i64, reference, safeInt, type Op } from './reference.js';
-import { assertCalculatorError, assertThrowsExactly, show } from './helpers.js';
+import { EDGES, MAX, MIN, OPS, SAFE_MAX, SAFE_MIN, i64, reference, safeInt, type Op } from './models/reference.js';
+import { assertCalculatorError, assertThrowsExactly, show } from './support/helpers.js';
 
 const calc = new Calculator();
 

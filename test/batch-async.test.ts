@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { setImmediate as turn } from 'node:timers/promises';
 import fc from 'fast-check';
 import { Calculator, type CalculatorError } from 'nanocalc';
-import { OPS, clamp, i64, referenceBatch, safeInt, type Op } from './reference.js';
-import { bytesOf, i64Column, show } from './helpers.js';
+import { OPS, clamp, i64, referenceBatch, safeInt, type Op } from './models/reference.js';
+import { bytesOf, i64Column, show } from './support/helpers.js';
 
 /** Elements per chunk of batchAsync (src/chunks.ts, CHUNK_LENGTH): sizes around it cross chunk boundaries. */
 const CHUNK = 1 << 18;

@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { MessageChannel } from 'node:worker_threads';
 import fc from 'fast-check';
 import { Calculator } from 'nanocalc';
-import { OPS, i64, referenceBatch } from './reference.js';
-import { assertCalculatorError, assertThrowsExactly, show } from './helpers.js';
+import { OPS, i64, referenceBatch } from './models/reference.js';
+import { assertCalculatorError, assertThrowsExactly, show } from './support/helpers.js';
 
 const calc = new Calculator();
 const oneThread = new Calculator({ maxThreads: 1 });

@@ -6,8 +6,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Calculator } from 'nanocalc';
-import { OPS, clamp, reference } from './reference.js';
-import { assertCalculatorError, bytesOf, i64Column } from './helpers.js';
+import { OPS, clamp, reference } from './models/reference.js';
+import { assertCalculatorError, bytesOf, i64Column } from './support/helpers.js';
 
 const CHUNK = 1 << 18;
 const N = 2 * CHUNK + 5;

@@ -5,8 +5,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Calculator, CalculatorError } from 'nanocalc';
-import { MAX, MIN, OPS, clamp, i64, referenceBatch, safeInt, type Op } from './reference.js';
-import { assertCalculatorError, assertThrowsExactly, show } from './helpers.js';
+import { MAX, MIN, OPS, clamp, i64, referenceBatch, safeInt, type Op } from './models/reference.js';
+import { assertCalculatorError, assertThrowsExactly, show } from './support/helpers.js';
 
 const calc = new Calculator();
 

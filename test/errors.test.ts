@@ -3,7 +3,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import nanocalc, { Calculator, CalculatorError } from 'nanocalc';
-import { MIN } from './reference.js';
+import { MIN } from './models/reference.js';
 
 const calc = new Calculator();
 

@@ -7,9 +7,9 @@ import fc from 'fast-check';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { Calculator } from 'nanocalc';
 import { CalculatorRequestSchema, CalculatorResponseSchema, ErrorCode, ExpressionSchema } from '../gen/nanocalc/v1/calculator_pb.js';
-import { MAX_EXPRESSION_BYTES, MAX_EXPRESSION_DEPTH, expression, expressionSoup, referenceEvaluate } from './expr-reference.js';
-import { MAX, MIN } from './reference.js';
-import { assertCalculatorError, assertThrowsExactly, show } from './helpers.js';
+import { MAX_EXPRESSION_BYTES, MAX_EXPRESSION_DEPTH, expression, expressionSoup, referenceEvaluate } from './models/expressions.js';
+import { MAX, MIN } from './models/reference.js';
+import { assertCalculatorError, assertThrowsExactly, show } from './support/helpers.js';
 
 const calc = new Calculator();
 

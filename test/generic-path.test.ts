@@ -17,8 +17,8 @@ import {
   Operation,
 } from '../gen/nanocalc/v1/calculator_pb.js';
 import { baselineAddon } from '../bench/baseline-addon.js';
-import { request, summarize } from './reference.js';
-import { show } from './helpers.js';
+import { request, summarize } from './models/reference.js';
+import { show } from './support/helpers.js';
 
 const { processBuffer } = baselineAddon();
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const child = fileURLToPath(new URL('./hardening-gc-child.js', import.meta.url));
+const child = fileURLToPath(new URL('./children/hardening-gc.js', import.meta.url));
 
 test('20,000 calculators dropped without close(): RSS stays bounded', () => {
   const output = execFileSync(process.execPath, ['--expose-gc', child, '20000'], { encoding: 'utf8', timeout: 120_000 });

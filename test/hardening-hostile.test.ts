@@ -9,7 +9,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Calculator, CalculatorError } from 'nanocalc';
-import { OPS, type Op, i64, reference, referenceBatch } from './reference.js';
+import { OPS, type Op, i64, reference, referenceBatch } from './models/reference.js';
 
 const calc = new Calculator({ maxBatchLength: 100_000 });
 const figures = { single: 0, batch: 0, process: 0, threw: 0, answered: 0 };

@@ -11,14 +11,14 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { CalculatorError } from 'nanocalc';
 import { RemoteCalculator } from 'nanocalc/remote';
-import { OPS, reference, referenceBatch } from './reference.js';
-import { pseudoRandomI64 } from './helpers.js';
-import { startServer, stopAll } from './remote-servers.js';
-import type { FaultFigures, LoadFigures } from './hardening-server-load-child.js';
+import { OPS, reference, referenceBatch } from './models/reference.js';
+import { pseudoRandomI64 } from './support/helpers.js';
+import { startServer, stopAll } from './support/servers.js';
+import type { FaultFigures, LoadFigures } from './children/hardening-server-load.js';
 
 after(stopAll);
 
-const CHILD = fileURLToPath(new URL('./hardening-server-load-child.js', import.meta.url));
+const CHILD = fileURLToPath(new URL('./children/hardening-server-load.js', import.meta.url));
 const LOAD_CLIENTS = 3;
 const LOAD_MS = 8_000;
 const MAX_MESSAGE_BYTES = 1 << 20;

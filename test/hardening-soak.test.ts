@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const child = fileURLToPath(new URL('./hardening-soak-child.js', import.meta.url));
+const child = fileURLToPath(new URL('./children/hardening-soak.js', import.meta.url));
 
 test('soak: 20,000,000 calls and 2,000 batches of 100,000, RSS growth under 32 MiB', () => {
   // execFileSync throws (failing the test) when the child exits non-zero: a wrong answer or growth.

@@ -5,14 +5,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
-import { type HammerFigures, hammer } from './hardening-workers-child.js';
+import { type HammerFigures, hammer } from './children/hardening-workers.js';
 
 const WORKERS = 4;
 const MS = 3_000;
 
 function run(seed: bigint, ms: number): Promise<HammerFigures> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./hardening-workers-child.js', import.meta.url), { workerData: { seed, ms } });
+    const worker = new Worker(new URL('./children/hardening-workers.js', import.meta.url), { workerData: { seed, ms } });
     worker.once('message', resolve);
     worker.once('error', reject);
     worker.once('exit', (code) => reject(new Error(`worker exited with ${code} before reporting`)));

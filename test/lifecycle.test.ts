@@ -4,8 +4,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Calculator, CalculatorError } from 'nanocalc';
-import { OPS, i64, reference, referenceBatch } from './reference.js';
-import { assertCalculatorError, assertThrowsExactly } from './helpers.js';
+import { OPS, i64, reference, referenceBatch } from './models/reference.js';
+import { assertCalculatorError, assertThrowsExactly } from './support/helpers.js';
 
 const ADD_5 = new Uint8Array([0x0a, 0x02, 0x08, 0x05]);
 

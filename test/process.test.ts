@@ -27,8 +27,8 @@ import {
   summarize,
   type ExpectedResponse,
   type ModelLimits,
-} from './reference.js';
-import { assertThrowsExactly, show } from './helpers.js';
+} from './models/reference.js';
+import { assertThrowsExactly, show } from './support/helpers.js';
 
 const calc = new Calculator();
 

@@ -10,10 +10,10 @@ import { toBinary } from '@bufbuild/protobuf';
 import { Calculator, CalculatorError } from 'nanocalc';
 import { RemoteCalculator, RemoteError } from 'nanocalc/remote';
 import { CalculatorRequestSchema } from '../gen/nanocalc/v1/calculator_pb.js';
-import { EDGES, MAX, MIN, OPS, SAFE_EDGES, i64, op, reference, referenceBatch, request, safeInt } from './reference.js';
-import { pseudoRandomI64, show } from './helpers.js';
-import { type Server, startServer, stopAll } from './remote-servers.js';
-import { expression, expressionSoup } from './expr-reference.js';
+import { EDGES, MAX, MIN, OPS, SAFE_EDGES, i64, op, reference, referenceBatch, request, safeInt } from './models/reference.js';
+import { pseudoRandomI64, show } from './support/helpers.js';
+import { type Server, startServer, stopAll } from './support/servers.js';
+import { expression, expressionSoup } from './models/expressions.js';
 
 let server: Server;
 let remote: RemoteCalculator;

@@ -6,9 +6,9 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { RemoteCalculator } from 'nanocalc/remote';
-import { reference, type Op, OPS } from './reference.js';
-import { pseudoRandomI64 } from './helpers.js';
-import { ROOT, type Server, startServer, stopAll } from './remote-servers.js';
+import { reference, type Op, OPS } from './models/reference.js';
+import { pseudoRandomI64 } from './support/helpers.js';
+import { ROOT, type Server, startServer, stopAll } from './support/servers.js';
 
 after(stopAll);
 

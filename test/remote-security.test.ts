@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { Calculator, CalculatorError } from 'nanocalc';
 import { RemoteCalculator, RemoteError } from 'nanocalc/remote';
-import { type Server, selfSignedCertificate, startServer, stopAll } from './remote-servers.js';
+import { type Server, selfSignedCertificate, startServer, stopAll } from './support/servers.js';
 
 after(stopAll);
 

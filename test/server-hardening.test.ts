@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import net from 'node:net';
 import { RemoteCalculator } from 'nanocalc/remote';
-import { SERVER_BIN, type Server, startServer, stopAll } from './remote-servers.js';
+import { SERVER_BIN, type Server, startServer, stopAll } from './support/servers.js';
 
 after(stopAll);
 
@@ -176,7 +176,7 @@ async function shutsDownPromptlyWith(what: string, withinMs: number, prepare: (s
   assert.doesNotMatch(server.logs, /still in flight/);
 }
 
-describe('item 5: idle connections do not hold up a graceful shutdown', () => {
+describe('item 5: idle connections do not hold up a graceful shutdown', { timeout: 120_000 }, () => {
   test("a SIGTERM sent as soon as the server says 'listening on' is a graceful shutdown (exit 0)", async () => {
     // The handlers were installed only once serving began: a process manager's prompt SIGTERM
     // killed the server by the signal's default action.
@@ -302,7 +302,7 @@ async function floodAndMeasure(server: Server, connections: number, perConnectio
   return { ...seen, beforeKiB, afterKiB, figures };
 }
 
-describe('item 6: streams, connections and pending request bytes are bounded; memory comes back', () => {
+describe('item 6: streams, connections and pending request bytes are bounded; memory comes back', { timeout: 120_000 }, () => {
   test('40,000 HEADERS-only streams on one connection: refused beyond the limit, RSS bounded and given back', async () => {
     const server = await start();
     const seen = await floodAndMeasure(server, 1, 40_000);
@@ -327,10 +327,13 @@ describe('item 6: streams, connections and pending request bytes are bounded; me
   test('--max-connections: one connection more is closed when accepted; a place freed is used again', async () => {
     const server = await start(['--max-connections', '2']);
     const sessions = [0, 1].map(() => http2.connect(`http://${server.address}`));
-    for (const session of sessions) {
-      session.on('error', () => {});
-      await new Promise<void>((resolve) => session.once('remoteSettings', () => resolve()));
-    }
+    // Both listeners from the start: the second session's settings may arrive while the first is awaited.
+    await Promise.all(
+      sessions.map((session) => {
+        session.on('error', () => {});
+        return new Promise<void>((resolve) => session.once('remoteSettings', () => resolve()));
+      }),
+    );
     const third = await tcp(server.address);
     third.on('error', () => {});
     let heard = 0;
@@ -400,7 +403,7 @@ describe('item 6: streams, connections and pending request bytes are bounded; me
   });
 });
 
-describe('item 7: a stream that ends inside a message ends with an error status', () => {
+describe('item 7: a stream that ends inside a message ends with an error status', { timeout: 120_000 }, () => {
   test('CalculateStream whose last frame is a bare prefix: earlier answers, then INTERNAL', async () => {
     const server = await start();
     for (const tail of [prefix(10), prefix(10).subarray(0, 3), Buffer.concat([prefix(10), ADD_2_3])]) {
@@ -426,7 +429,7 @@ describe('item 7: a stream that ends inside a message ends with an error status'
   });
 });
 
-describe('item 8: a content type other than gRPC is answered HTTP 415', () => {
+describe('item 8: a content type other than gRPC is answered HTTP 415', { timeout: 120_000 }, () => {
   test('text/plain, application/json and none: 415; application/grpc and application/grpc+proto: served', async () => {
     const server = await start();
     const body = message(ADD_2_3);

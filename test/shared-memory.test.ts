@@ -9,7 +9,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Calculator, type Operation } from 'nanocalc';
-import { referenceBatch } from './reference.js';
+import { referenceBatch } from './models/reference.js';
 
 const CHUNK_LENGTH = 1 << 18;
 

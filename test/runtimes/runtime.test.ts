@@ -6,8 +6,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { Calculator, CalculatorError } from 'nanocalc';
-import { EDGES, OPS, i64 } from '../reference.js';
-import { assertThrowsExactly } from '../helpers.js';
+import { EDGES, OPS, i64 } from '../models/reference.js';
+import { assertThrowsExactly } from '../support/helpers.js';
 
 const g = globalThis as { Bun?: unknown; Deno?: unknown };
 const expected = typeof g.Bun !== 'undefined' ? 'bun-ffi' : typeof g.Deno !== 'undefined' ? 'deno-ffi' : 'node-api';

@@ -17,10 +17,10 @@ import * as grpc from '@grpc/grpc-js';
 import { fromBinary } from '@bufbuild/protobuf';
 import { CalculatorError } from 'nanocalc';
 import { RemoteCalculator, RemoteError } from 'nanocalc/remote';
-import { CalculatorResponseSchema, ErrorCode } from '../gen/nanocalc/v1/calculator_pb.js';
-import { OPS, type ExpectedResponse, decodeStrict, expectedResponse, reference, referenceBatch, summarize } from './reference.js';
-import { referenceEvaluate } from './expr-reference.js';
-import { pseudoRandomI64, show } from './helpers.js';
+import { CalculatorResponseSchema, ErrorCode } from '../../gen/nanocalc/v1/calculator_pb.js';
+import { OPS, type ExpectedResponse, decodeStrict, expectedResponse, reference, referenceBatch, summarize } from '../models/reference.js';
+import { referenceEvaluate } from '../models/expressions.js';
+import { pseudoRandomI64, show } from '../support/helpers.js';
 
 const CALCULATE = '/nanocalc.v1.CalculatorService/Calculate';
 const CALCULATE_STREAM = '/nanocalc.v1.CalculatorService/CalculateStream';

@@ -3,7 +3,7 @@
 // no code with src/ or the engine; tests compare the real thing against it.
 
 import fc from 'fast-check';
-import { referenceEvaluate } from './expr-reference.js';
+import { referenceEvaluate } from './expressions.js';
 import { create } from '@bufbuild/protobuf';
 import {
   BatchOperationSchema,
@@ -14,7 +14,7 @@ import {
   ExpressionSchema,
   type CalculatorRequest,
   type CalculatorResponse,
-} from '../gen/nanocalc/v1/calculator_pb.js';
+} from '../../gen/nanocalc/v1/calculator_pb.js';
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 

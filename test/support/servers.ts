@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 
-export const ROOT = fileURLToPath(new URL('../../', import.meta.url)); // dist/test → the package root
+export const ROOT = fileURLToPath(new URL('../../../', import.meta.url)); // dist/test/support → the package root
 export const SERVER_BIN = join(ROOT, 'target', 'release', 'nanocalc-server');
 export const SELFSIGNED_BIN = join(ROOT, 'target', 'release', 'nanocalc-selfsigned');
 

@@ -4,8 +4,8 @@
 
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { Calculator, CalculatorError } from 'nanocalc';
-import { OPS, reference, referenceBatch } from './reference.js';
-import { pseudoRandomI64 } from './helpers.js';
+import { OPS, reference, referenceBatch } from '../models/reference.js';
+import { pseudoRandomI64 } from '../support/helpers.js';
 
 export interface HammerFigures {
   calls: number;
