@@ -114,18 +114,88 @@ describe('usage', () => {
   });
 
   test('an unknown option is a usage error: stderr, exit 2', () => {
-    const r = run(['--frobnicate']);
+    for (const flag of ['--frobnicate', '-x', '--verbose']) {
+      const r = run([flag]);
+      assert.equal(r.status, 2, flag);
+      assert.equal(r.stdout, '');
+      assert.match(r.stderr, new RegExp(`^nanocalc: unknown option "${flag}"\nRun 'nanocalc --help' for usage\.\n$`));
+    }
+    assert.equal(run(['-5', '*', '2']).stdout, '-10\n', 'a minus and a digit is a number');
+  });
+
+  test('help <unknown command> says unknown command, exit 2', () => {
+    const r = run(['help', 'nope']);
     assert.equal(r.status, 2);
     assert.equal(r.stdout, '');
-    assert.match(r.stderr, /unknown option "--frobnicate"/);
-    assert.equal(run(['help', 'nope']).status, 2);
+    assert.match(r.stderr, /^nanocalc: unknown command "nope"\n/);
+  });
+
+  test('--version, -v, -V and serve --version print the package version, exit 0', () => {
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    for (const args of [['--version'], ['-v'], ['-V'], ['serve', '--version'], ['serve', '-V'], ['serve', '--addr', '127.0.0.1:0', '--version']]) {
+      assert.deepEqual(run(args), { status: 0, stdout: `nanocalc ${version}\n`, stderr: '' }, args.join(' '));
+    }
+    // The server binary's own --version agrees: one version in package.json and Cargo.toml.
+    const cargo = /^\[workspace\.package\][^[]*?^version = "([^"]+)"/m.exec(readFileSync(join(ROOT, 'Cargo.toml'), 'utf8'));
+    assert.equal(cargo?.[1], version, 'Cargo.toml [workspace.package] version');
+  });
+
+  test('serve: an unknown flag is exit 2 naming it, with the usage of nanocalc serve', () => {
+    const r = run(['serve', '--bogus']);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /'--bogus'/);
+    assert.match(r.stderr, /Usage: nanocalc serve /);
+    assert.doesNotMatch(r.stderr, /nanocalc-server/);
+    assert.match(run(['serve', '--help']).stdout, /Usage: nanocalc serve /);
+  });
+
+  test('bench: an unknown flag or a missing value is exit 2 before anything is measured', () => {
+    for (const [args, message] of [
+      [['bench', '--bogus'], /unknown option "--bogus"/],
+      [['bench', '--quick', '--svg'], /--svg needs a value/],
+      [['bench', '--compare', 'a.json'], /--compare needs a value/],
+    ] as const) {
+      const r = run([...args]);
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.equal(r.stdout, '');
+      assert.match(r.stderr, message);
+      assert.match(r.stderr, /usage: nanocalc bench/);
+    }
   });
 });
 
 describe('the REPL on piped stdin', () => {
-  test('a result per line on stdout, errors on stderr with the line number and a caret; exit 1 if any failed', () => {
+  test('one output line per input line, in order: the result, an error line or an empty line', () => {
+    const r = run([], '1+1\n2*(3\n4/0\n5\n');
+    assert.equal(r.stdout, "2\nerror: SYNTAX_ERROR expected ')' at 4, found the end\nerror: DIVISION_BY_ZERO division by zero at 1\n5\n");
+    assert.equal(r.status, 1);
+    assert.equal(run([], '1\n\n  \n2\n').stdout, '1\n\n\n2\n', 'an empty line gives an empty line');
+  });
+
+  test('--json: one object per input line, the value as a string, errors with code, message and index', () => {
+    const r = run(['--json'], '1+1\n2*(3\n\n9223372036854775807\n');
+    assert.equal(r.status, 1);
+    assert.equal(r.stderr, '');
+    assert.deepEqual(
+      r.stdout.split('\n').slice(0, -1).map((line) => JSON.parse(line) as unknown),
+      [
+        { line: 1, value: '2' },
+        { line: 2, error: { code: 'SYNTAX_ERROR', message: "expected ')' at 4, found the end", index: 4 } },
+        { line: 3, value: null },
+        { line: 4, value: '9223372036854775807' },
+      ],
+    );
+    assert.deepEqual(run(['--json'], '1\n2\n'), { status: 0, stdout: '{"line":1,"value":"1"}\n{"line":2,"value":"2"}\n', stderr: '' });
+    assert.deepEqual(run(['--json', '6 * 7']), { status: 0, stdout: '{"value":"42"}\n', stderr: '' });
+    const failed = run(['--json', '1 / 0']);
+    assert.equal(failed.status, 1);
+    assert.deepEqual(JSON.parse(failed.stdout), { error: { code: 'DIVISION_BY_ZERO', message: 'division by zero at 2', index: 2 } });
+    assert.equal(run(['--json', 'bench']).status, 2, '--json is not for commands');
+  });
+
+  test('errors are also on stderr with the line number and a caret; exit 1 if any failed', () => {
     const r = run([], '1 + 2 * 3\n\n2 * (3\n   -4 * -4\n7 % 0\n');
-    assert.equal(r.stdout, '7\n16\n');
+    assert.equal(r.stdout, "7\n\nerror: SYNTAX_ERROR expected ')' at 6, found the end\n16\nerror: DIVISION_BY_ZERO division by zero at 2\n");
     assert.equal(r.status, 1);
     assert.match(r.stderr, /^nanocalc: line 3: syntax error: expected '\)' at 6, found the end\n {2}2 \* \(3\n {8}\^\n/);
     assert.match(r.stderr, /nanocalc: line 5: division by zero at 2\n {2}7 % 0\n {4}\^\n$/);
