@@ -211,8 +211,11 @@ describe('the REPL on piped stdin', () => {
 
 const hasScript = spawnSync('script', ['--version'], { encoding: 'utf8' }).status === 0;
 
-/** Runs the REPL in a pseudo-terminal; `steps` are [keys to type, text to wait for in the output]. */
-async function pty(steps: [string, string][], history: string): Promise<{ output: string; status: number | null }> {
+/**
+ * Runs the REPL in a pseudo-terminal; `steps` are [keys to type, text to wait for in the output].
+ * Then the input ends, or with `leaves`, the REPL must exit by itself (within 10 s).
+ */
+async function pty(steps: [string, string][], history: string, leaves = false): Promise<{ output: string; status: number | null }> {
   const child = spawn('script', ['-qfec', `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)}`, '/dev/null'], {
     env: { ...process.env, NANOCALC_HISTORY: history, TERM: 'xterm' },
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -246,6 +249,13 @@ async function pty(steps: [string, string][], history: string): Promise<{ output
     child.kill('SIGKILL');
     throw error;
   }
+  if (leaves) {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    const status = await exited;
+    clearTimeout(timer);
+    child.stdin.end();
+    return { output, status };
+  }
   child.stdin.end();
   return { output, status: await exited };
 }
@@ -278,6 +288,40 @@ describe('the REPL in a terminal', { skip: hasScript ? false : 'util-linux scrip
       history,
     );
     assert.equal(second.status, 0, second.output);
+  });
+});
+
+describe('the REPL in a terminal: help, exit, quit and Ctrl-C as in node', { skip: hasScript ? false : 'util-linux script(1) is not installed' }, () => {
+  test('help, exit and quit point to .help and .exit; they are not syntax errors', async () => {
+    const r = await pty(
+      [
+        ['help\r', 'Type .help for help'],
+        ['exit\r', '(To exit, press Ctrl+D or type .exit)'],
+        ['quit\r', '(To exit, press Ctrl+D or type .exit)'],
+        ['.exit\r', ''],
+      ],
+      '',
+      true,
+    );
+    assert.equal(r.status, 0, r.output);
+    assert.doesNotMatch(r.output, /syntax error/);
+  });
+
+  test('a first Ctrl-C on an empty line says how to leave, a second one leaves; Ctrl-C on a typed line clears it', async () => {
+    const hint = '(To exit, press Ctrl+C again or Ctrl+D or type .exit)';
+    const r = await pty(
+      [
+        ['1 + \x03', '^C'], // clears the line, no hint
+        ['\x03', hint],
+        ['2 * 21\r', '42'], // a line in between: the next Ctrl-C is a first one again
+        ['\x03', hint],
+        ['\x03', ''],
+      ],
+      '',
+      true,
+    );
+    assert.equal(r.status, 0, r.output);
+    assert.equal(r.output.split(hint).length - 1, 2, JSON.stringify(r.output));
   });
 });
 
