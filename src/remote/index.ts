@@ -16,7 +16,7 @@ import {
   int32View,
 } from '../validate.js';
 import { MalformedResponse, decodeBatchInto, decodeValue, encodeBinary, encodeColumns, encodeExpression } from './wire.js';
-import { RemoteError } from './errors.js';
+import { RemoteError, explainTransport } from './errors.js';
 
 export { RemoteError, GRPC_STATUS_NAMES } from './errors.js';
 export type { GrpcStatusName } from './errors.js';
@@ -83,7 +83,7 @@ interface Endpoint {
 
 function toRemoteError(error: grpc.ServiceError, endpoint: string, signal: AbortSignal | undefined): RemoteError {
   const cause = error.code === grpc.status.CANCELLED && signal?.aborted ? signal.reason : error;
-  return new RemoteError(error.code, error.details || error.message, endpoint, { cause });
+  return new RemoteError(error.code, explainTransport(error.details || error.message), endpoint, { cause });
 }
 
 function cancelled(signal: AbortSignal): RemoteError {
