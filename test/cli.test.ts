@@ -6,7 +6,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = join(ROOT, 'dist', 'src', 'cli.js');
 const TMP = mkdtempSync(join(tmpdir(), 'nanocalc-cli-'));
 process.on('exit', () => rmSync(TMP, { recursive: true, force: true }));
+const hasScript = spawnSync('script', ['--version'], { encoding: 'utf8' }).status === 0;
 
 interface Run {
   status: number | null;
@@ -81,6 +82,36 @@ describe('nanocalc <expression>', () => {
     assert.equal(r.status, 1);
     assert.match(r.stderr, /limit exceeded: parentheses nested deeper than 256 at 256/);
     assert.match(r.stderr, /\n {2}…\(+1\)+…\n {2} {61}\^\n/, 'a long line is cut around the caret');
+  });
+
+  test('the first npx nanocalc (an empty npx cache) runs the built bin without rebuilding the package', () => {
+    const cache = mkdtempSync(join(TMP, 'npm-cache-'));
+    const built = statSync(join(ROOT, 'dist', 'src', 'index.js')).mtimeMs;
+    const started = Date.now();
+    const r = spawnSync('npx', ['nanocalc', '1 + 2 * 3'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000, env: { ...process.env, npm_config_cache: cache } });
+    const seconds = (Date.now() - started) / 1000;
+    assert.equal(r.stdout, '7\n', r.stderr);
+    assert.equal(r.status, 0);
+    assert.equal(statSync(join(ROOT, 'dist', 'src', 'index.js')).mtimeMs, built, 'npm run build did not run');
+    assert.ok(seconds < 20, `${seconds} s`);
+  });
+
+  test('npx nanocalc in a clone that is not built says on the terminal that it builds', { skip: hasScript ? false : 'util-linux script(1) is not installed' }, () => {
+    const clone = mkdtempSync(join(TMP, 'clone-'));
+    const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as Record<string, unknown>;
+    // The package as cloned, but no dependencies to fetch: only the bin and its prepare matter here
+    // (whose build then fails at once: there are no sources).
+    delete manifest['dependencies'];
+    delete manifest['devDependencies'];
+    writeFileSync(join(clone, 'package.json'), JSON.stringify(manifest));
+    // npm hides the output of prepare under npx: the message goes to the terminal (/dev/tty).
+    const r = spawnSync('script', ['-qec', 'npx nanocalc 1', '/dev/null'], {
+      cwd: clone,
+      encoding: 'utf8',
+      timeout: 120_000,
+      env: { ...process.env, npm_config_cache: mkdtempSync(join(TMP, 'npm-cache-')) },
+    });
+    assert.match(r.stdout, /nanocalc is not built yet: building it now \(npm run build/);
   });
 
   test('npx --no-install nanocalc, as a user runs it', () => {
@@ -208,8 +239,6 @@ describe('the REPL on piped stdin', () => {
     assert.match(run([], '.help\n').stdout, /\.exit/);
   });
 });
-
-const hasScript = spawnSync('script', ['--version'], { encoding: 'utf8' }).status === 0;
 
 /**
  * Runs the REPL in a pseudo-terminal; `steps` are [keys to type, text to wait for in the output].

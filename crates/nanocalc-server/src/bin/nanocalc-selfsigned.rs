@@ -37,13 +37,15 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let Some(dir) = args.out_dir.or(args.dir) else {
-        unreachable!("clap requires --out-dir or DIR");
-    };
+    let dir = args.out_dir.or(args.dir).expect("clap requires --out-dir or DIR");
     let names = if args.names.is_empty() { vec!["localhost".to_string()] } else { args.names };
-    let ips = if args.ips.is_empty() { vec![IpAddr::from([127, 0, 0, 1]), IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1])] } else { args.ips };
+    let ips = if args.ips.is_empty() {
+        vec![IpAddr::from([127, 0, 0, 1]), IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1])]
+    } else {
+        args.ips
+    };
     // rcgen puts a text that parses as an IP address in the certificate as an IP address SAN.
-    let sans: Vec<String> = names.iter().cloned().chain(ips.iter().map(IpAddr::to_string)).collect();
+    let sans: Vec<String> = names.into_iter().chain(ips.iter().map(IpAddr::to_string)).collect();
     let generated = match rcgen::generate_simple_self_signed(sans) {
         Ok(generated) => generated,
         Err(e) => {
