@@ -179,7 +179,7 @@ function usage(): string {
   const width = Math.max(...Object.keys(commands).map((name) => name.length));
   const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}\n    ${c.usage}`);
   return `usage: nanocalc '<expression>'     evaluate it and print the result, e.g. nanocalc '2 * (3 + 4)'
-       nanocalc                    a REPL: one expression per line (.help, .exit or Ctrl-D to leave)
+       nanocalc                    a REPL: one expression per line (.help; .exit, Ctrl-D or Ctrl-C twice to leave)
        nanocalc <command> [args]
 
 options (before the expression):

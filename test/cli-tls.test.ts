@@ -69,6 +69,17 @@ describe('TLS as the README documents it', () => {
     assert.doesNotMatch(server.logs, /WARN|Illegal SNI/, server.logs);
   });
 
+  test('the same by IP address (what the README showed before) warns on both sides: what the test above rules out', async () => {
+    const certs = join(DIR, 'certs');
+    execFileSync(SELFSIGNED_BIN, ['--out-dir', certs, '--name', 'localhost', '--ip', '127.0.0.1']);
+    const server = await startServer(['--tls-cert', join(certs, 'cert.pem'), '--tls-key', join(certs, 'key.pem')]);
+    const r = client(server.address, 'ca');
+    assert.equal(r.stdout, '5\n');
+    assert.match(r.stderr, /DEP0123/);
+    await server.stop();
+    assert.match(server.logs, /Illegal SNI extension/);
+  });
+
   test('a plaintext client against a TLS server: an error that names TLS, no empty "Resolution note"', async () => {
     const certs = join(DIR, 'certs');
     execFileSync(SELFSIGNED_BIN, ['--out-dir', certs]);
