@@ -46,14 +46,17 @@ function runForwarding(binary: string, args: string[], argv0: string): Promise<n
     const forward = (signal: NodeJS.Signals) => child.kill(signal);
     for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
     // `npm exec` (npx) dies of a SIGTERM without passing it on, leaving this process and the server
-    // under PID 1: when the parent goes away, stop the server as its SIGTERM would have.
+    // under PID 1: run by npm exec, when the parent goes away, stop the server as its SIGTERM
+    // would have. (Not otherwise: `nohup nanocalc serve &` must outlive its shell.)
     const parent = process.ppid;
-    const orphaned = setInterval(() => {
-      if (process.ppid === parent) return;
-      clearInterval(orphaned);
-      forward('SIGTERM');
-    }, 200);
-    orphaned.unref();
+    const orphaned =
+      process.env['npm_command'] === 'exec'
+        ? setInterval(() => {
+            if (process.ppid === parent) return;
+            clearInterval(orphaned);
+            forward('SIGTERM');
+          }, 200).unref()
+        : undefined;
     const done = (code: number) => {
       clearInterval(orphaned);
       for (const signal of FORWARDED_SIGNALS) process.off(signal, forward);
@@ -209,8 +212,8 @@ export function version(): string {
 }
 
 /** A usage error: the message, where to find the usage, exit 2 (as git and cargo do). */
-function usageError(message: string, help = 'nanocalc --help'): number {
-  process.stderr.write(`nanocalc: ${message}\nRun '${help}' for usage.\n`);
+function usageError(message: string): number {
+  process.stderr.write(`nanocalc: ${message}\nRun 'nanocalc --help' for usage.\n`);
   return 2;
 }
 

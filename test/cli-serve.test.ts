@@ -6,7 +6,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -123,6 +124,35 @@ describe('nanocalc serve, signalled as a process manager does', { skip: linux ? 
       assert.equal(await portOpen(server.address), false);
     });
   }
+
+  test('not run by npm exec, the server outlives the shell that started it (nohup nanocalc serve &)', async () => {
+    const log = join(tmpdir(), `nanocalc-serve-nohup-${process.pid}.log`);
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    delete env['npm_command'];
+    // The shell outlives the start of the wrapper (its parent), then exits.
+    const shell = spawn('sh', ['-c', `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} serve --addr 127.0.0.1:0 >${log} 2>&1 & echo $!; sleep 2`], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    shell.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    await new Promise((resolve) => shell.on('exit', resolve));
+    const wrapper = Number(out.trim());
+    assert.notEqual(stat(wrapper)?.ppid, shell.pid, 'the wrapper lost its parent');
+    try {
+      let address: string | undefined;
+      for (let i = 0; i < 100 && address === undefined; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        address = /listening on (\S+)/.exec(existsSync(log) ? readFileSync(log, 'utf8') : '')?.[1];
+      }
+      assert.ok(address !== undefined, 'the server started');
+      await new Promise((r) => setTimeout(r, 1_000)); // five turns of the orphan check
+      assert.ok(alive(wrapper), 'the wrapper is still running');
+      assert.equal(await portOpen(address), true);
+    } finally {
+      const tree = descendants(wrapper);
+      process.kill(wrapper, 'SIGTERM');
+      assert.deepEqual(await allGone([wrapper, ...tree]), []);
+      rmSync(log, { force: true });
+    }
+  });
 
   test('the exit status of nanocalc-server passes through: a port in use is exit 1', async () => {
     const busy = createServer();
