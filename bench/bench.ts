@@ -1,10 +1,11 @@
 // nanocalc benchmark: each row's median beside a baseline measured in the same run, and the ratio.
 // This file is the list of measurements; printing, JSON, comparison and the chart are in report.ts.
 //
-//   npm run bench                          full run: prints the table, writes docs/benchmark.svg
-//   npm run bench -- --quick               fewer samples and sizes (the table `npm start` shows)
-//   npm run bench -- --json out.json       also writes the rows as JSON
-//   npm run bench -- --svg chart.svg       writes the chart there (as well as docs/ on a full run)
+//   node dist/bench/bench.js               full run: prints the table; writes no file unless asked
+//   npm run bench                          the same, and redraws docs/benchmark.svg (--svg in package.json)
+//   ... --quick                            fewer samples and sizes (the table `npm start` shows)
+//   ... --json out.json                    also writes the rows as JSON
+//   ... --svg chart.svg                    writes the chart there
 //   npm run bench -- --compare a.json b.json   (or npm run bench:compare -- a.json b.json)
 //                                          prints each row's two medians and b/a; measures nothing
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -36,25 +37,40 @@ import {
   type Target,
 } from './report.js';
 
-const args = process.argv.slice(2);
-const argAfter = (flag: string, k = 1) => (args.includes(flag) ? args[args.indexOf(flag) + k] : undefined);
+const USAGE = 'usage: nanocalc bench [--quick] [--json out.json] [--svg chart.svg] | --compare a.json b.json';
 
-const compare = args.includes('--compare');
-if (compare) {
-  const [a, b] = [argAfter('--compare', 1), argAfter('--compare', 2)];
-  if (a === undefined || b === undefined) {
-    console.error('usage: bench --compare a.json b.json');
+/** The flags, checked before anything is measured: an unknown flag or a missing value is exit 2. */
+function parseArgs(argv: string[]): { quick: boolean; jsonPath?: string; svgPath?: string; compare?: [string, string] } {
+  const parsed: ReturnType<typeof parseArgs> = { quick: false };
+  const usageError = (message: string): never => {
+    console.error(`nanocalc bench: ${message}\n${USAGE}`);
     process.exit(2);
+  };
+  const value = (flag: string, at: number): string => {
+    const v = argv[at];
+    if (v === undefined || v.startsWith('--')) usageError(`${flag} needs a value`);
+    return v!;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--help' || arg === '-h') {
+      console.log(USAGE);
+      process.exit(0);
+    } else if (arg === '--quick') parsed.quick = true;
+    else if (arg === '--json') parsed.jsonPath = value(arg, ++i);
+    else if (arg === '--svg') parsed.svgPath = value(arg, ++i);
+    else if (arg === '--compare') parsed.compare = [value(arg, ++i), value(arg, ++i)];
+    else usageError(`unknown option ${JSON.stringify(arg)}`);
   }
+  return parsed;
+}
+
+const { quick, jsonPath, svgPath, compare } = parseArgs(process.argv.slice(2));
+if (compare) {
+  const [a, b] = compare;
   console.log(formatComparison(readReport(a), readReport(b), [a, b]));
   process.exit(0);
 }
-
-const quick = args.includes('--quick');
-const jsonPath = argAfter('--json');
-const svgPath = argAfter('--svg');
-/** Every full run redraws the committed chart. */
-const DOCS_SVG = new URL('../../docs/benchmark.svg', import.meta.url);
 /**
  * Each side of a row is measured in ROUNDS turns, alternating with the other side, and its figure
  * is the median of its turns' medians: the speed of this shared VM drifts by up to 10 % within
@@ -358,14 +374,14 @@ if (jsonPath) {
   writeReport(jsonPath, report);
   console.log(`wrote ${jsonPath}`);
 }
-const svg = renderSvg(rows, {
-  subtitle: `${quick ? 'quick run, ' : ''}Node.js ${report.node}, ${cpus().length} × ${report.cpu}, load ${report.loadavg?.join(' ')}, ${report.date.slice(0, 10)}`,
-});
-for (const path of [svgPath, quick ? undefined : DOCS_SVG]) {
-  if (path === undefined) continue;
-  mkdirSync(dirname(path instanceof URL ? path.pathname : path), { recursive: true });
-  writeFileSync(path, svg);
-  console.log(`wrote ${path instanceof URL ? path.pathname : path}`);
+if (svgPath !== undefined) {
+  const svg = renderSvg(rows, {
+    subtitle: `${quick ? 'quick run, ' : ''}Node.js ${report.node}, ${cpus().length} × ${report.cpu}, load ${report.loadavg?.join(' ')}, ${report.date.slice(0, 10)}`,
+  });
+  // The chart only where asked: a run must not dirty the user's tree (npm run bench asks for docs/).
+  mkdirSync(dirname(svgPath), { recursive: true });
+  writeFileSync(svgPath, svg);
+  console.log(`wrote ${svgPath}`);
 }
 if (sink === Symbol.for('never')) console.log(sink);
 calc.close();

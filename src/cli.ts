@@ -2,19 +2,21 @@
 // The `nanocalc` command:
 //
 //   nanocalc '2 * (3 + 4)'       evaluates an expression (arguments joined by spaces), prints 14
-//   nanocalc                     a REPL (history; lines from stdin when it is not a terminal)
+//   nanocalc                     a REPL (history); from a pipe, one output line per input line
+//   nanocalc --json ...          the same, one JSON object per result
+//   nanocalc --version           the package's version (also -v, -V, nanocalc serve --version)
 //   nanocalc <command> [args]    bench, serve, help
 //
 // Exit codes: 0 success, 1 a calculation failed (the error on stderr), 2 a usage error.
 // One table of commands; each runs and resolves to the exit code.
 
 import { spawn } from 'node:child_process';
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Calculator } from './calculator.js';
+import { formatError, repl, resultLine } from './cli/lines.js';
 
 interface Command {
   /** One line for the command list. */
@@ -34,13 +36,29 @@ export function serverBinary(): string {
 const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
 const SIGNAL_NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
 
-/** Runs `binary` with `args`, forwarding signals, and resolves to its exit code. */
-function runForwarding(binary: string, args: string[]): Promise<number> {
+/**
+ * Runs `binary` with `args` (and `argv0`, the name its usage and errors show), forwarding
+ * signals, and resolves to its exit code.
+ */
+function runForwarding(binary: string, args: string[], argv0: string): Promise<number> {
   return new Promise((resolve) => {
-    const child = spawn(binary, args, { stdio: 'inherit' });
+    const child = spawn(binary, args, { stdio: 'inherit', argv0 });
     const forward = (signal: NodeJS.Signals) => child.kill(signal);
     for (const signal of FORWARDED_SIGNALS) process.on(signal, forward);
+    // `npm exec` (npx) dies of a SIGTERM without passing it on, leaving this process and the server
+    // under PID 1: run by npm exec, when the parent goes away, stop the server as its SIGTERM
+    // would have. (Not otherwise: `nohup nanocalc serve &` must outlive its shell.)
+    const parent = process.ppid;
+    const orphaned =
+      process.env['npm_command'] === 'exec'
+        ? setInterval(() => {
+            if (process.ppid === parent) return;
+            clearInterval(orphaned);
+            forward('SIGTERM');
+          }, 200).unref()
+        : undefined;
     const done = (code: number) => {
+      clearInterval(orphaned);
       for (const signal of FORWARDED_SIGNALS) process.off(signal, forward);
       resolve(code);
     };
@@ -111,7 +129,7 @@ Progress (one line per row measured) goes to stderr, the table to stdout.
 
   --quick              fewer samples and sizes (about a minute)
   --json PATH          also write the rows as JSON
-  --svg PATH           write the chart there (a full run also writes docs/benchmark.svg)
+  --svg PATH           also write the chart (SVG) there; no file is written unless asked
   --compare A B        print each row's two medians and B/A from two JSON files; measures nothing
 `;
 
@@ -131,12 +149,18 @@ const commands: Record<string, Command> = {
     summary: 'run the engine as a gRPC server (nanocalc.v1.CalculatorService)',
     usage: 'nanocalc serve [--addr 127.0.0.1:50051] [--tls-cert PEM --tls-key PEM] [...]   (nanocalc serve --help lists every flag)',
     async run(args) {
+      // The package's version, as `nanocalc --version` prints it (the server's flags stop at --).
+      const flags = args.includes('--') ? args.slice(0, args.indexOf('--')) : args;
+      if (flags.includes('--version') || flags.includes('-V')) {
+        process.stdout.write(version());
+        return 0;
+      }
       const binary = serverBinary();
       if (!existsSync(binary)) {
         process.stderr.write(`nanocalc: the server is not built (${binary}); run: npm run build:server\n`);
         return 1;
       }
-      return runForwarding(binary, args);
+      return runForwarding(binary, args, 'nanocalc serve');
     },
   },
   help: {
@@ -158,8 +182,17 @@ function usage(): string {
   const width = Math.max(...Object.keys(commands).map((name) => name.length));
   const lines = Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}\n    ${c.usage}`);
   return `usage: nanocalc '<expression>'     evaluate it and print the result, e.g. nanocalc '2 * (3 + 4)'
-       nanocalc                    a REPL: one expression per line (.help, .exit or Ctrl-D to leave)
+       nanocalc                    a REPL: one expression per line (.help; .exit, Ctrl-D or Ctrl-C twice to leave)
        nanocalc <command> [args]
+
+options (before the expression):
+  --json          print {"value":"14"} or {"error":{"code","message","index"}}, one object a line
+  -v, --version   print nanocalc's version
+  -h, --help      this help
+
+From a pipe (stdin not a terminal), each input line gives exactly one output line, in order: the
+result, "error: CODE message" (the details, with a caret, on stderr), or an empty line for an
+empty one; with --json one object a line with its "line" number. Exit status 1 if any line failed.
 
 Expressions: 64-bit integers, + - * / %, unary minus, parentheses, the usual precedence; each
 step saturates to [-2^63, 2^63-1], / truncates toward zero, % takes the sign of the dividend.
@@ -172,181 +205,82 @@ Exit status: 0 success, 1 a calculation failed (division by zero, syntax error, 
 `;
 }
 
-function unknownCommand(name: string): number {
-  process.stderr.write(`nanocalc: unknown option ${JSON.stringify(name)}\n\n${usage()}`);
+/** `nanocalc 0.1.0`: the package's version, for --version here and for `serve --version`. */
+export function version(): string {
+  const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+  return `nanocalc ${version}\n`;
+}
+
+/** A usage error: the message, where to find the usage, exit 2 (as git and cargo do). */
+function usageError(message: string): number {
+  process.stderr.write(`nanocalc: ${message}\nRun 'nanocalc --help' for usage.\n`);
   return 2;
 }
 
-// ---- expressions ------------------------------------------------------------------------------
+function unknownCommand(name: string): number {
+  return usageError(`unknown command ${JSON.stringify(name)}`);
+}
+
+/** An argument that is an option, not an expression: `--x`, or `-` and a letter (`-5` is a number). */
+function isOption(arg: string): boolean {
+  return /^--./.test(arg) || /^-[A-Za-z]/.test(arg);
+}
 
 async function openCalculator(): Promise<Calculator> {
   const { Calculator } = await import('./calculator.js');
   return new Calculator();
 }
 
-/** The human name of an error code: 'SYNTAX_ERROR' → 'syntax error'. */
-function describeCode(code: string): string {
-  return code.toLowerCase().replaceAll('_', ' ');
-}
-
-/**
- * The line of `text` holding `index`, and under it a caret at that character (tabs kept so the
- * caret lines up); long lines are cut to a window around it.
- */
-export function pointAt(text: string, index: number, indent = '  '): string {
-  const lineStart = text.lastIndexOf('\n', index - 1) + 1;
-  let lineEnd = text.indexOf('\n', index);
-  if (lineEnd === -1) lineEnd = text.length;
-  let from = lineStart;
-  let to = lineEnd;
-  const window = 60;
-  if (index - from > window) from = index - window;
-  if (to - index > window) to = index + window;
-  const line = (from > lineStart ? '…' : '') + text.slice(from, to).replace(/\r$/, '') + (to < lineEnd ? '…' : '');
-  const before = (from > lineStart ? ' ' : '') + text.slice(from, index).replace(/[^\t]/g, ' ');
-  return `${indent}${line}\n${indent}${before}^\n`;
-}
-
-/**
- * An error of `evaluate(text)` for stderr: the message, then the text with a caret under the bad
- * character; or, with `prompt` (on a terminal, where the text is on screen just above), a caret
- * under the text as typed after the prompt, then the message.
- */
-function formatError(error: unknown, text: string, prompt?: string, where = ''): string {
-  if (!(error instanceof Error)) return `nanocalc: ${String(error)}\n`;
-  const code = (error as { code?: unknown }).code;
-  const index = (error as { index?: unknown }).index;
-  if (error.name !== 'CalculatorError' || typeof code !== 'string') return `nanocalc: ${where}${error.message}\n`;
-  const what = describeCode(code);
-  const message = error.message.startsWith(what) ? error.message : `${what}: ${error.message}`;
-  let out = `nanocalc: ${where}${message}\n`;
-  // A position is shown when it names a character (not for a text that is too long as a whole).
-  if (typeof index === 'number' && (code !== 'LIMIT_EXCEEDED' || text[index] === '(')) {
-    out =
-      prompt === undefined || text.includes('\n')
-        ? out + pointAt(text, index)
-        : `${' '.repeat(prompt.length)}${text.slice(0, index).replace(/[^\t]/g, ' ')}^\n${out}`;
-  }
-  return out;
-}
-
-async function evaluateArgs(args: string[]): Promise<number> {
+async function evaluateArgs(args: string[], json: boolean): Promise<number> {
   const text = args.join(' ');
   const calc = await openCalculator();
   try {
-    process.stdout.write(`${calc.evaluate(text)}\n`);
+    const value = calc.evaluate(text);
+    process.stdout.write(`${json ? resultLine(undefined, { value }, true) : value}\n`);
     return 0;
   } catch (error) {
-    process.stderr.write(formatError(error, text));
+    if (json) process.stdout.write(`${resultLine(undefined, { error }, true)}\n`);
+    else process.stderr.write(formatError(error, text));
     return 1;
   } finally {
     calc.close();
   }
 }
 
-// ---- the REPL -----------------------------------------------------------------------------------
-
-const PROMPT = 'nanocalc> ';
-const REPL_HELP = `One expression per line: 64-bit integers, + - * / %, unary minus, parentheses.
-  .help   this text
-  .exit   leave (or Ctrl-D)
-Arrow keys recall earlier lines (kept in ${'$'}NANOCALC_HISTORY, default ~/.nanocalc_history).
-`;
-
-/** The history file of the REPL on a terminal: $NANOCALC_HISTORY ('' for none), else ~/.nanocalc_history. */
-function historyFile(): string | undefined {
-  const configured = process.env['NANOCALC_HISTORY'];
-  if (configured !== undefined) return configured === '' ? undefined : configured;
-  return join(homedir(), '.nanocalc_history');
-}
-
-function loadHistory(file: string | undefined): string[] {
-  if (file === undefined || !existsSync(file)) return [];
-  try {
-    // readline wants the most recent first.
-    return readFileSync(file, 'utf8').split('\n').filter((line) => line.trim() !== '').slice(-1000).reverse();
-  } catch {
-    return [];
-  }
-}
-
-/**
- * Reads expressions line by line. On a terminal: a prompt, line editing and history (saved to the
- * history file). Otherwise (piped stdin): no prompt, results on stdout, errors on stderr, and the
- * exit status is 1 if any line failed.
- */
-async function repl(): Promise<number> {
+async function lines(json: boolean): Promise<number> {
   const calc = await openCalculator();
-  const terminal = process.stdin.isTTY === true && process.stdout.isTTY === true;
-  const file = terminal ? historyFile() : undefined;
-  const rl = createInterface({
-    input: process.stdin,
-    output: process.stdout,
-    terminal,
-    prompt: PROMPT,
-    historySize: 1000,
-    history: loadHistory(file),
-    removeHistoryDuplicates: true,
-    crlfDelay: Infinity,
-  });
-  let failed = false;
-  let number = 0;
-  const done = new Promise<void>((resolve) => rl.once('close', resolve));
-  rl.on('SIGINT', () => {
-    // Ctrl-C clears the line being typed; on an empty line it leaves, as Ctrl-D does.
-    if (rl.line === '') {
-      process.stdout.write('\n');
-      rl.close();
-      return;
-    }
-    process.stdout.write('^C\n');
-    rl.write(null, { ctrl: true, name: 'u' });
-    rl.prompt();
-  });
-  if (terminal) {
-    process.stdout.write(`nanocalc: 64-bit integer expressions; .help for help, .exit or Ctrl-D to leave\n`);
-    rl.prompt();
+  try {
+    return await repl(calc, json);
+  } finally {
+    calc.close();
   }
-  for await (const line of rl) {
-    number++;
-    const text = line.trim();
-    if (text === '.exit' || text === '.quit') break;
-    if (text === '.help') {
-      process.stdout.write(REPL_HELP);
-    } else if (text !== '') {
-      if (file !== undefined) {
-        try {
-          appendFileSync(file, `${line.replace(/\n/g, ' ')}\n`);
-        } catch {
-          // History is a convenience: an unwritable file is not an error.
-        }
-      }
-      try {
-        process.stdout.write(`${calc.evaluate(line)}\n`);
-      } catch (error) {
-        failed = true;
-        // On a terminal the caret goes under the line as typed, after the prompt.
-        process.stderr.write(formatError(error, line, terminal ? PROMPT : undefined, terminal ? '' : `line ${number}: `));
-      }
-    }
-    if (terminal) rl.prompt();
-  }
-  rl.close();
-  await done;
-  calc.close();
-  if (terminal) return 0;
-  return failed ? 1 : 0;
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const [name, ...args] = argv;
-  if (name === undefined) return repl();
-  if (name === '--help' || name === '-h') return commands['help']!.run([]);
-  if (name === '--') return args.length === 0 ? repl() : evaluateArgs(args);
-  const command = Object.hasOwn(commands, name) ? commands[name] : undefined;
-  if (command !== undefined) return command.run(args);
-  if (name.startsWith('--')) return unknownCommand(name);
-  return evaluateArgs(argv);
+  let json = false;
+  let at = 0;
+  // Options before the expression or the command.
+  for (; at < argv.length; at++) {
+    const arg = argv[at]!;
+    if (arg === '--') {
+      const rest = argv.slice(at + 1);
+      return rest.length === 0 ? lines(json) : evaluateArgs(rest, json);
+    }
+    if (arg === '--json') json = true;
+    else if (arg === '--help' || arg === '-h') return commands['help']!.run([]);
+    else if (arg === '--version' || arg === '-v' || arg === '-V') {
+      process.stdout.write(version());
+      return 0;
+    } else if (isOption(arg)) return usageError(`unknown option ${JSON.stringify(arg)}`);
+    else break;
+  }
+  const name = argv[at];
+  if (name === undefined) return lines(json);
+  if (Object.hasOwn(commands, name)) {
+    if (json) return usageError(`--json is for expressions, not for ${name}`);
+    return commands[name]!.run(argv.slice(at + 1));
+  }
+  return evaluateArgs(argv.slice(at), json);
 }
 
 process.exitCode = await main(process.argv.slice(2));

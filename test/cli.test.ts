@@ -6,7 +6,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +15,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CLI = join(ROOT, 'dist', 'src', 'cli.js');
 const TMP = mkdtempSync(join(tmpdir(), 'nanocalc-cli-'));
 process.on('exit', () => rmSync(TMP, { recursive: true, force: true }));
+const hasScript = spawnSync('script', ['--version'], { encoding: 'utf8' }).status === 0;
 
 interface Run {
   status: number | null;
@@ -83,6 +84,36 @@ describe('nanocalc <expression>', () => {
     assert.match(r.stderr, /\n {2}…\(+1\)+…\n {2} {61}\^\n/, 'a long line is cut around the caret');
   });
 
+  test('the first npx nanocalc (an empty npx cache) runs the built bin without rebuilding the package', () => {
+    const cache = mkdtempSync(join(TMP, 'npm-cache-'));
+    const built = statSync(join(ROOT, 'dist', 'src', 'index.js')).mtimeMs;
+    const started = Date.now();
+    const r = spawnSync('npx', ['nanocalc', '1 + 2 * 3'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000, env: { ...process.env, npm_config_cache: cache } });
+    const seconds = (Date.now() - started) / 1000;
+    assert.equal(r.stdout, '7\n', r.stderr);
+    assert.equal(r.status, 0);
+    assert.equal(statSync(join(ROOT, 'dist', 'src', 'index.js')).mtimeMs, built, 'npm run build did not run');
+    assert.ok(seconds < 20, `${seconds} s`);
+  });
+
+  test('npx nanocalc in a clone that is not built says on the terminal that it builds', { skip: hasScript ? false : 'util-linux script(1) is not installed' }, () => {
+    const clone = mkdtempSync(join(TMP, 'clone-'));
+    const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as Record<string, unknown>;
+    // The package as cloned, but no dependencies to fetch: only the bin and its prepare matter here
+    // (whose build then fails at once: there are no sources).
+    delete manifest['dependencies'];
+    delete manifest['devDependencies'];
+    writeFileSync(join(clone, 'package.json'), JSON.stringify(manifest));
+    // npm hides the output of prepare under npx: the message goes to the terminal (/dev/tty).
+    const r = spawnSync('script', ['-qec', 'npx nanocalc 1', '/dev/null'], {
+      cwd: clone,
+      encoding: 'utf8',
+      timeout: 120_000,
+      env: { ...process.env, npm_config_cache: mkdtempSync(join(TMP, 'npm-cache-')) },
+    });
+    assert.match(r.stdout, /nanocalc is not built yet: building it now \(npm run build/);
+  });
+
   test('npx --no-install nanocalc, as a user runs it', () => {
     const r = spawnSync('npx', ['--no-install', 'nanocalc', '1 + 2 * 3'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
     assert.equal(r.stdout, '7\n', r.stderr);
@@ -114,18 +145,88 @@ describe('usage', () => {
   });
 
   test('an unknown option is a usage error: stderr, exit 2', () => {
-    const r = run(['--frobnicate']);
+    for (const flag of ['--frobnicate', '-x', '--verbose']) {
+      const r = run([flag]);
+      assert.equal(r.status, 2, flag);
+      assert.equal(r.stdout, '');
+      assert.match(r.stderr, new RegExp(`^nanocalc: unknown option "${flag}"\nRun 'nanocalc --help' for usage\.\n$`));
+    }
+    assert.equal(run(['-5', '*', '2']).stdout, '-10\n', 'a minus and a digit is a number');
+  });
+
+  test('help <unknown command> says unknown command, exit 2', () => {
+    const r = run(['help', 'nope']);
     assert.equal(r.status, 2);
     assert.equal(r.stdout, '');
-    assert.match(r.stderr, /unknown option "--frobnicate"/);
-    assert.equal(run(['help', 'nope']).status, 2);
+    assert.match(r.stderr, /^nanocalc: unknown command "nope"\n/);
+  });
+
+  test('--version, -v, -V and serve --version print the package version, exit 0', () => {
+    const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    for (const args of [['--version'], ['-v'], ['-V'], ['serve', '--version'], ['serve', '-V'], ['serve', '--addr', '127.0.0.1:0', '--version']]) {
+      assert.deepEqual(run(args), { status: 0, stdout: `nanocalc ${version}\n`, stderr: '' }, args.join(' '));
+    }
+    // The server binary's own --version agrees: one version in package.json and Cargo.toml.
+    const cargo = /^\[workspace\.package\][^[]*?^version = "([^"]+)"/m.exec(readFileSync(join(ROOT, 'Cargo.toml'), 'utf8'));
+    assert.equal(cargo?.[1], version, 'Cargo.toml [workspace.package] version');
+  });
+
+  test('serve: an unknown flag is exit 2 naming it, with the usage of nanocalc serve', () => {
+    const r = run(['serve', '--bogus']);
+    assert.equal(r.status, 2);
+    assert.match(r.stderr, /'--bogus'/);
+    assert.match(r.stderr, /Usage: nanocalc serve /);
+    assert.doesNotMatch(r.stderr, /nanocalc-server/);
+    assert.match(run(['serve', '--help']).stdout, /Usage: nanocalc serve /);
+  });
+
+  test('bench: an unknown flag or a missing value is exit 2 before anything is measured', () => {
+    for (const [args, message] of [
+      [['bench', '--bogus'], /unknown option "--bogus"/],
+      [['bench', '--quick', '--svg'], /--svg needs a value/],
+      [['bench', '--compare', 'a.json'], /--compare needs a value/],
+    ] as const) {
+      const r = run([...args]);
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.equal(r.stdout, '');
+      assert.match(r.stderr, message);
+      assert.match(r.stderr, /usage: nanocalc bench/);
+    }
   });
 });
 
 describe('the REPL on piped stdin', () => {
-  test('a result per line on stdout, errors on stderr with the line number and a caret; exit 1 if any failed', () => {
+  test('one output line per input line, in order: the result, an error line or an empty line', () => {
+    const r = run([], '1+1\n2*(3\n4/0\n5\n');
+    assert.equal(r.stdout, "2\nerror: SYNTAX_ERROR expected ')' at 4, found the end\nerror: DIVISION_BY_ZERO division by zero at 1\n5\n");
+    assert.equal(r.status, 1);
+    assert.equal(run([], '1\n\n  \n2\n').stdout, '1\n\n\n2\n', 'an empty line gives an empty line');
+  });
+
+  test('--json: one object per input line, the value as a string, errors with code, message and index', () => {
+    const r = run(['--json'], '1+1\n2*(3\n\n9223372036854775807\n');
+    assert.equal(r.status, 1);
+    assert.equal(r.stderr, '');
+    assert.deepEqual(
+      r.stdout.split('\n').slice(0, -1).map((line) => JSON.parse(line) as unknown),
+      [
+        { line: 1, value: '2' },
+        { line: 2, error: { code: 'SYNTAX_ERROR', message: "expected ')' at 4, found the end", index: 4 } },
+        { line: 3, value: null },
+        { line: 4, value: '9223372036854775807' },
+      ],
+    );
+    assert.deepEqual(run(['--json'], '1\n2\n'), { status: 0, stdout: '{"line":1,"value":"1"}\n{"line":2,"value":"2"}\n', stderr: '' });
+    assert.deepEqual(run(['--json', '6 * 7']), { status: 0, stdout: '{"value":"42"}\n', stderr: '' });
+    const failed = run(['--json', '1 / 0']);
+    assert.equal(failed.status, 1);
+    assert.deepEqual(JSON.parse(failed.stdout), { error: { code: 'DIVISION_BY_ZERO', message: 'division by zero at 2', index: 2 } });
+    assert.equal(run(['--json', 'bench']).status, 2, '--json is not for commands');
+  });
+
+  test('errors are also on stderr with the line number and a caret; exit 1 if any failed', () => {
     const r = run([], '1 + 2 * 3\n\n2 * (3\n   -4 * -4\n7 % 0\n');
-    assert.equal(r.stdout, '7\n16\n');
+    assert.equal(r.stdout, "7\n\nerror: SYNTAX_ERROR expected ')' at 6, found the end\n16\nerror: DIVISION_BY_ZERO division by zero at 2\n");
     assert.equal(r.status, 1);
     assert.match(r.stderr, /^nanocalc: line 3: syntax error: expected '\)' at 6, found the end\n {2}2 \* \(3\n {8}\^\n/);
     assert.match(r.stderr, /nanocalc: line 5: division by zero at 2\n {2}7 % 0\n {4}\^\n$/);
@@ -139,10 +240,11 @@ describe('the REPL on piped stdin', () => {
   });
 });
 
-const hasScript = spawnSync('script', ['--version'], { encoding: 'utf8' }).status === 0;
-
-/** Runs the REPL in a pseudo-terminal; `steps` are [keys to type, text to wait for in the output]. */
-async function pty(steps: [string, string][], history: string): Promise<{ output: string; status: number | null }> {
+/**
+ * Runs the REPL in a pseudo-terminal; `steps` are [keys to type, text to wait for in the output].
+ * Then the input ends, or with `leaves`, the REPL must exit by itself (within 10 s).
+ */
+async function pty(steps: [string, string][], history: string, leaves = false): Promise<{ output: string; status: number | null }> {
   const child = spawn('script', ['-qfec', `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)}`, '/dev/null'], {
     env: { ...process.env, NANOCALC_HISTORY: history, TERM: 'xterm' },
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -176,6 +278,13 @@ async function pty(steps: [string, string][], history: string): Promise<{ output
     child.kill('SIGKILL');
     throw error;
   }
+  if (leaves) {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    const status = await exited;
+    clearTimeout(timer);
+    child.stdin.end();
+    return { output, status };
+  }
   child.stdin.end();
   return { output, status: await exited };
 }
@@ -208,6 +317,40 @@ describe('the REPL in a terminal', { skip: hasScript ? false : 'util-linux scrip
       history,
     );
     assert.equal(second.status, 0, second.output);
+  });
+});
+
+describe('the REPL in a terminal: help, exit, quit and Ctrl-C as in node', { skip: hasScript ? false : 'util-linux script(1) is not installed' }, () => {
+  test('help, exit and quit point to .help and .exit; they are not syntax errors', async () => {
+    const r = await pty(
+      [
+        ['help\r', 'Type .help for help'],
+        ['exit\r', '(To exit, press Ctrl+D or type .exit)'],
+        ['quit\r', '(To exit, press Ctrl+D or type .exit)'],
+        ['.exit\r', ''],
+      ],
+      '',
+      true,
+    );
+    assert.equal(r.status, 0, r.output);
+    assert.doesNotMatch(r.output, /syntax error/);
+  });
+
+  test('a first Ctrl-C on an empty line says how to leave, a second one leaves; Ctrl-C on a typed line clears it', async () => {
+    const hint = '(To exit, press Ctrl+C again or Ctrl+D or type .exit)';
+    const r = await pty(
+      [
+        ['1 + \x03', '^C'], // clears the line, no hint
+        ['\x03', hint],
+        ['2 * 21\r', '42'], // a line in between: the next Ctrl-C is a first one again
+        ['\x03', hint],
+        ['\x03', ''],
+      ],
+      '',
+      true,
+    );
+    assert.equal(r.status, 0, r.output);
+    assert.equal(r.output.split(hint).length - 1, 2, JSON.stringify(r.output));
   });
 });
 

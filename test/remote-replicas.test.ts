@@ -235,7 +235,7 @@ describe('npx nanocalc serve', () => {
     assert.match(execFileSync(process.execPath, [cli, '--help'], { encoding: 'utf8' }), /serve/);
     // As a user runs it: npx finds the package's own bin (--no-install: never the registry).
     const viaNpx = execFileSync('npx', ['--no-install', 'nanocalc', 'serve', '--version'], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
-    assert.match(viaNpx, /^nanocalc-server \d+\.\d+\.\d+/);
+    assert.match(viaNpx, /^nanocalc \d+\.\d+\.\d+/);
     const help = execFileSync(process.execPath, [cli, 'serve', '--help'], { encoding: 'utf8' });
     for (const flag of ['--addr', '--max-message-bytes', '--concurrency-limit', '--max-concurrent-streams', '--max-connections', '--max-open-calls', '--max-pending-request-bytes', '--handshake-timeout-seconds', '--tls-cert', '--tls-key', 'NANOCALC_TOKEN', '--log-level']) {
       assert.ok(help.includes(flag), flag);

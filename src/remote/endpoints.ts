@@ -2,7 +2,7 @@
 // a replica for a while after it fails (doubling up to 5 s), the RPCs' names and raw-bytes
 // serializers, the failures worth retrying, and the errors a call fails with.
 import * as grpc from '@grpc/grpc-js';
-import { RemoteError } from './errors.js';
+import { RemoteError, explainTransport } from './errors.js';
 import type { MalformedResponse } from './wire.js';
 
 export const CALCULATE = '/nanocalc.v1.CalculatorService/Calculate';
@@ -83,7 +83,7 @@ export class RoundRobin {
 
 export function toRemoteError(error: grpc.ServiceError, endpoint: string, signal: AbortSignal | undefined): RemoteError {
   const cause = error.code === grpc.status.CANCELLED && signal?.aborted ? signal.reason : error;
-  return new RemoteError(error.code, error.details || error.message, endpoint, { cause });
+  return new RemoteError(error.code, explainTransport(error.details || error.message), endpoint, { cause });
 }
 
 export function cancelled(signal: AbortSignal): RemoteError {

@@ -47,3 +47,19 @@ export class RemoteError extends Error {
     this.endpoint = endpoint;
   }
 }
+
+/**
+ * grpc-js's text for a connection that failed, made readable: its empty "Resolution note: " is
+ * dropped, and the two bare failures of a TLS mismatch say what they likely mean.
+ */
+export function explainTransport(details: string): string {
+  let text = details.replace(/\s*\.?\s*Resolution note:\s*$/, '').replace(/\s+$/, '');
+  // The server accepted the TCP connection and closed it before any HTTP/2 settings: what a TLS
+  // server does to a plaintext client.
+  if (/Last error: Failed to connect \(/.test(text)) {
+    text += ' — the server closed the connection before speaking HTTP/2: if it serves TLS (nanocalc serve --tls-cert), pass tls: true or { ca } to RemoteCalculator';
+  } else if (/wrong version number/.test(text)) {
+    text += ' — the server does not speak TLS: omit the tls option to call it in plaintext';
+  }
+  return text;
+}
