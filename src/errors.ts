@@ -30,7 +30,8 @@ export class CalculatorError extends Error {
   readonly index: number | undefined;
 
   constructor(code: CalculatorErrorCode, message: string, index?: number) {
-    super(message);
+    // Prefixed as the package's other errors are; the engine's own texts are not.
+    super(message.startsWith('nanocalc: ') ? message : `nanocalc: ${message}`);
     this.code = code;
     this.index = index;
   }

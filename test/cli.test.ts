@@ -6,7 +6,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -104,6 +104,8 @@ describe('nanocalc <expression>', () => {
     delete manifest['dependencies'];
     delete manifest['devDependencies'];
     writeFileSync(join(clone, 'package.json'), JSON.stringify(manifest));
+    mkdirSync(join(clone, 'scripts'));
+    copyFileSync(join(ROOT, 'scripts', 'prepare.mjs'), join(clone, 'scripts', 'prepare.mjs'));
     // npm hides the output of prepare under npx: the message goes to the terminal (/dev/tty).
     const r = spawnSync('script', ['-qec', 'npx nanocalc 1', '/dev/null'], {
       cwd: clone,

@@ -23,6 +23,7 @@ function assertShape(error: unknown, code: string): CalculatorError {
   assert.equal(error.code, code);
   assert.equal(typeof error.message, 'string');
   assert.ok(error.message.length > 0, 'has a message');
+  assert.match(error.message, /^nanocalc: /, "prefixed as the package's other errors are");
   assert.equal(typeof error.stack, 'string');
   assert.match(String(error), /^CalculatorError: /);
   return error;

@@ -16,7 +16,9 @@ export function calculatorError(error: unknown): { code: string; message: string
   if (!(error instanceof Error) || error.name !== 'CalculatorError') return undefined;
   const { code, index } = error as { code?: unknown; index?: unknown };
   if (typeof code !== 'string') return undefined;
-  return { code, message: error.message, index: typeof index === 'number' ? index : undefined };
+  // The command line says `nanocalc:` once, in front of the whole line.
+  const message = error.message.replace(/^nanocalc: /, '');
+  return { code, message, index: typeof index === 'number' ? index : undefined };
 }
 
 /**
