@@ -40,7 +40,12 @@ import {
 const USAGE = 'usage: nanocalc bench [--quick] [--json out.json] [--svg chart.svg] | --compare a.json b.json';
 
 /** The flags, checked before anything is measured: an unknown flag or a missing value is exit 2. */
-function parseArgs(argv: string[]): { quick: boolean; jsonPath?: string; svgPath?: string; compare?: [string, string] } {
+function parseArgs(argv: string[]): {
+  quick: boolean;
+  jsonPath?: string;
+  svgPath?: string;
+  compare?: [string, string];
+} {
   const parsed: ReturnType<typeof parseArgs> = { quick: false };
   const usageError = (message: string): never => {
     console.error(`nanocalc bench: ${message}\n${USAGE}`);
@@ -130,7 +135,13 @@ async function row(name: string, fn: () => unknown, baseline: string, baseFn: ()
     theirsNs.push((await measure(theirs, options)).p50 / ops);
   }
   const target = TARGETS[`${name} / ${baseline}`];
-  rows.push({ name, ns: middle(oursNs), baseline, baselineNs: middle(theirsNs), ...(target === undefined ? {} : { target }) });
+  rows.push({
+    name,
+    ns: middle(oursNs),
+    baseline,
+    baselineNs: middle(theirsNs),
+    ...(target === undefined ? {} : { target }),
+  });
   process.stderr.write(`  measured ${name} / ${baseline}\n`);
 }
 
@@ -178,7 +189,10 @@ await row(
       const request = fromBinary(CalculatorRequestSchema, addRequest);
       const operands = request.operation.value as { a: bigint; b: bigint };
       const value = saturatingAdd(operands.a, operands.b);
-      kept[k & 63] = toBinary(CalculatorResponseSchema, create(CalculatorResponseSchema, { result: { case: 'value', value } }));
+      kept[k & 63] = toBinary(
+        CalculatorResponseSchema,
+        create(CalculatorResponseSchema, { result: { case: 'value', value } }),
+      );
     }
   },
   INNER,
@@ -189,7 +203,13 @@ for (const n of quick ? [1000] : [1000, 1_000_000]) {
   const b = column(n, 2);
   const out = new BigInt64Array(n);
   const label = n.toLocaleString('en-US');
-  await row(`batch('add') ×${label}, new array`, () => calc.batch('add', a, b), 'pure TS loop, new array', () => addNew(a, b), n);
+  await row(
+    `batch('add') ×${label}, new array`,
+    () => calc.batch('add', a, b),
+    'pure TS loop, new array',
+    () => addNew(a, b),
+    n,
+  );
   await row(
     `batch('add') ×${label}, into out`,
     () => calc.batch('add', a, b, out),
@@ -270,7 +290,9 @@ await row(
   'protobufjs static code: encode → processBuffer (prost) → decode',
   () => {
     for (let k = 0; k < INNER; k++, i++) {
-      kept[k & 63] = PbjsResponse.decode(processBuffer(PbjsRequest.encode(pbjsAddRequests[i & 63]!).finish() as Buffer));
+      kept[k & 63] = PbjsResponse.decode(
+        processBuffer(PbjsRequest.encode(pbjsAddRequests[i & 63]!).finish() as Buffer),
+      );
     }
   },
   INNER,
@@ -290,7 +312,10 @@ await row(
     },
   });
   const columnsMessage = create(CalculatorRequestSchema, {
-    operation: { case: 'columns', value: create(ColumnBatchSchema, { operation: Operation.ADD, a: [...a], b: [...b] }) },
+    operation: {
+      case: 'columns',
+      value: create(ColumnBatchSchema, { operation: Operation.ADD, a: [...a], b: [...b] }),
+    },
   });
   const pbjsRowsMessage = PbjsRequest.create({
     batch: {
@@ -363,10 +388,14 @@ rows.push(...PUBLISHED_ROWS);
 
 console.log('\nnanocalc benchmark (medians; ratio = nanocalc / baseline, lower is better)\n');
 console.log(formatTable(rows));
-console.log(`\n${formatTargetSummary(rows)} (the engine's own ≤ 5 ns per row: cargo bench -p nanocalc-core -- rows_1000)`);
+console.log(
+  `\n${formatTargetSummary(rows)} (the engine's own ≤ 5 ns per row: cargo bench -p nanocalc-core -- rows_1000)`,
+);
 const scaling = rows.filter((r) => r.baseline === 'the same on 1 thread');
 if (scaling.length > 0) {
-  console.log(`\nspeed-up on ${availableParallelism()} threads (1-thread time / ${availableParallelism()}-thread time):`);
+  console.log(
+    `\nspeed-up on ${availableParallelism()} threads (1-thread time / ${availableParallelism()}-thread time):`,
+  );
   for (const r of scaling) console.log(`  ${r.name}: ${(r.baselineNs / r.ns).toFixed(2)}×`);
 }
 const report = makeReport(rows);

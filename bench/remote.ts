@@ -32,7 +32,10 @@ function percentile(sorted: number[], p: number): number {
 }
 
 function median(values: number[]): number {
-  return percentile([...values].sort((x, y) => x - y), 0.5);
+  return percentile(
+    [...values].sort((x, y) => x - y),
+    0.5,
+  );
 }
 
 function column(n: number, seed: number): BigInt64Array {
@@ -66,7 +69,13 @@ function localBatchNs(a: BigInt64Array, b: BigInt64Array): number {
   return median(runs);
 }
 
-async function measure(replicas: Server[], baselineAdd: number, baselineBatch: number, a: BigInt64Array, b: BigInt64Array) {
+async function measure(
+  replicas: Server[],
+  baselineAdd: number,
+  baselineBatch: number,
+  a: BigInt64Array,
+  b: BigInt64Array,
+) {
   const label = `${replicas.length} replica${replicas.length > 1 ? 's' : ''}`;
   const calc = new RemoteCalculator(replicas.map((s) => s.address));
   try {
@@ -81,8 +90,18 @@ async function measure(replicas: Server[], baselineAdd: number, baselineBatch: n
     latencies.sort((x, y) => x - y);
     const p50 = percentile(latencies, 0.5);
     const p99 = percentile(latencies, 0.99);
-    rows.push({ name: `remote add, sequential, p50, ${label}`, ns: p50, baseline: 'in-process add', baselineNs: baselineAdd });
-    rows.push({ name: `remote add, sequential, p99, ${label}`, ns: p99, baseline: 'in-process add', baselineNs: baselineAdd });
+    rows.push({
+      name: `remote add, sequential, p50, ${label}`,
+      ns: p50,
+      baseline: 'in-process add',
+      baselineNs: baselineAdd,
+    });
+    rows.push({
+      name: `remote add, sequential, p99, ${label}`,
+      ns: p99,
+      baseline: 'in-process add',
+      baselineNs: baselineAdd,
+    });
 
     // Unary add, many in flight: throughput of independent calls.
     let next = 0;
@@ -93,7 +112,12 @@ async function measure(replicas: Server[], baselineAdd: number, baselineBatch: n
       }),
     );
     const concurrentNs = Number(process.hrtime.bigint() - start) / CONCURRENT_CALLS;
-    rows.push({ name: `remote add, ${CONCURRENCY} in flight, ${label}`, ns: concurrentNs, baseline: 'in-process add', baselineNs: baselineAdd });
+    rows.push({
+      name: `remote add, ${CONCURRENCY} in flight, ${label}`,
+      ns: concurrentNs,
+      baseline: 'in-process add',
+      baselineNs: baselineAdd,
+    });
 
     // Pipelined streams, one per replica, all requests sent at once.
     const streamStart = process.hrtime.bigint();
@@ -108,7 +132,12 @@ async function measure(replicas: Server[], baselineAdd: number, baselineBatch: n
       }),
     );
     const streamNs = Number(process.hrtime.bigint() - streamStart) / STREAM_CALLS;
-    rows.push({ name: `remote add, pipelined stream, ${label}`, ns: streamNs, baseline: 'in-process add', baselineNs: baselineAdd });
+    rows.push({
+      name: `remote add, pipelined stream, ${label}`,
+      ns: streamNs,
+      baseline: 'in-process add',
+      baselineNs: baselineAdd,
+    });
 
     // A column batch of 1,000,000 (split into parallel column requests over the replicas).
     sink = await calc.batch('add', a, b);
@@ -119,12 +148,22 @@ async function measure(replicas: Server[], baselineAdd: number, baselineBatch: n
       batchRuns.push(Number(process.hrtime.bigint() - t) / COLUMN_N);
     }
     const batchNs = median(batchRuns);
-    rows.push({ name: `remote batch('add') ×1,000,000, ${label}`, ns: batchNs, baseline: "in-process batch('add') ×1,000,000", baselineNs: baselineBatch });
+    rows.push({
+      name: `remote batch('add') ×1,000,000, ${label}`,
+      ns: batchNs,
+      baseline: "in-process batch('add') ×1,000,000",
+      baselineNs: baselineBatch,
+    });
 
     const opsPerSecond = (ns: number) => Math.round(1e9 / ns).toLocaleString('en-US');
-    extra.push(
-      [label, `${(p50 / 1000).toFixed(1)} µs`, `${(p99 / 1000).toFixed(1)} µs`, opsPerSecond(concurrentNs), opsPerSecond(streamNs), opsPerSecond(batchNs)],
-    );
+    extra.push([
+      label,
+      `${(p50 / 1000).toFixed(1)} µs`,
+      `${(p99 / 1000).toFixed(1)} µs`,
+      opsPerSecond(concurrentNs),
+      opsPerSecond(streamNs),
+      opsPerSecond(batchNs),
+    ]);
     process.stderr.write(`  measured ${label}\n`);
   } finally {
     calc.close();
@@ -151,12 +190,21 @@ console.log(formatTable(rows));
 console.log('\nThe same as throughput and latency:\n');
 console.log(
   formatColumns(
-    ['replicas', 'add p50', 'add p99', `add ×${CONCURRENCY} in flight, ops/s`, 'pipelined stream, ops/s', 'batch ×1M, ops/s'],
+    [
+      'replicas',
+      'add p50',
+      'add p99',
+      `add ×${CONCURRENCY} in flight, ops/s`,
+      'pipelined stream, ops/s',
+      'batch ×1M, ops/s',
+    ],
     extra,
     [false, true, true, true, true, true],
   ),
 );
-console.log(`\nin-process: add ${baselineAdd.toFixed(1)} ns, batch ×1M ${baselineBatch.toFixed(2)} ns/op (${Math.round(1e9 / baselineBatch).toLocaleString('en-US')} ops/s)`);
+console.log(
+  `\nin-process: add ${baselineAdd.toFixed(1)} ns, batch ×1M ${baselineBatch.toFixed(2)} ns/op (${Math.round(1e9 / baselineBatch).toLocaleString('en-US')} ops/s)`,
+);
 if (jsonPath) {
   writeReport(jsonPath, rows);
   console.log(`wrote ${jsonPath}`);

@@ -104,11 +104,14 @@ export function formatTable(rows: readonly Row[]): string {
     isReference(r) ? '—' : formatRatio(r.ns / r.baselineNs),
     formatTarget(r),
   ]);
-  return formatColumns(
-    ['row', 'ns/op', 'baseline', 'ns/op', 'ratio', 'target'],
-    body,
-    [false, true, false, true, true, false],
-  );
+  return formatColumns(['row', 'ns/op', 'baseline', 'ns/op', 'ratio', 'target'], body, [
+    false,
+    true,
+    false,
+    true,
+    true,
+    false,
+  ]);
 }
 
 /** A report of `rows` stamped with this process's Node.js version, the time, the CPU and the load. */
@@ -176,11 +179,14 @@ export function formatComparison(a: Report, b: Report, sources: [string, string]
     describeRun('b', sources[1], b),
     '(b/a: the row in b over the same row in a, lower is faster; baseline b/a shows how much the machine moved)',
     '',
-    formatColumns(
-      ['row', 'baseline', 'a ns/op', 'b ns/op', 'b/a', 'baseline b/a'],
-      body,
-      [false, false, true, true, true, true],
-    ),
+    formatColumns(['row', 'baseline', 'a ns/op', 'b ns/op', 'b/a', 'baseline b/a'], body, [
+      false,
+      false,
+      true,
+      true,
+      true,
+      true,
+    ]),
   ];
   if (onlyInA.length > 0) lines.push('', 'only in a:', ...onlyInA.map((r) => `  ${r}`));
   if (onlyInB.length > 0) lines.push('', 'only in b:', ...onlyInB.map((r) => `  ${r}`));
@@ -283,10 +289,18 @@ export function renderSvg(rows: readonly Row[], options: SvgOptions = {}): strin
     const top = chartTop + k * groupHeight;
     const reference = isReference(row);
     if (k % 2 === 1) {
-      out.push(`<rect x="${margin / 2}" y="${top - 4}" width="${width - margin}" height="${groupHeight}" fill="#f9fafb"/>`);
+      out.push(
+        `<rect x="${margin / 2}" y="${top - 4}" width="${width - margin}" height="${groupHeight}" fill="#f9fafb"/>`,
+      );
     }
     const bars: [number, string, string, string, boolean][] = [
-      [row.ns, row.name, reference ? COLORS.published : COLORS.ours, reference ? '' : ` (${formatRatio(row.ns / row.baselineNs)})`, true],
+      [
+        row.ns,
+        row.name,
+        reference ? COLORS.published : COLORS.ours,
+        reference ? '' : ` (${formatRatio(row.ns / row.baselineNs)})`,
+        true,
+      ],
       [row.baselineNs, `vs ${row.baseline}`, reference ? COLORS.projection : COLORS.baseline, '', false],
     ];
     bars.forEach(([ns, label, color, suffix, bold], j) => {

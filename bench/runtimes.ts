@@ -88,7 +88,12 @@ async function measureRows(): Promise<RuntimeRow[]> {
   for (const n of [1000, 1_000_000]) {
     const a = column(n, 1);
     const b = column(n, 2);
-    await row(`batch('add') ×${n.toLocaleString('en-US')}, new array`, (c) => () => c.batch('add', a, b), () => addNew(a, b), n);
+    await row(
+      `batch('add') ×${n.toLocaleString('en-US')}, new array`,
+      (c) => () => c.batch('add', a, b),
+      () => addNew(a, b),
+      n,
+    );
   }
   auto.close();
   addon?.close();
@@ -103,7 +108,16 @@ function formatNs(ns: number | undefined): string {
 }
 
 function formatTable(rows: readonly RuntimeRow[]): string {
-  const header = ['runtime', 'row', 'default path', 'ns/op', 'Node-API ns/op', 'pure TS ns/op', 'default / pure TS', 'Node-API / default'];
+  const header = [
+    'runtime',
+    'row',
+    'default path',
+    'ns/op',
+    'Node-API ns/op',
+    'pure TS ns/op',
+    'default / pure TS',
+    'Node-API / default',
+  ];
   const body = rows.map((r) => [
     `${r.runtime} ${r.version}`,
     r.row,
@@ -117,7 +131,10 @@ function formatTable(rows: readonly RuntimeRow[]): string {
   const right = [false, false, false, true, true, true, true, true];
   const widths = header.map((h, k) => Math.max(h.length, ...body.map((cells) => cells[k]!.length)));
   const line = (cells: string[]) =>
-    cells.map((c, k) => (right[k] ? c.padStart(widths[k]!) : c.padEnd(widths[k]!))).join('  ').trimEnd();
+    cells
+      .map((c, k) => (right[k] ? c.padStart(widths[k]!) : c.padEnd(widths[k]!)))
+      .join('  ')
+      .trimEnd();
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
 }
 
@@ -129,15 +146,25 @@ async function drive(): Promise<void> {
   const commands: [string, string, string[]][] = [
     ['node', process.execPath, [self, ...flags]],
     ['bun', runtimeBinary('bun'), [self, ...flags]],
-    ['deno', runtimeBinary('deno'), ['run', '--allow-ffi', '--allow-read', '--allow-env', '--allow-sys', self, ...flags]],
+    [
+      'deno',
+      runtimeBinary('deno'),
+      ['run', '--allow-ffi', '--allow-read', '--allow-env', '--allow-sys', self, ...flags],
+    ],
   ];
   const rows: RuntimeRow[] = [];
   for (const [name, binary, argv] of commands) {
     process.stderr.write(`${name}: ${binary}\n`);
-    const out = execFileSync(binary, argv, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, NO_COLOR: '1' } });
+    const out = execFileSync(binary, argv, {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, NO_COLOR: '1' },
+    });
     rows.push(...(JSON.parse(out.trim().split('\n').pop()!) as RuntimeRow[]));
   }
-  console.log('\nnanocalc per runtime (medians, ns per operation; each runtime beside its own pure-TypeScript baseline)\n');
+  console.log(
+    '\nnanocalc per runtime (medians, ns per operation; each runtime beside its own pure-TypeScript baseline)\n',
+  );
   console.log(formatTable(rows));
   const json = args.includes('--json') ? args[args.indexOf('--json') + 1] : undefined;
   if (json !== undefined) writeFileSync(json, `${JSON.stringify({ date: new Date().toISOString(), rows }, null, 2)}\n`);

@@ -21,7 +21,9 @@ show('calc.multiply(-(2n ** 63n), -1n)', () => calc.multiply(-(2n ** 63n), -1n))
 show('calc.divide(-7, 2)', () => calc.divide(-7, 2));
 show('calc.remainder(-7, 2)', () => calc.remainder(-7, 2));
 show('calc.divide(1, 0)', () => calc.divide(1, 0));
-show("calc.batch('multiply', [1n, 2n, 3n], [4, 5, 6])", () => calc.batch('multiply', [1n, 2n, 3n], [4, 5, 6]).join(', '));
+show("calc.batch('multiply', [1n, 2n, 3n], [4, 5, 6])", () =>
+  calc.batch('multiply', [1n, 2n, 3n], [4, 5, 6]).join(', '),
+);
 show("calc.evaluate('2 * (3 + -4) % 5')", () => calc.evaluate('2 * (3 + -4) % 5'));
 show("calc.evaluate('2 * (3 + 4')", () => calc.evaluate('2 * (3 + 4'));
 calc.close();

@@ -23,7 +23,12 @@ import { createEcmaScriptPlugin, runNodeJs, type GeneratedFile, type Schema } fr
  * the protocol, not of the schema, declared here once for both languages.
  */
 const SHARED_BUFFER_LAYOUT: readonly { name: string; value: number; rust: 'usize' | 'u32'; doc: string }[] = [
-  { name: 'REQUEST_LENGTH_WORD', value: 0, rust: 'usize', doc: 'Index of the u32 control word holding the request length (bytes 0..4).' },
+  {
+    name: 'REQUEST_LENGTH_WORD',
+    value: 0,
+    rust: 'usize',
+    doc: 'Index of the u32 control word holding the request length (bytes 0..4).',
+  },
   {
     name: 'RESPONSE_START_WORD',
     value: 1,
@@ -36,7 +41,12 @@ const SHARED_BUFFER_LAYOUT: readonly { name: string; value: number; rust: 'usize
     rust: 'usize',
     doc: 'Index of the u32 control word holding the response length (bytes 8..12), or NEED_CAPACITY.',
   },
-  { name: 'REQUEST_OFFSET', value: 16, rust: 'usize', doc: 'Where the request starts: after the control words, 8-byte aligned.' },
+  {
+    name: 'REQUEST_OFFSET',
+    value: 16,
+    rust: 'usize',
+    doc: 'Where the request starts: after the control words, 8-byte aligned.',
+  },
   {
     name: 'NEED_CAPACITY',
     value: 0xffffffff,
@@ -51,13 +61,25 @@ const SHARED_BUFFER_LAYOUT: readonly { name: string; value: number; rust: 'usize
   },
 ];
 
-const VARINT_SCALARS = new Set([ScalarType.INT64, ScalarType.UINT64, ScalarType.INT32, ScalarType.UINT32, ScalarType.BOOL]);
+const VARINT_SCALARS = new Set([
+  ScalarType.INT64,
+  ScalarType.UINT64,
+  ScalarType.INT32,
+  ScalarType.UINT32,
+  ScalarType.BOOL,
+]);
 const FIXED64_SCALARS = new Set([ScalarType.FIXED64, ScalarType.SFIXED64, ScalarType.DOUBLE]);
 
 function wireType(field: DescField): number {
   switch (field.fieldKind) {
     case 'scalar':
-      return FIXED64_SCALARS.has(field.scalar) ? 1 : field.scalar === ScalarType.STRING || field.scalar === ScalarType.BYTES ? 2 : VARINT_SCALARS.has(field.scalar) ? 0 : 5;
+      return FIXED64_SCALARS.has(field.scalar)
+        ? 1
+        : field.scalar === ScalarType.STRING || field.scalar === ScalarType.BYTES
+          ? 2
+          : VARINT_SCALARS.has(field.scalar)
+            ? 0
+            : 5;
     case 'enum':
       return 0;
     default:
@@ -66,7 +88,8 @@ function wireType(field: DescField): number {
 }
 
 function key(field: DescField): number {
-  if (field.number > 15) throw new Error(`${field.parent.typeName}.${field.name}: keys longer than one byte are not supported`);
+  if (field.number > 15)
+    throw new Error(`${field.parent.typeName}.${field.name}: keys longer than one byte are not supported`);
   return (field.number << 3) | wireType(field);
 }
 
@@ -75,7 +98,8 @@ const pascal = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
 function isScalarMessage(message: DescMessage): boolean {
   return message.fields.every(
-    (f) => f.oneof === undefined && (f.fieldKind === 'enum' || (f.fieldKind === 'scalar' && VARINT_SCALARS.has(f.scalar))),
+    (f) =>
+      f.oneof === undefined && (f.fieldKind === 'enum' || (f.fieldKind === 'scalar' && VARINT_SCALARS.has(f.scalar))),
   );
 }
 
@@ -83,7 +107,9 @@ function isColumnMessage(message: DescMessage): boolean {
   const lists = message.fields.filter((f) => f.fieldKind === 'list');
   return (
     lists.length > 0 &&
-    lists.every((f) => f.fieldKind === 'list' && f.listKind === 'scalar' && FIXED64_SCALARS.has(f.scalar) && f.packed) &&
+    lists.every(
+      (f) => f.fieldKind === 'list' && f.listKind === 'scalar' && FIXED64_SCALARS.has(f.scalar) && f.packed,
+    ) &&
     message.fields.every((f) => f.fieldKind === 'list' || f.fieldKind === 'enum')
   );
 }
@@ -95,9 +121,16 @@ function generateEnum(f: GeneratedFile, e: DescEnum): void {
   for (const v of e.values) f.print('  ', v.name.slice(prefix.length), ': ', v.number, ',');
   f.print('} as const;');
   const max = Math.max(...e.values.map((v) => v.number));
-  const names = Array.from({ length: max + 1 }, (_, n) => e.values.find((v) => v.number === n)?.name.slice(prefix.length));
+  const names = Array.from({ length: max + 1 }, (_, n) =>
+    e.values.find((v) => v.number === n)?.name.slice(prefix.length),
+  );
   f.print(f.jsDoc(`Names of \`${e.typeName}\` values, indexed by number.`));
-  f.print(f.export('const', `${e.name}Names`), ': readonly (string | undefined)[] = [', names.map((n) => (n ? `'${n}'` : 'undefined')).join(', '), '];');
+  f.print(
+    f.export('const', `${e.name}Names`),
+    ': readonly (string | undefined)[] = [',
+    names.map((n) => (n ? `'${n}'` : 'undefined')).join(', '),
+    '];',
+  );
   f.print();
 }
 
@@ -126,7 +159,19 @@ function printScalarFields(f: GeneratedFile, message: DescMessage, kind: 'Number
     f.print('  if (', name, kind === 'Numbers' ? ' !== 0) {' : ' !== 0n) {');
     f.print('    u8[pos++] = ', hex(key(field)), ';');
     if (kind === 'Numbers') {
-      f.print('    pos = ', name, ' >>> 0 === ', name, ' && ', name, ' < 16384 ? writeSmallVarint(u8, pos, ', name, ') : writeInt64Number(u8, pos, ', name, ');');
+      f.print(
+        '    pos = ',
+        name,
+        ' >>> 0 === ',
+        name,
+        ' && ',
+        name,
+        ' < 16384 ? writeSmallVarint(u8, pos, ',
+        name,
+        ') : writeInt64Number(u8, pos, ',
+        name,
+        ');',
+      );
     } else {
       f.print('    pos = writeInt64Bigint(u8, pos, ', name, ');');
     }
@@ -145,7 +190,12 @@ function generateScalarEncoders(f: GeneratedFile, message: DescMessage): void {
           `${maxScalarBodySize(message)} bytes.`,
       ),
     );
-    f.print(f.export('function', `encode${message.name}${kind}`), '(u8: Uint8Array, pos: number, ', params.map((p) => `${p}: ${type}`).join(', '), '): number {');
+    f.print(
+      f.export('function', `encode${message.name}${kind}`),
+      '(u8: Uint8Array, pos: number, ',
+      params.map((p) => `${p}: ${type}`).join(', '),
+      '): number {',
+    );
     printScalarFields(f, message, kind);
     f.print('  return pos;');
     f.print('}');
@@ -178,7 +228,12 @@ function generateOneof(f: GeneratedFile, message: DescMessage, oneof: DescOneof)
             `${members.map((m) => m.name).join(', ')}; returns the position after it.`,
         ),
       );
-      f.print(f.export('function', `encode${message.name}${type.name}${kind}`), '(u8: Uint8Array, pos: number, field: number, ', params.map((p) => `${p}: ${t}`).join(', '), '): number {');
+      f.print(
+        f.export('function', `encode${message.name}${type.name}${kind}`),
+        '(u8: Uint8Array, pos: number, field: number, ',
+        params.map((p) => `${p}: ${t}`).join(', '),
+        '): number {',
+      );
       // The body is written here rather than by encode<Type><Kind>: one call level less.
       f.print('  const start = pos;');
       f.print('  u8[start] = (field << 3) | 2;');
@@ -243,7 +298,12 @@ function generateColumnFrame(f: GeneratedFile, message: DescMessage, member: Des
       i,
     );
   }
-  offsetFunction('Length', `The length of a frame of \`n\` values per list, lists included.`, fixed(lists.length), lists.length);
+  offsetFunction(
+    'Length',
+    `The length of a frame of \`n\` values per list, lists included.`,
+    fixed(lists.length),
+    lists.length,
+  );
   f.print(
     f.jsDoc(
       `Writes the frame of \`${message.typeName} { ${member.name}: ${column.name} }\` for \`n\` values per list at \`pos\` ` +
@@ -310,7 +370,8 @@ function generateRust(schema: Schema<Options>): void {
         f.print();
         f.print('/// Key bytes (field number and wire type) of the fields of `', type.typeName, '`.');
         f.print('pub mod ', snake(type.name), '_key {');
-        for (const field of type.fields) f.print('    pub const ', field.name.toUpperCase(), ': u8 = ', hex(key(field)), ';');
+        for (const field of type.fields)
+          f.print('    pub const ', field.name.toUpperCase(), ': u8 = ', hex(key(field)), ';');
         f.print('}');
       }
     }
@@ -339,7 +400,9 @@ function generateTs(schema: Schema<Options>): void {
     const f = schema.generateFile(`${file.name}_codec.ts`);
     f.preamble(file);
     const depth = file.name.split('/').length; // from src/gen/<file dir> back to src/
-    f.print(`import { writeInt64Bigint, writeInt64Number, writePaddedVarint, writeSmallVarint } from "${'../'.repeat(depth)}wire.js";`);
+    f.print(
+      `import { writeInt64Bigint, writeInt64Number, writePaddedVarint, writeSmallVarint } from "${'../'.repeat(depth)}wire.js";`,
+    );
     f.print();
     generateLayout(f);
     for (const type of schema.typesInFile(file)) {

@@ -25,8 +25,19 @@ if (!profdata) {
 }
 
 const profiles = mkdtempSync(join(tmpdir(), 'nanocalc-pgo-'));
-const napiBuild = ['napi', 'build', '--release', '--manifest-path', 'crates/nanocalc-node/Cargo.toml',
-  '--output-dir', 'native', '--dts', 'index.d.ts', '--target-dir', 'target/pgo'];
+const napiBuild = [
+  'napi',
+  'build',
+  '--release',
+  '--manifest-path',
+  'crates/nanocalc-node/Cargo.toml',
+  '--output-dir',
+  'native',
+  '--dts',
+  'index.d.ts',
+  '--target-dir',
+  'target/pgo',
+];
 try {
   console.log(`1/4 instrumented build (profiles in ${profiles})`);
   run('npx', napiBuild, { RUSTFLAGS: `-Cprofile-generate=${profiles}` });

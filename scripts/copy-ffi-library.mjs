@@ -4,7 +4,11 @@
 import { copyFileSync, renameSync } from 'node:fs';
 
 const name =
-  process.platform === 'win32' ? 'nanocalc_ffi.dll' : process.platform === 'darwin' ? 'libnanocalc_ffi.dylib' : 'libnanocalc_ffi.so';
+  process.platform === 'win32'
+    ? 'nanocalc_ffi.dll'
+    : process.platform === 'darwin'
+      ? 'libnanocalc_ffi.dylib'
+      : 'libnanocalc_ffi.so';
 const root = new URL('..', import.meta.url);
 const target = new URL(`native/${name}`, root);
 copyFileSync(new URL(`target/release/${name}`, root), new URL(`native/${name}.tmp`, root));

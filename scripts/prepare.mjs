@@ -7,7 +7,8 @@ import { existsSync, writeFileSync } from 'node:fs';
 const root = new URL('..', import.meta.url);
 if (process.env.npm_command === 'exec') {
   if (existsSync(new URL('dist/src/cli.js', root))) process.exit(0);
-  const say = 'nanocalc is not built yet: building it now (npm run build: the Rust engine, a few minutes); run npm install first next time\n';
+  const say =
+    'nanocalc is not built yet: building it now (npm run build: the Rust engine, a few minutes); run npm install first next time\n';
   try {
     writeFileSync('/dev/tty', say);
   } catch {

@@ -127,8 +127,20 @@ export class Calculator {
     if (typeof options !== 'object' || options === null) {
       throw new TypeError('nanocalc: options must be an object');
     }
-    this.#maxRequestBytes = integerOption(options.maxRequestBytes, DEFAULT_MAX_REQUEST_BYTES, 'maxRequestBytes', 1, MAX_REQUEST_BYTES_LIMIT);
-    this.#maxBatchLength = integerOption(options.maxBatchLength, DEFAULT_MAX_BATCH_LENGTH, 'maxBatchLength', 1, MAX_BATCH_LENGTH_LIMIT);
+    this.#maxRequestBytes = integerOption(
+      options.maxRequestBytes,
+      DEFAULT_MAX_REQUEST_BYTES,
+      'maxRequestBytes',
+      1,
+      MAX_REQUEST_BYTES_LIMIT,
+    );
+    this.#maxBatchLength = integerOption(
+      options.maxBatchLength,
+      DEFAULT_MAX_BATCH_LENGTH,
+      'maxBatchLength',
+      1,
+      MAX_BATCH_LENGTH_LIMIT,
+    );
     // maxRequestBytes bounds each request that crosses (a long batch crosses as several), not the
     // columns the caller already holds: the largest request of a chunk must fit it.
     this.#chunkLength = Math.min(
@@ -167,14 +179,18 @@ export class Calculator {
   subtract(a: number, b: number): number;
   subtract(a: bigint, b: bigint): bigint;
   subtract(a: number | bigint, b: number | bigint): number | bigint {
-    return typeof a === 'number' ? this.#binaryNumbers(FIELD.subtract, a, b) : this.#binaryBigints(FIELD.subtract, a, b);
+    return typeof a === 'number'
+      ? this.#binaryNumbers(FIELD.subtract, a, b)
+      : this.#binaryBigints(FIELD.subtract, a, b);
   }
 
   /** `a * b`, saturated to the i64 range. */
   multiply(a: number, b: number): number;
   multiply(a: bigint, b: bigint): bigint;
   multiply(a: number | bigint, b: number | bigint): number | bigint {
-    return typeof a === 'number' ? this.#binaryNumbers(FIELD.multiply, a, b) : this.#binaryBigints(FIELD.multiply, a, b);
+    return typeof a === 'number'
+      ? this.#binaryNumbers(FIELD.multiply, a, b)
+      : this.#binaryBigints(FIELD.multiply, a, b);
   }
 
   /** `a / b` truncated toward zero (`MIN / -1` saturates to `MAX`); `b = 0` throws DIVISION_BY_ZERO. */
@@ -188,7 +204,9 @@ export class Calculator {
   remainder(a: number, b: number): number;
   remainder(a: bigint, b: bigint): bigint;
   remainder(a: number | bigint, b: number | bigint): number | bigint {
-    return typeof a === 'number' ? this.#binaryNumbers(FIELD.remainder, a, b) : this.#binaryBigints(FIELD.remainder, a, b);
+    return typeof a === 'number'
+      ? this.#binaryNumbers(FIELD.remainder, a, b)
+      : this.#binaryBigints(FIELD.remainder, a, b);
   }
 
   /**
@@ -303,7 +321,12 @@ export class Calculator {
    * `CLOSED`. On Bun, whose FFI has no thread-pool calls, the chunks run on the JavaScript thread,
    * one per event-loop turn.
    */
-  batchAsync(operation: Operation, a: BatchInput, b: BatchInput, options: BatchAsyncOptions = {}): Promise<BigInt64Array> {
+  batchAsync(
+    operation: Operation,
+    a: BatchInput,
+    b: BatchInput,
+    options: BatchAsyncOptions = {},
+  ): Promise<BigInt64Array> {
     let signal: AbortSignal | undefined;
     let job: Promise<BigInt64Array>;
     try {

@@ -65,7 +65,8 @@ export function writeColumnsRequest(
  * failing element counted from the start of the whole batch (`from` is the chunk's).
  */
 export function chunkValuesAt(u8: Uint8Array, u32: Uint32Array, from: number, count: number): number {
-  if (u32[RESPONSE_LENGTH_WORD] === NEED_CAPACITY) throw new CalculatorError('INTERNAL', 'nanocalc: the engine asked for more room');
+  if (u32[RESPONSE_LENGTH_WORD] === NEED_CAPACITY)
+    throw new CalculatorError('INTERNAL', 'nanocalc: the engine asked for more room');
   const start = u32[RESPONSE_START_WORD]!;
   try {
     return decodeBatchResult(u8, start, start + u32[RESPONSE_LENGTH_WORD]!, count);

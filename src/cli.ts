@@ -30,7 +30,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** The server binary `npm install` builds (`npm run build:server`); NANOCALC_SERVER_BIN overrides it. */
 export function serverBinary(): string {
-  return process.env['NANOCALC_SERVER_BIN'] ?? join(ROOT, 'target', 'release', 'nanocalc-server');
+  return process.env.NANOCALC_SERVER_BIN ?? join(ROOT, 'target', 'release', 'nanocalc-server');
 }
 
 const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
@@ -50,7 +50,7 @@ function runForwarding(binary: string, args: string[], argv0: string): Promise<n
     // would have. (Not otherwise: `nohup nanocalc serve &` must outlive its shell.)
     const parent = process.ppid;
     const orphaned =
-      process.env['npm_command'] === 'exec'
+      process.env.npm_command === 'exec'
         ? setInterval(() => {
             if (process.ppid === parent) return;
             clearInterval(orphaned);
@@ -72,7 +72,7 @@ function runForwarding(binary: string, args: string[], argv0: string): Promise<n
 
 /** The benchmark script (dist/bench/bench.js); NANOCALC_BENCH_SCRIPT overrides it (tests). */
 function benchScript(): string {
-  return process.env['NANOCALC_BENCH_SCRIPT'] ?? join(ROOT, 'dist', 'bench', 'bench.js');
+  return process.env.NANOCALC_BENCH_SCRIPT ?? join(ROOT, 'dist', 'bench', 'bench.js');
 }
 
 /**
@@ -147,7 +147,8 @@ const commands: Record<string, Command> = {
   },
   serve: {
     summary: 'run the engine as a gRPC server (nanocalc.v1.CalculatorService)',
-    usage: 'nanocalc serve [--addr 127.0.0.1:50051] [--tls-cert PEM --tls-key PEM] [...]   (nanocalc serve --help lists every flag)',
+    usage:
+      'nanocalc serve [--addr 127.0.0.1:50051] [--tls-cert PEM --tls-key PEM] [...]   (nanocalc serve --help lists every flag)',
     async run(args) {
       // The package's version, as `nanocalc --version` prints it (the server's flags stop at --).
       const flags = args.includes('--') ? args.slice(0, args.indexOf('--')) : args;
@@ -267,7 +268,7 @@ export async function main(argv: string[]): Promise<number> {
       return rest.length === 0 ? lines(json) : evaluateArgs(rest, json);
     }
     if (arg === '--json') json = true;
-    else if (arg === '--help' || arg === '-h') return commands['help']!.run([]);
+    else if (arg === '--help' || arg === '-h') return commands.help!.run([]);
     else if (arg === '--version' || arg === '-v' || arg === '-V') {
       process.stdout.write(version());
       return 0;

@@ -223,7 +223,8 @@ function decodeError(u8: Uint8Array, end: number, answering: Answering): Calcula
   const positioned =
     answering === BATCH
       ? name === 'DIVISION_BY_ZERO'
-      : answering === EXPRESSION && (name === 'SYNTAX_ERROR' || name === 'DIVISION_BY_ZERO' || name === 'LIMIT_EXCEEDED');
+      : answering === EXPRESSION &&
+        (name === 'SYNTAX_ERROR' || name === 'DIVISION_BY_ZERO' || name === 'LIMIT_EXCEEDED');
   return new CalculatorError(name, message || name, positioned ? index : undefined);
 }
 

@@ -29,7 +29,13 @@ export type BatchInput = BigInt64Array | readonly bigint[] | readonly number[];
  * A numeric option of a Calculator or RemoteCalculator: `fallback` when absent, else an integer
  * from `min` to `max`, or a RangeError naming the option.
  */
-export function integerOption(value: unknown, fallback: number, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
+export function integerOption(
+  value: unknown,
+  fallback: number,
+  name: string,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
     const range = max === Number.MAX_SAFE_INTEGER ? `of at least ${min}` : `from ${min} to ${max}`;
@@ -84,9 +90,7 @@ export function describe(value: unknown): string {
 }
 
 export function operandTypeError(a: unknown, b: unknown): TypeError {
-  return new TypeError(
-    `nanocalc: operands must be two numbers or two bigints, got ${describe(a)} and ${describe(b)}`,
-  );
+  return new TypeError(`nanocalc: operands must be two numbers or two bigints, got ${describe(a)} and ${describe(b)}`);
 }
 
 function isI64(n: bigint): boolean {

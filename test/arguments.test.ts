@@ -22,7 +22,20 @@ function call(op: (typeof OPS)[number], a: unknown, b: unknown): unknown {
 }
 
 describe('single operations', () => {
-  const unsafeNumbers = [2 ** 53, -(2 ** 53), 2 ** 53 + 2, 2 ** 64, NaN, Infinity, -Infinity, 1.5, -0.5, 1e-300, Number.MAX_VALUE, Number.EPSILON];
+  const unsafeNumbers = [
+    2 ** 53,
+    -(2 ** 53),
+    2 ** 53 + 2,
+    2 ** 64,
+    NaN,
+    Infinity,
+    -Infinity,
+    1.5,
+    -0.5,
+    1e-300,
+    Number.MAX_VALUE,
+    Number.EPSILON,
+  ];
   for (const op of OPS) {
     test(`${op}: unsafe or non-integer numbers are RangeErrors, in either position`, () => {
       for (const bad of unsafeNumbers) {
@@ -102,8 +115,16 @@ describe('batch columns', () => {
     for (const bad of ['1', null, undefined, {}, true, [1], Object(1n)]) {
       for (const column of [[bad, 1], [1, bad], [1n, bad], [bad]]) {
         const other = column.map(() => 1);
-        assertThrowsExactly(() => calc.batch('add', column as number[], other), TypeError, `a = [${column.map(String)}]`);
-        assertThrowsExactly(() => calc.batch('add', other, column as number[]), TypeError, `b = [${column.map(String)}]`);
+        assertThrowsExactly(
+          () => calc.batch('add', column as number[], other),
+          TypeError,
+          `a = [${column.map(String)}]`,
+        );
+        assertThrowsExactly(
+          () => calc.batch('add', other, column as number[]),
+          TypeError,
+          `b = [${column.map(String)}]`,
+        );
       }
       assertStillWorks(`an element ${String(bad)}`);
     }
@@ -114,8 +135,16 @@ describe('batch columns', () => {
     const holes: unknown[][] = [[1, , 3], [, 2, 3], [1n, , 3n], [, 1n], new Array(3)];
     for (const column of holes) {
       const other = Array.from({ length: column.length }, () => 1);
-      assertThrowsExactly(() => calc.batch('add', column as number[], other), TypeError, `a with a hole, length ${column.length}`);
-      assertThrowsExactly(() => calc.batch('multiply', other, column as number[]), TypeError, `b with a hole, length ${column.length}`);
+      assertThrowsExactly(
+        () => calc.batch('add', column as number[], other),
+        TypeError,
+        `a with a hole, length ${column.length}`,
+      );
+      assertThrowsExactly(
+        () => calc.batch('multiply', other, column as number[]),
+        TypeError,
+        `b with a hole, length ${column.length}`,
+      );
       assertStillWorks('a sparse column');
     }
   });
@@ -190,8 +219,14 @@ describe('batch columns', () => {
         throw boom;
       },
     });
-    assert.throws(() => calc.batch('add', column, [1, 1, 1]), (e) => e === boom);
-    assert.throws(() => calc.batch('add', [1, 1, 1], column), (e) => e === boom);
+    assert.throws(
+      () => calc.batch('add', column, [1, 1, 1]),
+      (e) => e === boom,
+    );
+    assert.throws(
+      () => calc.batch('add', [1, 1, 1], column),
+      (e) => e === boom,
+    );
     assertStillWorks('a throwing getter');
   });
 

@@ -93,7 +93,22 @@ describe('number operands over the safe integers match the reference model', () 
   }
 
   test('every op on every pair of safe edge values', () => {
-    const edges = [SAFE_MIN, SAFE_MIN + 1, -(2 ** 32), -7, -2, -1, 0, 1, 2, 7, 2 ** 32, 2 ** 31, SAFE_MAX - 1, SAFE_MAX];
+    const edges = [
+      SAFE_MIN,
+      SAFE_MIN + 1,
+      -(2 ** 32),
+      -7,
+      -2,
+      -1,
+      0,
+      1,
+      2,
+      7,
+      2 ** 32,
+      2 ** 31,
+      SAFE_MAX - 1,
+      SAFE_MAX,
+    ];
     for (const op of OPS) for (const a of edges) for (const b of edges) checkNum(op, a, b);
   });
 

@@ -49,13 +49,13 @@ describe('batchAsync gives what batch gives', () => {
   test('random columns of every kind against the model', async () => {
     const columns = (n: number) =>
       fc.oneof(
-        fc.array(i64, { minLength: n, maxLength: n }).map((v) => BigInt64Array.from(v) as BigInt64Array | bigint[] | number[]),
+        fc
+          .array(i64, { minLength: n, maxLength: n })
+          .map((v) => BigInt64Array.from(v) as BigInt64Array | bigint[] | number[]),
         fc.array(i64, { minLength: n, maxLength: n }),
         fc.array(safeInt, { minLength: n, maxLength: n }),
       );
-    const batchArb = fc
-      .nat(40)
-      .chain((n) => fc.tuple(fc.constantFrom<Op>(...OPS), columns(n), columns(n)));
+    const batchArb = fc.nat(40).chain((n) => fc.tuple(fc.constantFrom<Op>(...OPS), columns(n), columns(n)));
     await fc.assert(
       fc.asyncProperty(batchArb, async ([op, a, b]) => {
         const model = referenceBatch(
@@ -261,7 +261,10 @@ describe('batchAsync and its inputs', () => {
     await turn();
     structuredClone(doomed.buffer, { transfer: [doomed.buffer as ArrayBuffer] });
     assert.equal(doomed.length, 0, 'detached');
-    await assert.rejects(detaching, (error: Error) => error instanceof TypeError && /detached or shrunk/.test(error.message));
+    await assert.rejects(
+      detaching,
+      (error: Error) => error instanceof TypeError && /detached or shrunk/.test(error.message),
+    );
     assert.deepEqual(Array.from(calc.batch('add', [1n], [2n])), [3n], 'the calculator still works');
   });
 

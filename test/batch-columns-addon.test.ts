@@ -50,7 +50,11 @@ describe('the raw column call', () => {
     ];
     // Arrays of another length than the frame's are what a caller who resized a column would
     // cause: a TypeError, as the Calculator documents.
-    const typeErrors = new Set(['a column of another length', 'an out of another length', 'out sharing memory with a, of another length']);
+    const typeErrors = new Set([
+      'a column of another length',
+      'an out of another length',
+      'out sharing memory with a, of another length',
+    ]);
     for (const [what, fn] of misuse) {
       assert.throws(fn, (error: unknown) => error instanceof Error && /nanocalc/.test(error.message), what);
       if (typeErrors.has(what)) assert.throws(fn, TypeError, what);

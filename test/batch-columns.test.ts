@@ -24,7 +24,7 @@ function outcome(fn: () => BigInt64Array): bigint[] | string {
   }
 }
 
-describe('batch of BigInt64Arrays through the engine\'s column call', () => {
+describe("batch of BigInt64Arrays through the engine's column call", () => {
   test('agrees with the model and with the JavaScript copies, new array and out, any view offset', () => {
     fc.assert(
       fc.property(
@@ -50,7 +50,11 @@ describe('batch of BigInt64Arrays through the engine\'s column call', () => {
           assert.deepEqual(fresh, plain, `${op} ${show(pairs)}`);
           assert.deepEqual(into, plain);
           if ('values' in expected) assert.deepEqual(fresh, expected.values);
-          else assert.ok(Array.from(out).every((x) => x === 7n), 'a failed batch leaves out untouched');
+          else
+            assert.ok(
+              Array.from(out).every((x) => x === 7n),
+              'a failed batch leaves out untouched',
+            );
         },
       ),
       { numRuns: 400 },
@@ -112,13 +116,17 @@ describe('batch of BigInt64Arrays through the engine\'s column call', () => {
       for (const [[result, value], k] of results.map((entry, k) => [entry, k] as const)) {
         if (detached.has(result)) continue;
         assert.equal(result.length, lengths[k % lengths.length], `result ${k}`);
-        assert.ok(result.every((x) => x === value), `result ${k} kept its values`);
+        assert.ok(
+          result.every((x) => x === value),
+          `result ${k} kept its values`,
+        );
       }
     };
     check(new Set());
     const buffers = new Set(results.map(([result]) => result.buffer));
     assert.equal(buffers.size, results.length, 'no two results share a buffer');
-    for (const [result] of results) assert.equal(result.buffer.byteLength, result.byteLength, 'a buffer holds its result alone');
+    for (const [result] of results)
+      assert.equal(result.buffer.byteLength, result.byteLength, 'a buffer holds its result alone');
     // Every API that can detach a buffer, each given one result of 1,000 (issue 13: a BYOB read of
     // one result emptied every other result carved from the same 64 KiB slab).
     const thousands = results.map(([result]) => result).filter((result) => result.length === 1000);
@@ -155,7 +163,10 @@ describe('batch of BigInt64Arrays through the engine\'s column call', () => {
     const b = Column.from(Array.from({ length: 64 }, (_, i) => BigInt(i)));
     const out = new BigInt64Array(new SharedArrayBuffer(8 * 64));
     assert.equal(calc.batch('multiply', shared, b, out), out);
-    assert.deepEqual(Array.from(out), Array.from(shared, (x, i) => x * BigInt(i)));
+    assert.deepEqual(
+      Array.from(out),
+      Array.from(shared, (x, i) => x * BigInt(i)),
+    );
   });
 
   test('a typed array that only claims to be a BigInt64Array is refused, not read as one', () => {

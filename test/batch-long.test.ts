@@ -52,7 +52,11 @@ describe('long batches', () => {
     b[N - 1] = 0n;
     for (const op of ['divide', 'remainder'] as const) {
       const chunked = assertCalculatorError(() => every.batch(op, a, b), 'DIVISION_BY_ZERO', 2 * CHUNK + 3);
-      const whole = assertCalculatorError(() => every.batch(op, a, b, new BigInt64Array(N)), 'DIVISION_BY_ZERO', 2 * CHUNK + 3);
+      const whole = assertCalculatorError(
+        () => every.batch(op, a, b, new BigInt64Array(N)),
+        'DIVISION_BY_ZERO',
+        2 * CHUNK + 3,
+      );
       assert.equal(chunked.message, whole.message);
     }
     const numbers: unknown[] = Array.from({ length: N }, (_, i) => i);
@@ -120,11 +124,17 @@ describe('long batches', () => {
     zeroLate[2 * CHUNK + 2] = 0n;
     const untouched = new BigInt64Array(N).fill(-5n);
     assertCalculatorError(() => every.batch('divide', a, zeroLate, untouched), 'DIVISION_BY_ZERO', 2 * CHUNK + 2);
-    assert.ok(untouched.every((x) => x === -5n), 'out untouched by a division by zero in a later chunk');
+    assert.ok(
+      untouched.every((x) => x === -5n),
+      'out untouched by a division by zero in a later chunk',
+    );
     const numbers: number[] = Array.from({ length: N }, (_, i) => i);
     (numbers as unknown[])[2 * CHUNK] = 'x';
     assert.throws(() => every.batch('add', numbers, numbers, untouched), TypeError);
-    assert.ok(untouched.every((x) => x === -5n), 'out untouched by a bad element in a later chunk');
+    assert.ok(
+      untouched.every((x) => x === -5n),
+      'out untouched by a bad element in a later chunk',
+    );
   });
 
   test('after a long batch the calculator answers small calls and batches', () => {

@@ -4,7 +4,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { Calculator, CalculatorError } from 'nanocalc';
+import { Calculator } from 'nanocalc';
 import { MAX, MIN, OPS, clamp, i64, referenceBatch, safeInt, type Op } from './models/reference.js';
 import { assertCalculatorError, assertThrowsExactly, show } from './support/helpers.js';
 
@@ -116,9 +116,21 @@ describe('batch matches the reference model for every op and input kind', () => 
       for (const kindA of KINDS) {
         for (const kindB of KINDS) {
           for (const withOut of [false, true]) {
-            checkBatch(calc, op, { a: make(kindA, []), b: make(kindB, []), out: withOut ? new BigInt64Array(0) : undefined });
-            checkBatch(calc, op, { a: make(kindA, [-7n]), b: make(kindB, [2n]), out: withOut ? new BigInt64Array(1) : undefined });
-            checkBatch(calc, op, { a: make(kindA, [7n]), b: make(kindB, [0n]), out: withOut ? new BigInt64Array(1) : undefined });
+            checkBatch(calc, op, {
+              a: make(kindA, []),
+              b: make(kindB, []),
+              out: withOut ? new BigInt64Array(0) : undefined,
+            });
+            checkBatch(calc, op, {
+              a: make(kindA, [-7n]),
+              b: make(kindB, [2n]),
+              out: withOut ? new BigInt64Array(1) : undefined,
+            });
+            checkBatch(calc, op, {
+              a: make(kindA, [7n]),
+              b: make(kindB, [0n]),
+              out: withOut ? new BigInt64Array(1) : undefined,
+            });
           }
         }
       }
@@ -169,7 +181,8 @@ describe('batch matches the reference model for every op and input kind', () => 
     assert.equal(result.length, n);
     for (let i = 0; i < n; i++) {
       const expected = clamp(a[i]! + b[i]!);
-      if (result[i] !== expected) assert.fail(`element ${i}: ${a[i]}n + ${b[i]}n gave ${result[i]}n, expected ${expected}n`);
+      if (result[i] !== expected)
+        assert.fail(`element ${i}: ${a[i]}n + ${b[i]}n gave ${result[i]}n, expected ${expected}n`);
     }
     assert.deepEqual(a, aBefore);
     assert.deepEqual(b, bBefore);
@@ -244,7 +257,11 @@ describe('argument checks of batch', () => {
       for (const a of columns(na)) {
         for (const b of columns(nb)) {
           assertThrowsExactly(() => calc.batch('add', a, b), RangeError, `lengths ${na} and ${nb}`);
-          assertThrowsExactly(() => calc.batch('divide', a, b, new BigInt64Array(na)), RangeError, `lengths ${na} and ${nb}, out`);
+          assertThrowsExactly(
+            () => calc.batch('divide', a, b, new BigInt64Array(na)),
+            RangeError,
+            `lengths ${na} and ${nb}, out`,
+          );
         }
       }
     }
@@ -252,14 +269,41 @@ describe('argument checks of batch', () => {
   });
 
   test('an unknown operation is a TypeError', () => {
-    for (const op of ['Add', 'ADD', 'pow', '', ' add', 'toString', '__proto__', 'constructor', 'hasOwnProperty', 'valueOf', 1, 0, null, undefined, {}, Symbol('add')]) {
+    for (const op of [
+      'Add',
+      'ADD',
+      'pow',
+      '',
+      ' add',
+      'toString',
+      '__proto__',
+      'constructor',
+      'hasOwnProperty',
+      'valueOf',
+      1,
+      0,
+      null,
+      undefined,
+      {},
+      Symbol('add'),
+    ]) {
       assertThrowsExactly(() => calc.batch(op as Op, [1n], [2n]), TypeError, `op ${String(op)}`);
       assert.deepEqual(Array.from(calc.batch('add', [1n], [2n])), [3n]);
     }
   });
 
   test('an out that is not a BigInt64Array is a TypeError', () => {
-    for (const out of [[0n, 0n], new BigUint64Array(2), new Int32Array(2), new Float64Array(2), new Uint8Array(16), null, {}, 'xx', 2]) {
+    for (const out of [
+      [0n, 0n],
+      new BigUint64Array(2),
+      new Int32Array(2),
+      new Float64Array(2),
+      new Uint8Array(16),
+      null,
+      {},
+      'xx',
+      2,
+    ]) {
       assertThrowsExactly(
         () => calc.batch('add', [1n, 2n], [3n, 4n], out as unknown as BigInt64Array),
         TypeError,
@@ -273,7 +317,10 @@ describe('argument checks of batch', () => {
     for (const length of [0, 1, 3, 100]) {
       const out = new BigInt64Array(length).fill(-5n);
       assertThrowsExactly(() => calc.batch('add', [1n, 2n], [3n, 4n], out), RangeError, `out of length ${length}`);
-      assert.ok(out.every((x) => x === -5n), 'out untouched');
+      assert.ok(
+        out.every((x) => x === -5n),
+        'out untouched',
+      );
     }
     assert.deepEqual(Array.from(calc.batch('add', [1n, 2n], [3n, 4n])), [4n, 6n]);
   });
@@ -367,9 +414,15 @@ describe('limits', () => {
       }
     }
     // The limit is checked before the divisors: a batch of 11 zeros is a limit error, not a division by zero.
-    assertCalculatorError(() => small.batch('divide', Array<number>(11).fill(1), Array<number>(11).fill(0)), 'LIMIT_EXCEEDED');
+    assertCalculatorError(
+      () => small.batch('divide', Array<number>(11).fill(1), Array<number>(11).fill(0)),
+      'LIMIT_EXCEEDED',
+    );
     assert.equal(small.add(1, 1), 2);
-    assertCalculatorError(() => small.batch('add', Array<number>(1000).fill(1), Array<number>(1000).fill(1)), 'LIMIT_EXCEEDED');
+    assertCalculatorError(
+      () => small.batch('add', Array<number>(1000).fill(1), Array<number>(1000).fill(1)),
+      'LIMIT_EXCEEDED',
+    );
     assert.deepEqual(Array.from(small.batch('add', [1], [1])), [2n]);
     small.close();
   });
@@ -387,7 +440,11 @@ describe('limits', () => {
       assert.ok('values' in expected);
       assert.deepEqual(Array.from(small.batch(op, a, b)), expected.values, `${op}, new array`);
       assert.deepEqual(Array.from(small.batch(op, a, b, new BigInt64Array(n))), expected.values, `${op}, into out`);
-      assert.deepEqual(Array.from(small.batch(op, Array.from(a), Array.from(b))), expected.values, `${op}, plain arrays`);
+      assert.deepEqual(
+        Array.from(small.batch(op, Array.from(a), Array.from(b))),
+        expected.values,
+        `${op}, plain arrays`,
+      );
       assert.deepEqual(Array.from(await small.batchAsync(op, a, b)), expected.values, `${op}, batchAsync`);
     }
     // A failure in a later request: its index counts from the start, and out is left untouched.
@@ -395,7 +452,10 @@ describe('limits', () => {
     zeros[700] = 0n;
     const out = new BigInt64Array(n).fill(5n);
     assertCalculatorError(() => small.batch('divide', a, zeros, out), 'DIVISION_BY_ZERO', 700);
-    assert.ok(out.every((x) => x === 5n), 'out untouched by a failed batch of several requests');
+    assert.ok(
+      out.every((x) => x === 5n),
+      'out untouched by a failed batch of several requests',
+    );
     // A limit too small for even one element's request names the option.
     const tiny = new Calculator({ maxRequestBytes: 20 });
     const error = assertCalculatorError(() => tiny.batch('add', [1n], [1n]), 'LIMIT_EXCEEDED', 'none');
@@ -423,7 +483,11 @@ describe('limits', () => {
 
   test('the default limits accept large batches', () => {
     const n = 100_000;
-    const r = calc.batch('remainder', Array.from({ length: n }, (_, i) => i), Array<number>(n).fill(7));
+    const r = calc.batch(
+      'remainder',
+      Array.from({ length: n }, (_, i) => i),
+      Array<number>(n).fill(7),
+    );
     assert.equal(r.length, n);
     assert.equal(r[n - 1], BigInt((n - 1) % 7));
     assert.equal(show(Array.from(r.subarray(0, 8))), show([0n, 1n, 2n, 3n, 4n, 5n, 6n, 0n]));

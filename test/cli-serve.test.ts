@@ -55,7 +55,10 @@ const alive = (pid: number) => {
 };
 
 function portOpen(address: string): Promise<boolean> {
-  const [host, port] = [address.slice(0, address.lastIndexOf(':')), Number(address.slice(address.lastIndexOf(':') + 1))];
+  const [host, port] = [
+    address.slice(0, address.lastIndexOf(':')),
+    Number(address.slice(address.lastIndexOf(':') + 1)),
+  ];
   return new Promise((resolve) => {
     const socket = connect({ host, port }, () => {
       socket.destroy();
@@ -66,12 +69,22 @@ function portOpen(address: string): Promise<boolean> {
 }
 
 /** Starts `command` (a `serve` with --addr 127.0.0.1:0); resolves once it prints its address. */
-function start(command: string[], detached = false): Promise<{ child: ChildProcess; address: string; exited: Promise<{ code: number | null; signal: string | null }>; stderr: () => string }> {
+function start(
+  command: string[],
+  detached = false,
+): Promise<{
+  child: ChildProcess;
+  address: string;
+  exited: Promise<{ code: number | null; signal: string | null }>;
+  stderr: () => string;
+}> {
   const child = spawn(command[0]!, command.slice(1), { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached });
   let stdout = '';
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
@@ -99,7 +112,9 @@ async function allGone(pids: number[]): Promise<number[]> {
 
 describe('nanocalc serve, signalled as a process manager does', { skip: linux ? false : 'reads /proc' }, () => {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    test(`${signal} to node dist/src/cli.js serve: the server stops, the port closes, exit 0`, { timeout: 60_000 }, async () => {
+    test(`${signal} to node dist/src/cli.js serve: the server stops, the port closes, exit 0`, {
+      timeout: 60_000,
+    }, async () => {
       const server = await start([process.execPath, CLI, 'serve', '--addr', '127.0.0.1:0']);
       const tree = descendants(server.child.pid!);
       assert.equal(tree.length, 1, `one child, nanocalc-server: ${tree.join(' ')}`);
@@ -113,7 +128,9 @@ describe('nanocalc serve, signalled as a process manager does', { skip: linux ? 
     // passing it on. SIGINT goes to the process group, as Ctrl-C in a terminal sends it: to npm's
     // process alone, npm passes it to the `sh -c` it runs the bin with, and sh waits for its
     // child without passing it on (neither is ours to change).
-    test(`${signal} to npm exec nanocalc serve (npx${signal === 'SIGINT' ? ', its process group' : ''}): nothing is left behind`, { timeout: 120_000 }, async () => {
+    test(`${signal} to npm exec nanocalc serve (npx${signal === 'SIGINT' ? ', its process group' : ''}): nothing is left behind`, {
+      timeout: 120_000,
+    }, async () => {
       const server = await start(['npm', 'exec', '--', 'nanocalc', 'serve', '--addr', '127.0.0.1:0'], true);
       const tree = descendants(server.child.pid!);
       assert.ok(tree.length >= 2, `the node wrapper and nanocalc-server: ${tree.join(' ')}`);
@@ -128,9 +145,16 @@ describe('nanocalc serve, signalled as a process manager does', { skip: linux ? 
   test('not run by npm exec, the server outlives the shell that started it (nohup nanocalc serve &)', async () => {
     const log = join(tmpdir(), `nanocalc-serve-nohup-${process.pid}.log`);
     const env: NodeJS.ProcessEnv = { ...process.env };
-    delete env['npm_command'];
+    delete env.npm_command;
     // The shell outlives the start of the wrapper (its parent), then exits.
-    const shell = spawn('sh', ['-c', `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} serve --addr 127.0.0.1:0 >${log} 2>&1 & echo $!; sleep 2`], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    const shell = spawn(
+      'sh',
+      [
+        '-c',
+        `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} serve --addr 127.0.0.1:0 >${log} 2>&1 & echo $!; sleep 2`,
+      ],
+      { env, stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     let out = '';
     shell.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
     await new Promise((resolve) => shell.on('exit', resolve));
@@ -159,7 +183,10 @@ describe('nanocalc serve, signalled as a process manager does', { skip: linux ? 
     await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
     const { port } = busy.address() as { port: number };
     try {
-      const r = spawnSync(process.execPath, [CLI, 'serve', '--addr', `127.0.0.1:${port}`], { encoding: 'utf8', timeout: 30_000 });
+      const r = spawnSync(process.execPath, [CLI, 'serve', '--addr', `127.0.0.1:${port}`], {
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
       assert.equal(r.status, 1, r.stderr);
       assert.match(r.stderr, /cannot listen/);
     } finally {

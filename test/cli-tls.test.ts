@@ -31,7 +31,10 @@ const calc = new RemoteCalculator(endpoint, { timeoutMs: 5_000, ...(tls === 'ca'
 try { console.log(String(await calc.add(2, 3))); } catch (e) { console.log('error: ' + e.message); } finally { calc.close(); }
 `,
   );
-  const r = spawnSync(process.execPath, [script, endpoint, tls, join(DIR, 'certs', 'cert.pem')], { encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(process.execPath, [script, endpoint, tls, join(DIR, 'certs', 'cert.pem')], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
   return { stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -39,7 +42,8 @@ describe('nanocalc-selfsigned', () => {
   test('--help says what it writes and how to use it; no directory is a usage error', () => {
     const help = spawnSync(SELFSIGNED_BIN, ['--help'], { encoding: 'utf8' });
     assert.equal(help.status, 0, help.stderr);
-    for (const word of ['--out-dir', '--name', '--ip', 'cert.pem', 'key.pem', '--tls-cert']) assert.ok(help.stdout.includes(word), word);
+    for (const word of ['--out-dir', '--name', '--ip', 'cert.pem', 'key.pem', '--tls-cert'])
+      assert.ok(help.stdout.includes(word), word);
     const none = spawnSync(SELFSIGNED_BIN, [], { encoding: 'utf8' });
     assert.equal(none.status, 2);
     assert.match(none.stderr, /--out-dir/);
@@ -50,8 +54,20 @@ describe('nanocalc-selfsigned', () => {
     const cert = new X509Certificate(readFileSync(join(DIR, 'certs', 'cert.pem')));
     assert.equal(cert.subjectAltName, 'DNS:localhost, IP Address:127.0.0.1');
     if (process.platform !== 'win32') assert.equal(statSync(join(DIR, 'certs', 'key.pem')).mode & 0o077, 0);
-    execFileSync(SELFSIGNED_BIN, ['--out-dir', join(DIR, 'more'), '--name', 'calc.internal', '--name', 'localhost', '--ip', '10.0.0.1']);
-    assert.equal(new X509Certificate(readFileSync(join(DIR, 'more', 'cert.pem'))).subjectAltName, 'DNS:calc.internal, DNS:localhost, IP Address:10.0.0.1');
+    execFileSync(SELFSIGNED_BIN, [
+      '--out-dir',
+      join(DIR, 'more'),
+      '--name',
+      'calc.internal',
+      '--name',
+      'localhost',
+      '--ip',
+      '10.0.0.1',
+    ]);
+    assert.equal(
+      new X509Certificate(readFileSync(join(DIR, 'more', 'cert.pem'))).subjectAltName,
+      'DNS:calc.internal, DNS:localhost, IP Address:10.0.0.1',
+    );
   });
 });
 

@@ -36,7 +36,7 @@ function run(args: string[], input?: string, env: Record<string, string> = {}): 
 /** The column of the caret in the line under `text` in `stderr`. */
 function caretColumn(stderr: string, text: string): number {
   const lines = stderr.split('\n');
-  const at = lines.findIndex((line) => line === `  ${text}`);
+  const at = lines.indexOf(`  ${text}`);
   assert.ok(at >= 0, `the text is shown: ${stderr}`);
   const caret = lines[at + 1]!;
   assert.match(caret, /^ *\^$/, stderr);
@@ -77,7 +77,7 @@ describe('nanocalc <expression>', () => {
   });
 
   test('too deep: LIMIT_EXCEEDED at the parenthesis, exit 1', () => {
-    const text = '('.repeat(300) + '1' + ')'.repeat(300);
+    const text = `${'('.repeat(300)}1${')'.repeat(300)}`;
     const r = run([text]);
     assert.equal(r.status, 1);
     assert.match(r.stderr, /limit exceeded: parentheses nested deeper than 256 at 256/);
@@ -88,7 +88,12 @@ describe('nanocalc <expression>', () => {
     const cache = mkdtempSync(join(TMP, 'npm-cache-'));
     const built = statSync(join(ROOT, 'dist', 'src', 'index.js')).mtimeMs;
     const started = Date.now();
-    const r = spawnSync('npx', ['nanocalc', '1 + 2 * 3'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000, env: { ...process.env, npm_config_cache: cache } });
+    const r = spawnSync('npx', ['nanocalc', '1 + 2 * 3'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 120_000,
+      env: { ...process.env, npm_config_cache: cache },
+    });
     const seconds = (Date.now() - started) / 1000;
     assert.equal(r.stdout, '7\n', r.stderr);
     assert.equal(r.status, 0);
@@ -96,13 +101,15 @@ describe('nanocalc <expression>', () => {
     assert.ok(seconds < 20, `${seconds} s`);
   });
 
-  test('npx nanocalc in a clone that is not built says on the terminal that it builds', { skip: hasScript ? false : 'util-linux script(1) is not installed' }, () => {
+  test('npx nanocalc in a clone that is not built says on the terminal that it builds', {
+    skip: hasScript ? false : 'util-linux script(1) is not installed',
+  }, () => {
     const clone = mkdtempSync(join(TMP, 'clone-'));
     const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as Record<string, unknown>;
     // The package as cloned, but no dependencies to fetch: only the bin and its prepare matter here
     // (whose build then fails at once: there are no sources).
-    delete manifest['dependencies'];
-    delete manifest['devDependencies'];
+    delete manifest.dependencies;
+    delete manifest.devDependencies;
     writeFileSync(join(clone, 'package.json'), JSON.stringify(manifest));
     mkdirSync(join(clone, 'scripts'));
     copyFileSync(join(ROOT, 'scripts', 'prepare.mjs'), join(clone, 'scripts', 'prepare.mjs'));
@@ -117,7 +124,11 @@ describe('nanocalc <expression>', () => {
   });
 
   test('npx --no-install nanocalc, as a user runs it', () => {
-    const r = spawnSync('npx', ['--no-install', 'nanocalc', '1 + 2 * 3'], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync('npx', ['--no-install', 'nanocalc', '1 + 2 * 3'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
     assert.equal(r.stdout, '7\n', r.stderr);
     assert.equal(r.status, 0);
   });
@@ -135,7 +146,10 @@ describe('usage', () => {
   });
 
   test('<command> --help for each command', () => {
-    for (const args of [['bench', '--help'], ['help', 'bench']]) {
+    for (const args of [
+      ['bench', '--help'],
+      ['help', 'bench'],
+    ]) {
       const r = run(args);
       assert.equal(r.status, 0);
       assert.match(r.stdout, /^usage: nanocalc bench/);
@@ -151,7 +165,7 @@ describe('usage', () => {
       const r = run([flag]);
       assert.equal(r.status, 2, flag);
       assert.equal(r.stdout, '');
-      assert.match(r.stderr, new RegExp(`^nanocalc: unknown option "${flag}"\nRun 'nanocalc --help' for usage\.\n$`));
+      assert.match(r.stderr, new RegExp(`^nanocalc: unknown option "${flag}"\nRun 'nanocalc --help' for usage.\n$`));
     }
     assert.equal(run(['-5', '*', '2']).stdout, '-10\n', 'a minus and a digit is a number');
   });
@@ -165,11 +179,20 @@ describe('usage', () => {
 
   test('--version, -v, -V and serve --version print the package version, exit 0', () => {
     const { version } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
-    for (const args of [['--version'], ['-v'], ['-V'], ['serve', '--version'], ['serve', '-V'], ['serve', '--addr', '127.0.0.1:0', '--version']]) {
+    for (const args of [
+      ['--version'],
+      ['-v'],
+      ['-V'],
+      ['serve', '--version'],
+      ['serve', '-V'],
+      ['serve', '--addr', '127.0.0.1:0', '--version'],
+    ]) {
       assert.deepEqual(run(args), { status: 0, stdout: `nanocalc ${version}\n`, stderr: '' }, args.join(' '));
     }
     // The server binary's own --version agrees: one version in package.json and Cargo.toml.
-    const cargo = /^\[workspace\.package\][^[]*?^version = "([^"]+)"/m.exec(readFileSync(join(ROOT, 'Cargo.toml'), 'utf8'));
+    const cargo = /^\[workspace\.package\][^[]*?^version = "([^"]+)"/m.exec(
+      readFileSync(join(ROOT, 'Cargo.toml'), 'utf8'),
+    );
     assert.equal(cargo?.[1], version, 'Cargo.toml [workspace.package] version');
   });
 
@@ -200,7 +223,10 @@ describe('usage', () => {
 describe('the REPL on piped stdin', () => {
   test('one output line per input line, in order: the result, an error line or an empty line', () => {
     const r = run([], '1+1\n2*(3\n4/0\n5\n');
-    assert.equal(r.stdout, "2\nerror: SYNTAX_ERROR expected ')' at 4, found the end\nerror: DIVISION_BY_ZERO division by zero at 1\n5\n");
+    assert.equal(
+      r.stdout,
+      "2\nerror: SYNTAX_ERROR expected ')' at 4, found the end\nerror: DIVISION_BY_ZERO division by zero at 1\n5\n",
+    );
     assert.equal(r.status, 1);
     assert.equal(run([], '1\n\n  \n2\n').stdout, '1\n\n\n2\n', 'an empty line gives an empty line');
   });
@@ -210,7 +236,10 @@ describe('the REPL on piped stdin', () => {
     assert.equal(r.status, 1);
     assert.equal(r.stderr, '');
     assert.deepEqual(
-      r.stdout.split('\n').slice(0, -1).map((line) => JSON.parse(line) as unknown),
+      r.stdout
+        .split('\n')
+        .slice(0, -1)
+        .map((line) => JSON.parse(line) as unknown),
       [
         { line: 1, value: '2' },
         { line: 2, error: { code: 'SYNTAX_ERROR', message: "expected ')' at 4, found the end", index: 4 } },
@@ -218,19 +247,31 @@ describe('the REPL on piped stdin', () => {
         { line: 4, value: '9223372036854775807' },
       ],
     );
-    assert.deepEqual(run(['--json'], '1\n2\n'), { status: 0, stdout: '{"line":1,"value":"1"}\n{"line":2,"value":"2"}\n', stderr: '' });
+    assert.deepEqual(run(['--json'], '1\n2\n'), {
+      status: 0,
+      stdout: '{"line":1,"value":"1"}\n{"line":2,"value":"2"}\n',
+      stderr: '',
+    });
     assert.deepEqual(run(['--json', '6 * 7']), { status: 0, stdout: '{"value":"42"}\n', stderr: '' });
     const failed = run(['--json', '1 / 0']);
     assert.equal(failed.status, 1);
-    assert.deepEqual(JSON.parse(failed.stdout), { error: { code: 'DIVISION_BY_ZERO', message: 'division by zero at 2', index: 2 } });
+    assert.deepEqual(JSON.parse(failed.stdout), {
+      error: { code: 'DIVISION_BY_ZERO', message: 'division by zero at 2', index: 2 },
+    });
     assert.equal(run(['--json', 'bench']).status, 2, '--json is not for commands');
   });
 
   test('errors are also on stderr with the line number and a caret; exit 1 if any failed', () => {
     const r = run([], '1 + 2 * 3\n\n2 * (3\n   -4 * -4\n7 % 0\n');
-    assert.equal(r.stdout, "7\n\nerror: SYNTAX_ERROR expected ')' at 6, found the end\n16\nerror: DIVISION_BY_ZERO division by zero at 2\n");
+    assert.equal(
+      r.stdout,
+      "7\n\nerror: SYNTAX_ERROR expected ')' at 6, found the end\n16\nerror: DIVISION_BY_ZERO division by zero at 2\n",
+    );
     assert.equal(r.status, 1);
-    assert.match(r.stderr, /^nanocalc: line 3: syntax error: expected '\)' at 6, found the end\n {2}2 \* \(3\n {8}\^\n/);
+    assert.match(
+      r.stderr,
+      /^nanocalc: line 3: syntax error: expected '\)' at 6, found the end\n {2}2 \* \(3\n {8}\^\n/,
+    );
     assert.match(r.stderr, /nanocalc: line 5: division by zero at 2\n {2}7 % 0\n {4}\^\n$/);
   });
 
@@ -246,7 +287,11 @@ describe('the REPL on piped stdin', () => {
  * Runs the REPL in a pseudo-terminal; `steps` are [keys to type, text to wait for in the output].
  * Then the input ends, or with `leaves`, the REPL must exit by itself (within 10 s).
  */
-async function pty(steps: [string, string][], history: string, leaves = false): Promise<{ output: string; status: number | null }> {
+async function pty(
+  steps: [string, string][],
+  history: string,
+  leaves = false,
+): Promise<{ output: string; status: number | null }> {
   const child = spawn('script', ['-qfec', `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)}`, '/dev/null'], {
     env: { ...process.env, NANOCALC_HISTORY: history, TERM: 'xterm' },
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -259,7 +304,10 @@ async function pty(steps: [string, string][], history: string, leaves = false): 
   });
   const waitFor = (text: string, from: number) =>
     new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${JSON.stringify(text)} in ${JSON.stringify(output)}`)), 15_000);
+      const timer = setTimeout(
+        () => reject(new Error(`timed out waiting for ${JSON.stringify(text)} in ${JSON.stringify(output)}`)),
+        15_000,
+      );
       const check = () => {
         if (output.indexOf(text, from) >= 0) {
           clearTimeout(timer);
@@ -322,7 +370,9 @@ describe('the REPL in a terminal', { skip: hasScript ? false : 'util-linux scrip
   });
 });
 
-describe('the REPL in a terminal: help, exit, quit and Ctrl-C as in node', { skip: hasScript ? false : 'util-linux script(1) is not installed' }, () => {
+describe('the REPL in a terminal: help, exit, quit and Ctrl-C as in node', {
+  skip: hasScript ? false : 'util-linux script(1) is not installed',
+}, () => {
   test('help, exit and quit point to .help and .exit; they are not syntax errors', async () => {
     const r = await pty(
       [

@@ -11,11 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import fc from 'fast-check';
 import { writePaddedVarint } from '../src/wire.js';
-import {
-  BinaryOpSchema,
-  CalculatorRequestSchema,
-  ColumnBatchSchema,
-} from '../gen/nanocalc/v1/calculator_pb.js';
+import { BinaryOpSchema, CalculatorRequestSchema, ColumnBatchSchema } from '../gen/nanocalc/v1/calculator_pb.js';
 import {
   COLUMNS_A_OFFSET,
   FIELD,
@@ -34,7 +30,11 @@ const i64 = fc.oneof(
   fc.bigInt({ min: -20000n, max: 20000n }),
   fc.constantFrom(0n, 1n, -1n, 127n, 128n, 16383n, 16384n, 2n ** 32n, -(2n ** 63n), 2n ** 63n - 1n),
 );
-const safe = fc.oneof(fc.integer({ min: -20000, max: 20000 }), fc.maxSafeInteger(), fc.constantFrom(0, 127, 128, 16383, 16384, 2 ** 32, -(2 ** 53) + 1, 2 ** 53 - 1));
+const safe = fc.oneof(
+  fc.integer({ min: -20000, max: 20000 }),
+  fc.maxSafeInteger(),
+  fc.constantFrom(0, 127, 128, 16383, 16384, 2 ** 32, -(2 ** 53) + 1, 2 ** 53 - 1),
+);
 const member = fc.constantFrom('add', 'subtract', 'multiply', 'divide', 'remainder') as fc.Arbitrary<
   'add' | 'subtract' | 'multiply' | 'divide' | 'remainder'
 >;
@@ -48,7 +48,9 @@ function reference(op: 'add' | 'subtract' | 'multiply' | 'divide' | 'remainder',
 // (the Bun and Deno runs of this suite are sandboxed from writing files and spawning tools).
 const onNode = !('Deno' in globalThis) && !('Bun' in globalThis);
 
-test('the committed codec and its Rust twin are what the plugin generates from the schema', { skip: !onNode && 'a build check: Node only' }, () => {
+test('the committed codec and its Rust twin are what the plugin generates from the schema', {
+  skip: !onNode && 'a build check: Node only',
+}, () => {
   const out = mkdtempSync(join(tmpdir(), 'nanocalc-codec-'));
   try {
     execFileSync('npx', ['buf', 'generate', '--template', 'buf.gen.codec.yaml', '-o', out], { cwd: root });
@@ -96,7 +98,7 @@ test('column frames decode with protobuf-es to the same message, columns 8-byte 
       const length = encodeColumnsFrame(u8, operation, n);
       assert.equal(COLUMNS_A_OFFSET % 8, 0);
       assert.equal(columnsBOffset(n) % 8, 0);
-      const b = values.map((v) => -v - 1n < -(2n ** 63n) ? v : -v - 1n);
+      const b = values.map((v) => (-v - 1n < -(2n ** 63n) ? v : -v - 1n));
       i64view.set(values, COLUMNS_A_OFFSET / 8);
       i64view.set(b, columnsBOffset(n) / 8);
       const decoded = fromBinary(CalculatorRequestSchema, u8.subarray(REQUEST_OFFSET, REQUEST_OFFSET + length));

@@ -126,6 +126,9 @@ describe('the package as a user imports it', () => {
       name: 'TypeError',
       message: /got an Int32Array/,
     });
-    assert.throws(() => calc.batch('add', [1n], [2n], new Float64Array(1) as never), { name: 'TypeError', message: /got a Float64Array/ });
+    assert.throws(() => calc.batch('add', [1n], [2n], new Float64Array(1) as never), {
+      name: 'TypeError',
+      message: /got a Float64Array/,
+    });
   });
 });

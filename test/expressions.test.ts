@@ -6,8 +6,19 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { Calculator } from 'nanocalc';
-import { CalculatorRequestSchema, CalculatorResponseSchema, ErrorCode, ExpressionSchema } from '../gen/nanocalc/v1/calculator_pb.js';
-import { MAX_EXPRESSION_BYTES, MAX_EXPRESSION_DEPTH, expression, expressionSoup, referenceEvaluate } from './models/expressions.js';
+import {
+  CalculatorRequestSchema,
+  CalculatorResponseSchema,
+  ErrorCode,
+  ExpressionSchema,
+} from '../gen/nanocalc/v1/calculator_pb.js';
+import {
+  MAX_EXPRESSION_BYTES,
+  MAX_EXPRESSION_DEPTH,
+  expression,
+  expressionSoup,
+  referenceEvaluate,
+} from './models/expressions.js';
 import { MAX, MIN } from './models/reference.js';
 import { assertCalculatorError, assertThrowsExactly, show } from './support/helpers.js';
 
@@ -75,11 +86,17 @@ describe('evaluate: values', () => {
   });
 
   test('random expressions agree with the reference', () => {
-    fc.assert(fc.property(expression, (text) => agree(text)), { numRuns: 1500 });
+    fc.assert(
+      fc.property(expression, (text) => agree(text)),
+      { numRuns: 1500 },
+    );
   });
 
   test('random strings over the alphabet (and outside it) agree with the reference', () => {
-    fc.assert(fc.property(expressionSoup, (text) => agree(text)), { numRuns: 1500 });
+    fc.assert(
+      fc.property(expressionSoup, (text) => agree(text)),
+      { numRuns: 1500 },
+    );
   });
 
   test('damaged expressions agree with the reference', () => {
@@ -175,9 +192,12 @@ describe('evaluate: the wire', () => {
   test('evaluate and process() of the protobuf-es encoding give the same answer', () => {
     fc.assert(
       fc.property(fc.oneof(expression, expressionSoup), (text) => {
-        const request = toBinary(CalculatorRequestSchema, create(CalculatorRequestSchema, {
-          operation: { case: 'expression', value: create(ExpressionSchema, { text }) },
-        }));
+        const request = toBinary(
+          CalculatorRequestSchema,
+          create(CalculatorRequestSchema, {
+            operation: { case: 'expression', value: create(ExpressionSchema, { text }) },
+          }),
+        );
         const { result } = fromBinary(CalculatorResponseSchema, calc.process(request));
         const expected = referenceEvaluate(text);
         if ('value' in expected) {
@@ -193,7 +213,10 @@ describe('evaluate: the wire', () => {
   });
 
   test('invalid UTF-8 in the text is INVALID_REQUEST, as prost says', () => {
-    const { result } = fromBinary(CalculatorResponseSchema, calc.process(Uint8Array.from([0x42, 0x03, 0x0a, 0x01, 0xff])));
+    const { result } = fromBinary(
+      CalculatorResponseSchema,
+      calc.process(Uint8Array.from([0x42, 0x03, 0x0a, 0x01, 0xff])),
+    );
     assert.equal(result.case === 'error' && result.value.code, ErrorCode.INVALID_REQUEST);
   });
 });

@@ -11,7 +11,10 @@ import { fileURLToPath } from 'node:url';
 const child = fileURLToPath(new URL('./children/hardening-gc.js', import.meta.url));
 
 test('20,000 calculators dropped without close(): RSS stays bounded', () => {
-  const output = execFileSync(process.execPath, ['--expose-gc', child, '20000'], { encoding: 'utf8', timeout: 120_000 });
+  const output = execFileSync(process.execPath, ['--expose-gc', child, '20000'], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   const figures = JSON.parse(output.trim().split('\n').pop()!) as {
     count: number;
     grown: number;
@@ -22,6 +25,9 @@ test('20,000 calculators dropped without close(): RSS stays bounded', () => {
   console.log(`gc: ${JSON.stringify(figures)}`);
   assert.equal(figures.count, 20_000);
   // Growth after the first 2,000, and the peak, stay far below what leaking would take.
-  assert.ok(figures.endMiB - figures.baselineMiB < 100, `RSS grew from ${figures.baselineMiB} to ${figures.endMiB} MiB`);
+  assert.ok(
+    figures.endMiB - figures.baselineMiB < 100,
+    `RSS grew from ${figures.baselineMiB} to ${figures.endMiB} MiB`,
+  );
   assert.ok(figures.peakMiB < 400, `RSS peaked at ${figures.peakMiB} MiB`);
 });

@@ -44,15 +44,32 @@ function anyColumn(value: unknown): Hostile {
   const column =
     Array.isArray(value) &&
     Object.keys(value).length === value.length &&
-    (value.every((x) => typeof x === 'bigint' && BigInt.asIntN(64, x) === x) || value.every((x) => Number.isSafeInteger(x)));
-  return { value, values: column ? (value as (bigint | number)[]).map((x) => BigInt(x)) : undefined, label: 'anything' };
+    (value.every((x) => typeof x === 'bigint' && BigInt.asIntN(64, x) === x) ||
+      value.every((x) => Number.isSafeInteger(x)));
+  return {
+    value,
+    values: column ? (value as (bigint | number)[]).map((x) => BigInt(x)) : undefined,
+    label: 'anything',
+  };
 }
 
 const hostileColumn: fc.Arbitrary<Hostile> = fc.oneof(
-  fc.anything({ withBigInt: true, withTypedArray: true, withSparseArray: true, withBoxedValues: true, withNullPrototype: true }).map(anyColumn),
+  fc
+    .anything({
+      withBigInt: true,
+      withTypedArray: true,
+      withSparseArray: true,
+      withBoxedValues: true,
+      withNullPrototype: true,
+    })
+    .map(anyColumn),
   fc.array(i64, { maxLength: 8 }).map((values) => ({ value: values, values, label: 'bigint[]' })),
-  fc.array(i64, { maxLength: 8 }).map((values) => ({ value: BigInt64Array.from(values), values, label: 'BigInt64Array' })),
-  fc.array(i64, { minLength: 1, maxLength: 8 }).map((values) => plain('sparse', Object.assign(values.slice(), { length: values.length + 2 }))),
+  fc
+    .array(i64, { maxLength: 8 })
+    .map((values) => ({ value: BigInt64Array.from(values), values, label: 'BigInt64Array' })),
+  fc
+    .array(i64, { minLength: 1, maxLength: 8 })
+    .map((values) => plain('sparse', Object.assign(values.slice(), { length: values.length + 2 }))),
   fc.array(i64, { minLength: 1, maxLength: 8 }).map((values) => plain('mixed kinds', [...values, 1])),
   fc.constantFrom(
     plain('Int32Array', new Int32Array([1, 2])),
@@ -68,20 +85,50 @@ const hostileColumn: fc.Arbitrary<Hostile> = fc.oneof(
     plain('proxy of length 2^31', new Proxy([], { get: (_t, k) => (k === 'length' ? 2 ** 31 : 1n) })),
     plain('proxy of length -1', new Proxy([], { get: (_t, k) => (k === 'length' ? -1 : 1n) })),
     plain('proxy of length NaN', new Proxy([], { get: (_t, k) => (k === 'length' ? NaN : 1n) })),
-    plain('proxy whose get throws', new Proxy([1n], { get: () => { throw new RangeError('trap'); } })),
-    plain('proxy whose element getter throws', new Proxy([1n, 2n], { get: (t, k) => { if (k === '1') throw new TypeError('trap'); return Reflect.get(t, k); } })),
+    plain(
+      'proxy whose get throws',
+      new Proxy([1n], {
+        get: () => {
+          throw new RangeError('trap');
+        },
+      }),
+    ),
+    plain(
+      'proxy whose element getter throws',
+      new Proxy([1n, 2n], {
+        get: (t, k) => {
+          if (k === '1') throw new TypeError('trap');
+          return Reflect.get(t, k);
+        },
+      }),
+    ),
     plain('proxy of a BigInt64Array', new Proxy(new BigInt64Array([1n, 2n]), {})),
-    plain('revoked proxy', (() => { const p = Proxy.revocable([1n], {}); p.revoke(); return p.proxy; })()),
+    plain(
+      'revoked proxy',
+      (() => {
+        const p = Proxy.revocable([1n], {});
+        p.revoke();
+        return p.proxy;
+      })(),
+    ),
   ),
-  fc.array(i64, { maxLength: 8 }).map((values): Hostile => ({ value: detached(BigInt64Array.from(values)), values: [], label: 'detached BigInt64Array' })),
+  fc.array(i64, { maxLength: 8 }).map(
+    (values): Hostile => ({
+      value: detached(BigInt64Array.from(values)),
+      values: [],
+      label: 'detached BigInt64Array',
+    }),
+  ),
   // Lies about its length: each read of `length` gives the next of `lengths`.
-  fc.tuple(fc.array(i64, { maxLength: 8 }), fc.array(fc.nat(12), { minLength: 1, maxLength: 4 })).map(([values, lengths]): Hostile => {
-    let reads = 0;
-    const value = new Proxy(values.slice(), {
-      get: (t, k, r) => (k === 'length' ? lengths[Math.min(reads++, lengths.length - 1)] : Reflect.get(t, k, r)),
-    });
-    return { value, values, label: `proxy lying ${lengths}` };
-  }),
+  fc
+    .tuple(fc.array(i64, { maxLength: 8 }), fc.array(fc.nat(12), { minLength: 1, maxLength: 4 }))
+    .map(([values, lengths]): Hostile => {
+      let reads = 0;
+      const value = new Proxy(values.slice(), {
+        get: (t, k, r) => (k === 'length' ? lengths[Math.min(reads++, lengths.length - 1)] : Reflect.get(t, k, r)),
+      });
+      return { value, values, label: `proxy lying ${lengths}` };
+    }),
   fc.tuple(fc.array(i64, { maxLength: 8 }), fc.nat(12)).map(([values, claimed]): Hostile => {
     class Liar extends BigInt64Array {
       override get length(): number {
@@ -111,7 +158,10 @@ describe('hostile input', () => {
           }
           figures.answered++;
           // An answer only for two numbers or two bigints, and then the model's.
-          assert.ok(typeof a === typeof b && (typeof a === 'number' || typeof a === 'bigint'), `${op} answered ${String(result)}`);
+          assert.ok(
+            typeof a === typeof b && (typeof a === 'number' || typeof a === 'bigint'),
+            `${op} answered ${String(result)}`,
+          );
           assert.equal(BigInt(result as bigint), reference(op, BigInt(a as bigint), BigInt(b as bigint)));
         },
       ),
@@ -237,7 +287,8 @@ describe('hostile input', () => {
             const result = calc.batch(op, a, b, out);
             assert.ok('values' in expected, context);
             // The elements through the intrinsic iterator: `result` may be `out`, whose prototype is the proxy.
-            const typedArrayValues = (Object.getPrototypeOf(Int8Array.prototype) as { values: () => Iterable<bigint> }).values;
+            const typedArrayValues = (Object.getPrototypeOf(Int8Array.prototype) as { values: () => Iterable<bigint> })
+              .values;
             assert.deepEqual(Array.from(typedArrayValues.call(result)), expected.values, context);
           } catch (error) {
             assert.ok(allowed(error), `${context}: ${String(error)}`);

@@ -49,7 +49,11 @@ function runChild<T>(args: string[]): Promise<T> {
 }
 
 /** `rounds` of checked calls through a fresh RemoteCalculator: unary, a batch and a stream each round. */
-async function checkedCalls(address: string, seed: bigint, rounds: number): Promise<{ calls: number; wrong: string[] }> {
+async function checkedCalls(
+  address: string,
+  seed: bigint,
+  rounds: number,
+): Promise<{ calls: number; wrong: string[] }> {
   const random = pseudoRandomI64(seed);
   const next = (): bigint => random.next().value as bigint;
   const calc = new RemoteCalculator(address, { timeoutMs: 10_000 });
@@ -76,7 +80,9 @@ async function checkedCalls(address: string, seed: bigint, rounds: number): Prom
       if (!('values' in batch) || values.some((v, i) => v !== batch.values[i])) wrong.push(`batch ${op} differs`);
       const stream = calc.stream();
       const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => stream.multiply(BigInt(i), a)));
-      answers.forEach((v, i) => v !== reference('multiply', BigInt(i), a) && wrong.push(`stream multiply(${i}, ${a}) = ${v}`));
+      for (const [i, v] of answers.entries()) {
+        if (v !== reference('multiply', BigInt(i), a)) wrong.push(`stream multiply(${i}, ${a}) = ${v}`);
+      }
       await stream.end();
       calls += 2 + 20;
     }
@@ -129,11 +135,17 @@ test(`nanocalc-server: ${LOAD_CLIENTS} client processes for ${LOAD_MS / 1000} s 
   for (const f of loads) {
     assert.equal(f.wrong, 0, `wrong answers under load: first ${f.firstProblem}`);
     assert.equal(f.transportErrors, 0, `calls that failed in transport under load: first ${f.firstProblem}`);
-    assert.ok(f.calls > 100 && f.batches > 5 && f.streamCalls > 256 && f.expressions > 10, `too little load: ${JSON.stringify(f)}`);
+    assert.ok(
+      f.calls > 100 && f.batches > 5 && f.streamCalls > 256 && f.expressions > 10,
+      `too little load: ${JSON.stringify(f)}`,
+    );
   }
   assert.equal(faults.wrong, 0, `wrong answers or statuses to faults: first ${faults.firstProblem}`);
   assert.ok(faults.payloadsChecked > 100, `too few malformed payloads: ${faults.payloadsChecked}`);
-  assert.ok((faults.faults['oversizedMessage'] ?? 0) > 0 && (faults.faults['garbageBytes'] ?? 0) > 0, JSON.stringify(faults.faults));
+  assert.ok(
+    (faults.faults.oversizedMessage ?? 0) > 0 && (faults.faults.garbageBytes ?? 0) > 0,
+    JSON.stringify(faults.faults),
+  );
   assert.deepEqual(afterwards.wrong, [], 'answers after the load');
   assert.ok(rssAfter - rssBefore < RSS_GROWTH_BOUND_MIB, `RSS grew from ${rssBefore} to ${rssAfter} MiB`);
 

@@ -12,7 +12,9 @@ const MS = 3_000;
 
 function run(seed: bigint, ms: number): Promise<HammerFigures> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./children/hardening-workers.js', import.meta.url), { workerData: { seed, ms } });
+    const worker = new Worker(new URL('./children/hardening-workers.js', import.meta.url), {
+      workerData: { seed, ms },
+    });
     worker.once('message', resolve);
     worker.once('error', reject);
     worker.once('exit', (code) => reject(new Error(`worker exited with ${code} before reporting`)));
@@ -25,7 +27,9 @@ test(`${WORKERS} workers and the main thread, ${MS} ms each, every result checke
   const all = [main, ...(await Promise.all(workers))];
   const calls = all.reduce((sum, f) => sum + f.calls, 0);
   const batchOps = all.reduce((sum, f) => sum + f.batchOps, 0);
-  console.log(`workers: ${JSON.stringify({ threads: all.length, calls, batchOps, perThread: all.map((f) => f.calls) })}`);
+  console.log(
+    `workers: ${JSON.stringify({ threads: all.length, calls, batchOps, perThread: all.map((f) => f.calls) })}`,
+  );
   for (const [i, f] of all.entries()) {
     assert.equal(f.wrong, 0, `thread ${i}: ${f.wrong} wrong answers, first: ${f.firstWrong}`);
     assert.ok(f.calls > 1000, `thread ${i} made only ${f.calls} calls`);

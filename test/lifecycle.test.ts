@@ -175,13 +175,27 @@ describe('close() while a batch is under way', () => {
 describe('options', () => {
   test('invalid limits are RangeErrors', () => {
     for (const bad of [0, -1, 1.5, 'x', NaN, Infinity, -Infinity, '10', 10n, null, {}]) {
-      assertThrowsExactly(() => new Calculator({ maxRequestBytes: bad as number }), RangeError, `maxRequestBytes: ${String(bad)}`);
-      assertThrowsExactly(() => new Calculator({ maxBatchLength: bad as number }), RangeError, `maxBatchLength: ${String(bad)}`);
+      assertThrowsExactly(
+        () => new Calculator({ maxRequestBytes: bad as number }),
+        RangeError,
+        `maxRequestBytes: ${String(bad)}`,
+      );
+      assertThrowsExactly(
+        () => new Calculator({ maxBatchLength: bad as number }),
+        RangeError,
+        `maxBatchLength: ${String(bad)}`,
+      );
     }
   });
 
   test('valid limits are accepted, and absent ones take the defaults', () => {
-    for (const options of [undefined, {}, { maxRequestBytes: 64 }, { maxBatchLength: 1 }, { maxRequestBytes: 4096, maxBatchLength: 100 }]) {
+    for (const options of [
+      undefined,
+      {},
+      { maxRequestBytes: 64 },
+      { maxBatchLength: 1 },
+      { maxRequestBytes: 4096, maxBatchLength: 100 },
+    ]) {
       const c = new Calculator(options);
       assert.equal(c.add(20n, 22n), 42n);
       c.close();
@@ -206,7 +220,11 @@ describe('many calculators', () => {
     fc.assert(
       fc.property(
         fc.array(
-          fc.tuple(fc.nat(calcs.length - 1), fc.constantFrom(...OPS), fc.array(fc.tuple(i64, i64), { minLength: 1, maxLength: 20 })),
+          fc.tuple(
+            fc.nat(calcs.length - 1),
+            fc.constantFrom(...OPS),
+            fc.array(fc.tuple(i64, i64), { minLength: 1, maxLength: 20 }),
+          ),
           { minLength: 1, maxLength: 30 },
         ),
         (steps) => {

@@ -83,7 +83,10 @@ describe('requests encoded by protobuf-es match the reference model', () => {
   test('two requests concatenated merge as protobuf says (a repeated member merges, another replaces)', () => {
     fc.assert(
       fc.property(request, request, (r1, r2) => {
-        const bytes = new Uint8Array([...toBinary(CalculatorRequestSchema, r1), ...toBinary(CalculatorRequestSchema, r2)]);
+        const bytes = new Uint8Array([
+          ...toBinary(CalculatorRequestSchema, r1),
+          ...toBinary(CalculatorRequestSchema, r2),
+        ]);
         const merged = fromBinary(CalculatorRequestSchema, bytes);
         assert.deepEqual(answer(calc, bytes).summary, expectedResponse(merged, bytes.length), show(merged.operation));
       }),
@@ -93,7 +96,10 @@ describe('requests encoded by protobuf-es match the reference model', () => {
 
   test('an empty request (no operation) is INVALID_REQUEST', () => {
     assert.deepEqual(answer(calc, new Uint8Array(0)).summary, INVALID);
-    assert.deepEqual(answer(calc, toBinary(CalculatorRequestSchema, create(CalculatorRequestSchema, {}))).summary, INVALID);
+    assert.deepEqual(
+      answer(calc, toBinary(CalculatorRequestSchema, create(CalculatorRequestSchema, {}))).summary,
+      INVALID,
+    );
     // Only unknown fields: still no operation.
     assert.deepEqual(answer(calc, new Uint8Array([0x48, 0x01, 0x52, 0x00])).summary, INVALID);
   });
@@ -101,11 +107,20 @@ describe('requests encoded by protobuf-es match the reference model', () => {
   test('batch operations unspecified or unknown are INVALID_REQUEST, in both forms', () => {
     for (const operation of [Operation.UNSPECIFIED, 6, 9, -1, 2 ** 31 - 1]) {
       const rows = create(BatchOperationSchema, { operation, operations: [create(BinaryOpSchema, { a: 1n, b: 2n })] });
-      assert.deepEqual(answer(calc, toBinary(CalculatorRequestSchema, req({ case: 'batch', value: rows }))).summary, INVALID);
+      assert.deepEqual(
+        answer(calc, toBinary(CalculatorRequestSchema, req({ case: 'batch', value: rows }))).summary,
+        INVALID,
+      );
       const columns = create(ColumnBatchSchema, { operation, a: [1n], b: [2n] });
-      assert.deepEqual(answer(calc, toBinary(CalculatorRequestSchema, req({ case: 'columns', value: columns }))).summary, INVALID);
+      assert.deepEqual(
+        answer(calc, toBinary(CalculatorRequestSchema, req({ case: 'columns', value: columns }))).summary,
+        INVALID,
+      );
       const empty = create(ColumnBatchSchema, { operation });
-      assert.deepEqual(answer(calc, toBinary(CalculatorRequestSchema, req({ case: 'columns', value: empty }))).summary, INVALID);
+      assert.deepEqual(
+        answer(calc, toBinary(CalculatorRequestSchema, req({ case: 'columns', value: empty }))).summary,
+        INVALID,
+      );
     }
   });
 
@@ -118,7 +133,10 @@ describe('requests encoded by protobuf-es match the reference model', () => {
     ] as const) {
       for (const operation of [Operation.ADD, Operation.DIVIDE]) {
         const value = create(ColumnBatchSchema, { operation, a: [...a], b: [...b] });
-        assert.deepEqual(answer(calc, toBinary(CalculatorRequestSchema, req({ case: 'columns', value }))).summary, INVALID);
+        assert.deepEqual(
+          answer(calc, toBinary(CalculatorRequestSchema, req({ case: 'columns', value }))).summary,
+          INVALID,
+        );
       }
     }
   });
@@ -134,22 +152,33 @@ describe('requests encoded by protobuf-es match the reference model', () => {
       index: 2n,
     });
     const columns = create(ColumnBatchSchema, { operation: Operation.DIVIDE, a: [1n, 2n, 3n], b: [0n, 1n, 0n] });
-    assert.deepEqual(answer(calc, toBinary(CalculatorRequestSchema, req({ case: 'columns', value: columns }))).summary, {
-      case: 'error',
-      code: ErrorCode.DIVISION_BY_ZERO,
-      index: 0n,
-    });
+    assert.deepEqual(
+      answer(calc, toBinary(CalculatorRequestSchema, req({ case: 'columns', value: columns }))).summary,
+      {
+        case: 'error',
+        code: ErrorCode.DIVISION_BY_ZERO,
+        index: 0n,
+      },
+    );
   });
 
   test('large requests and responses (the buffers grow)', () => {
     const n = 20_000;
-    const operations = Array.from({ length: n }, (_, i) => create(BinaryOpSchema, { a: BigInt(i) * 3n, b: MAX - BigInt(i) }));
+    const operations = Array.from({ length: n }, (_, i) =>
+      create(BinaryOpSchema, { a: BigInt(i) * 3n, b: MAX - BigInt(i) }),
+    );
     const rows = req({ case: 'batch', value: create(BatchOperationSchema, { operation: Operation.ADD, operations }) });
     assertAnswer(calc, rows);
     const a = Array.from({ length: 5 * n }, (_, i) => BigInt(i) - MAX);
     const b = Array.from({ length: 5 * n }, (_, i) => BigInt(-i - 2));
-    assertAnswer(calc, req({ case: 'columns', value: create(ColumnBatchSchema, { operation: Operation.SUBTRACT, a, b }) }));
-    assertAnswer(calc, req({ case: 'columns', value: create(ColumnBatchSchema, { operation: Operation.MULTIPLY, a, b }) }));
+    assertAnswer(
+      calc,
+      req({ case: 'columns', value: create(ColumnBatchSchema, { operation: Operation.SUBTRACT, a, b }) }),
+    );
+    assertAnswer(
+      calc,
+      req({ case: 'columns', value: create(ColumnBatchSchema, { operation: Operation.MULTIPLY, a, b }) }),
+    );
     assertAnswer(calc, req({ case: 'add', value: create(BinaryOpSchema, { a: MIN, b: -1n }) }));
   });
 
@@ -185,27 +214,29 @@ const wireSoup: fc.Arbitrary<number[]> = fc.letrec<{ record: number[]; message: 
   record: fc.oneof(
     { maxDepth: 4, depthSize: 'small' },
     // A varint, sometimes in a padded (non-minimal) or over-long encoding.
+    fc.tuple(fc.integer({ min: 1, max: 9 }), i64, fc.integer({ min: 0, max: 3 })).map(([field, value, pad]) => {
+      const bytes = varint(value);
+      for (let i = 0; i < pad && bytes.length < 11; i++) {
+        bytes[bytes.length - 1]! |= 0x80;
+        bytes.push(0);
+      }
+      return [...key(field, 0), ...bytes];
+    }),
     fc
-      .tuple(fc.integer({ min: 1, max: 9 }), i64, fc.integer({ min: 0, max: 3 }))
-      .map(([field, value, pad]) => {
-        const bytes = varint(value);
-        for (let i = 0; i < pad && bytes.length < 11; i++) {
-          bytes[bytes.length - 1]! |= 0x80;
-          bytes.push(0);
-        }
-        return [...key(field, 0), ...bytes];
-      }),
-    fc.tuple(fc.integer({ min: 1, max: 9 }), fc.uint8Array({ minLength: 8, maxLength: 8 })).map(([f, b]) => [...key(f, 1), ...b]),
-    fc.tuple(fc.integer({ min: 1, max: 9 }), fc.uint8Array({ minLength: 4, maxLength: 4 })).map(([f, b]) => [...key(f, 5), ...b]),
+      .tuple(fc.integer({ min: 1, max: 9 }), fc.uint8Array({ minLength: 8, maxLength: 8 }))
+      .map(([f, b]) => [...key(f, 1), ...b]),
+    fc
+      .tuple(fc.integer({ min: 1, max: 9 }), fc.uint8Array({ minLength: 4, maxLength: 4 }))
+      .map(([f, b]) => [...key(f, 5), ...b]),
     // Length-delimited: a nested message, packed values, or random bytes.
     fc
       .tuple(
         fc.integer({ min: 1, max: 9 }),
         fc.oneof(
           tie('message'),
-          fc.array(fc.bigInt64Array({ maxLength: 3 }), { maxLength: 1 }).map((arrays) =>
-            Array.from(new Uint8Array(arrays[0]?.buffer ?? new ArrayBuffer(0))),
-          ),
+          fc
+            .array(fc.bigInt64Array({ maxLength: 3 }), { maxLength: 1 })
+            .map((arrays) => Array.from(new Uint8Array(arrays[0]?.buffer ?? new ArrayBuffer(0)))),
           fc.uint8Array({ maxLength: 12 }).map((b) => Array.from(b)),
         ),
       )
@@ -353,17 +384,24 @@ describe('arbitrary bytes never throw and are answered by the rules', () => {
     const small = new Calculator({ maxRequestBytes: 40, maxBatchLength: 3 });
     const limits = { maxRequestBytes: 40, maxBatchLength: 3 };
     fc.assert(
-      fc.property(fc.oneof(fc.uint8Array({ maxLength: 80 }), mutated, wireSoup.map((b) => Uint8Array.from(b))), (bytes) => {
-        const { summary } = answer(small, bytes);
-        const strict = decodeStrict(bytes);
-        const expected =
-          bytes.length > limits.maxRequestBytes
-            ? LIMIT
-            : 'error' in strict
-              ? INVALID
-              : expectedResponse(strict.request, bytes.length, limits);
-        assert.deepEqual(summary, expected, Buffer.from(bytes).toString('hex'));
-      }),
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 80 }),
+          mutated,
+          wireSoup.map((b) => Uint8Array.from(b)),
+        ),
+        (bytes) => {
+          const { summary } = answer(small, bytes);
+          const strict = decodeStrict(bytes);
+          const expected =
+            bytes.length > limits.maxRequestBytes
+              ? LIMIT
+              : 'error' in strict
+                ? INVALID
+                : expectedResponse(strict.request, bytes.length, limits);
+          assert.deepEqual(summary, expected, Buffer.from(bytes).toString('hex'));
+        },
+      ),
       { numRuns: 500 },
     );
     small.close();
@@ -385,7 +423,10 @@ describe('arbitrary bytes never throw and are answered by the rules', () => {
     ];
     for (const [name, bytes] of cases) {
       assert.deepEqual(answer(calc, Uint8Array.from(bytes)).summary, INVALID, name);
-      assert.throws(() => fromBinary(CalculatorRequestSchema, Uint8Array.from(bytes)), `protobuf-es rejects ${name} too`);
+      assert.throws(
+        () => fromBinary(CalculatorRequestSchema, Uint8Array.from(bytes)),
+        `protobuf-es rejects ${name} too`,
+      );
       assert.equal(calc.subtract(2n, 3n), -1n);
     }
   });
@@ -437,7 +478,10 @@ describe('disagreements between protobuf-es and the engine (which follows prost)
 
 describe('limits and argument checks of process', () => {
   test('a request longer than maxRequestBytes is LIMIT_EXCEEDED; one of exactly the limit is answered', () => {
-    const bytes = toBinary(CalculatorRequestSchema, req({ case: 'multiply', value: create(BinaryOpSchema, { a: -3n, b: -4n }) }));
+    const bytes = toBinary(
+      CalculatorRequestSchema,
+      req({ case: 'multiply', value: create(BinaryOpSchema, { a: -3n, b: -4n }) }),
+    );
     const exact = new Calculator({ maxRequestBytes: bytes.length });
     assert.deepEqual(answer(exact, bytes).summary, { case: 'value', value: 12n });
     const under = new Calculator({ maxRequestBytes: bytes.length - 1 });
@@ -520,21 +564,43 @@ describe('ownership of process results', () => {
   });
 
   test('returned bytes survive a large request and the same request again', () => {
-    const small = toBinary(CalculatorRequestSchema, req({ case: 'add', value: create(BinaryOpSchema, { a: 1n, b: 2n }) }));
+    const small = toBinary(
+      CalculatorRequestSchema,
+      req({ case: 'add', value: create(BinaryOpSchema, { a: 1n, b: 2n }) }),
+    );
     const first = calc.process(small);
     const firstCopy = first.slice();
     const a = Array.from({ length: 200_000 }, (_, i) => BigInt(i));
-    calc.process(toBinary(CalculatorRequestSchema, req({ case: 'columns', value: create(ColumnBatchSchema, { operation: 1, a, b: a }) })));
-    const other = toBinary(CalculatorRequestSchema, req({ case: 'add', value: create(BinaryOpSchema, { a: 100n, b: 200n }) }));
+    calc.process(
+      toBinary(
+        CalculatorRequestSchema,
+        req({ case: 'columns', value: create(ColumnBatchSchema, { operation: 1, a, b: a }) }),
+      ),
+    );
+    const other = toBinary(
+      CalculatorRequestSchema,
+      req({ case: 'add', value: create(BinaryOpSchema, { a: 100n, b: 200n }) }),
+    );
     calc.process(other);
     assert.deepEqual(first, firstCopy);
     first.fill(0);
-    assert.deepEqual(answer(calc, small).summary, { case: 'value', value: 3n }, 'overwriting a result changes nothing later');
+    assert.deepEqual(
+      answer(calc, small).summary,
+      { case: 'value', value: 3n },
+      'overwriting a result changes nothing later',
+    );
   });
 
   test('errors inside responses are never thrown', () => {
-    const divideByZero = toBinary(CalculatorRequestSchema, req({ case: 'divide', value: create(BinaryOpSchema, { a: 1n, b: 0n }) }));
-    assert.deepEqual(answer(calc, divideByZero).summary, { case: 'error', code: ErrorCode.DIVISION_BY_ZERO, index: 0n });
+    const divideByZero = toBinary(
+      CalculatorRequestSchema,
+      req({ case: 'divide', value: create(BinaryOpSchema, { a: 1n, b: 0n }) }),
+    );
+    assert.deepEqual(answer(calc, divideByZero).summary, {
+      case: 'error',
+      code: ErrorCode.DIVISION_BY_ZERO,
+      index: 0n,
+    });
     const response = fromBinary(CalculatorResponseSchema, calc.process(divideByZero));
     assert.equal(response.result.case, 'error');
     assert.equal(typeof (response.result.value as { message: unknown }).message, 'string');

@@ -17,8 +17,5 @@ test('the README example is examples/quickstart.ts, verbatim', () => {
 
 test('the README example runs and prints what its comments say', () => {
   const output = execFileSync(process.execPath, [`${root}dist/examples/quickstart.js`], { encoding: 'utf8' });
-  assert.equal(
-    output,
-    'DIVISION_BY_ZERO\n5 9223372036854775807n BigInt64Array(3) [ 11n, 22n, 33n ]\n',
-  );
+  assert.equal(output, 'DIVISION_BY_ZERO\n5 9223372036854775807n BigInt64Array(3) [ 11n, 22n, 33n ]\n');
 });

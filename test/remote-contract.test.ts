@@ -10,7 +10,19 @@ import { toBinary } from '@bufbuild/protobuf';
 import { Calculator, CalculatorError } from 'nanocalc';
 import { RemoteCalculator, RemoteError } from 'nanocalc/remote';
 import { CalculatorRequestSchema } from '../gen/nanocalc/v1/calculator_pb.js';
-import { EDGES, MAX, MIN, OPS, SAFE_EDGES, i64, op, reference, referenceBatch, request, safeInt } from './models/reference.js';
+import {
+  EDGES,
+  MAX,
+  MIN,
+  OPS,
+  SAFE_EDGES,
+  i64,
+  op,
+  reference,
+  referenceBatch,
+  request,
+  safeInt,
+} from './models/reference.js';
 import { pseudoRandomI64, show } from './support/helpers.js';
 import { type Server, startServer, stopAll } from './support/servers.js';
 import { expression, expressionSoup } from './models/expressions.js';
@@ -71,7 +83,10 @@ describe('arithmetic matches the reference model and the in-process Calculator',
       fc.asyncProperty(op, i64, i64, async (o, a, b) => {
         const expected = reference(o, a, b);
         if (expected === null) {
-          await assert.rejects(remote[o](a, b), (e: unknown) => e instanceof CalculatorError && e.code === 'DIVISION_BY_ZERO' && e.index === undefined);
+          await assert.rejects(
+            remote[o](a, b),
+            (e: unknown) => e instanceof CalculatorError && e.code === 'DIVISION_BY_ZERO' && e.index === undefined,
+          );
         } else {
           assert.equal(await remote[o](a, b), expected, show([o, a, b]));
         }
@@ -83,7 +98,11 @@ describe('arithmetic matches the reference model and the in-process Calculator',
   test('number operands over the safe integers, every op (RangeError past the safe range)', async () => {
     await fc.assert(
       fc.asyncProperty(op, safeInt, safeInt, async (o, a, b) => {
-        await same(`${o}(${a}, ${b})`, () => r()[o]!(a, b) as Promise<unknown>, () => l()[o]!(a, b));
+        await same(
+          `${o}(${a}, ${b})`,
+          () => r()[o]!(a, b) as Promise<unknown>,
+          () => l()[o]!(a, b),
+        );
       }),
       { numRuns: 600 },
     );
@@ -92,8 +111,24 @@ describe('arithmetic matches the reference model and the in-process Calculator',
   test('every op on every pair of edge values, bigints and numbers', async () => {
     const calls: Promise<void>[] = [];
     for (const o of OPS) {
-      for (const a of EDGES) for (const b of EDGES) calls.push(same(`${o}(${a}n, ${b}n)`, () => r()[o]!(a, b) as Promise<unknown>, () => l()[o]!(a, b)));
-      for (const a of SAFE_EDGES) for (const b of SAFE_EDGES) calls.push(same(`${o}(${a}, ${b})`, () => r()[o]!(a, b) as Promise<unknown>, () => l()[o]!(a, b)));
+      for (const a of EDGES)
+        for (const b of EDGES)
+          calls.push(
+            same(
+              `${o}(${a}n, ${b}n)`,
+              () => r()[o]!(a, b) as Promise<unknown>,
+              () => l()[o]!(a, b),
+            ),
+          );
+      for (const a of SAFE_EDGES)
+        for (const b of SAFE_EDGES)
+          calls.push(
+            same(
+              `${o}(${a}, ${b})`,
+              () => r()[o]!(a, b) as Promise<unknown>,
+              () => l()[o]!(a, b),
+            ),
+          );
     }
     await Promise.all(calls);
   });
@@ -130,7 +165,12 @@ describe('argument errors are the in-process ones', () => {
   ];
   for (const [name, a, b] of bad) {
     test(name, async () => {
-      for (const o of OPS) await same(`${o}(${show(a)}, ${show(b)})`, () => r()[o]!(a, b) as Promise<unknown>, () => l()[o]!(a, b));
+      for (const o of OPS)
+        await same(
+          `${o}(${show(a)}, ${show(b)})`,
+          () => r()[o]!(a, b) as Promise<unknown>,
+          () => l()[o]!(a, b),
+        );
     });
   }
 
@@ -153,7 +193,11 @@ describe('argument errors are the in-process ones', () => {
       ['number columns', ['multiply', [3, -4, SAFE_EDGES[0]!], [5, 6, 1]]],
     ];
     for (const [name, args] of cases) {
-      await same(name, () => remote.batch(...(args as Parameters<Calculator['batch']>)), () => local.batch(...(args as Parameters<Calculator['batch']>)));
+      await same(
+        name,
+        () => remote.batch(...(args as Parameters<Calculator['batch']>)),
+        () => local.batch(...(args as Parameters<Calculator['batch']>)),
+      );
     }
   });
 });
@@ -161,16 +205,29 @@ describe('argument errors are the in-process ones', () => {
 describe('batches', () => {
   test('random column batches match the reference model, element for element', async () => {
     await fc.assert(
-      fc.asyncProperty(op, fc.array(fc.tuple(i64, fc.oneof({ weight: 9, arbitrary: i64 }, { weight: 1, arbitrary: fc.constant(0n) })), { maxLength: 60 }), async (o, pairs) => {
-        const a = pairs.map((p) => p[0]);
-        const b = pairs.map((p) => p[1]);
-        const expected = referenceBatch(o, a, b);
-        if ('failsAt' in expected) {
-          await assert.rejects(remote.batch(o, a, b), (e: unknown) => e instanceof CalculatorError && e.code === 'DIVISION_BY_ZERO' && e.index === expected.failsAt);
-        } else {
-          assert.deepEqual([...(await remote.batch(o, BigInt64Array.from(a), BigInt64Array.from(b)))], expected.values);
-        }
-      }),
+      fc.asyncProperty(
+        op,
+        fc.array(fc.tuple(i64, fc.oneof({ weight: 9, arbitrary: i64 }, { weight: 1, arbitrary: fc.constant(0n) })), {
+          maxLength: 60,
+        }),
+        async (o, pairs) => {
+          const a = pairs.map((p) => p[0]);
+          const b = pairs.map((p) => p[1]);
+          const expected = referenceBatch(o, a, b);
+          if ('failsAt' in expected) {
+            await assert.rejects(
+              remote.batch(o, a, b),
+              (e: unknown) =>
+                e instanceof CalculatorError && e.code === 'DIVISION_BY_ZERO' && e.index === expected.failsAt,
+            );
+          } else {
+            assert.deepEqual(
+              [...(await remote.batch(o, BigInt64Array.from(a), BigInt64Array.from(b)))],
+              expected.values,
+            );
+          }
+        },
+      ),
       { numRuns: 200 },
     );
   });
@@ -193,10 +250,17 @@ describe('batches', () => {
         const untouched = new BigInt64Array(n).fill(42n);
         await assert.rejects(
           chunked.batch('divide', a, divisors, untouched),
-          (e: unknown) => e instanceof CalculatorError && e.code === 'DIVISION_BY_ZERO' && e.index === zeros[0] && e.message.includes(`index ${zeros[0]}`),
+          (e: unknown) =>
+            e instanceof CalculatorError &&
+            e.code === 'DIVISION_BY_ZERO' &&
+            e.index === zeros[0] &&
+            e.message.includes(`index ${zeros[0]}`),
           show(zeros),
         );
-        assert.ok(untouched.every((x) => x === 42n), 'out is left unchanged by a failed batch');
+        assert.ok(
+          untouched.every((x) => x === 42n),
+          'out is left unchanged by a failed batch',
+        );
       }
     } finally {
       chunked.close();
@@ -236,22 +300,47 @@ describe('process()', () => {
   });
 
   test('a non-Uint8Array is a TypeError', async () => {
-    await same('process([1])', () => remote.process([1] as unknown as Uint8Array), () => local.process([1] as unknown as Uint8Array));
+    await same(
+      'process([1])',
+      () => remote.process([1] as unknown as Uint8Array),
+      () => local.process([1] as unknown as Uint8Array),
+    );
   });
 });
 
 describe('evaluate()', () => {
   test('expressions are answered as in-process: values, and errors with code and index', async () => {
-    for (const text of ['1 + 2 * 3', '2 * (3 + 4', '1 / 0', '-9223372036854775808', '1 + é', '('.repeat(300), '', 'x'.repeat(70_000)]) {
-      await same(show(text.slice(0, 20)), () => remote.evaluate(text), () => local.evaluate(text));
+    for (const text of [
+      '1 + 2 * 3',
+      '2 * (3 + 4',
+      '1 / 0',
+      '-9223372036854775808',
+      '1 + é',
+      '('.repeat(300),
+      '',
+      'x'.repeat(70_000),
+    ]) {
+      await same(
+        show(text.slice(0, 20)),
+        () => remote.evaluate(text),
+        () => local.evaluate(text),
+      );
     }
     await fc.assert(
       fc.asyncProperty(fc.oneof(expression, expressionSoup), async (text) => {
-        await same(show(text), () => remote.evaluate(text), () => local.evaluate(text));
+        await same(
+          show(text),
+          () => remote.evaluate(text),
+          () => local.evaluate(text),
+        );
       }),
       { numRuns: 200 },
     );
-    await same('evaluate(42)', () => r().evaluate!(42) as Promise<unknown>, () => l().evaluate!(42));
+    await same(
+      'evaluate(42)',
+      () => r().evaluate!(42) as Promise<unknown>,
+      () => l().evaluate!(42),
+    );
   });
 });
 
@@ -259,15 +348,25 @@ describe('the pipelined stream', () => {
   test('many calls in flight on one stream are answered in order, errors in place', async () => {
     const stream = remote.stream();
     const gen = pseudoRandomI64(11n);
-    const calls: [string, bigint, bigint][] = Array.from({ length: 3000 }, (_, k) => [OPS[k % 5]!, gen.next().value as bigint, k % 97 === 0 ? 0n : (gen.next().value as bigint)]);
-    const answers = calls.map(([o, a, b]) => remoteOutcome(() => (stream as unknown as AnyCalc)[o]!(a, b) as Promise<unknown>));
+    const calls: [string, bigint, bigint][] = Array.from({ length: 3000 }, (_, k) => [
+      OPS[k % 5]!,
+      gen.next().value as bigint,
+      k % 97 === 0 ? 0n : (gen.next().value as bigint),
+    ]);
+    const answers = calls.map(([o, a, b]) =>
+      remoteOutcome(() => (stream as unknown as AnyCalc)[o]!(a, b) as Promise<unknown>),
+    );
     const batch = stream.batch('add', [1n, 2n], [3n, 4n]);
     const processed = stream.process(new Uint8Array([0xff]));
     assert.ok(stream.pending > 0);
     const outcomes = await Promise.all(answers);
     for (let k = 0; k < calls.length; k++) {
       const [o, a, b] = calls[k]!;
-      assert.deepEqual(outcomes[k], localOutcome(() => l()[o]!(a, b)), show(calls[k]));
+      assert.deepEqual(
+        outcomes[k],
+        localOutcome(() => l()[o]!(a, b)),
+        show(calls[k]),
+      );
     }
     assert.deepEqual([...(await batch)], [4n, 6n]);
     assert.deepEqual(await processed, local.process(new Uint8Array([0xff])));
@@ -299,9 +398,16 @@ describe('deadlines, cancellation and close', () => {
     const calc = new RemoteCalculator(silentAddress, { timeoutMs: 300 });
     try {
       const started = Date.now();
-      await assert.rejects(calc.add(1, 2), (e: unknown) => e instanceof RemoteError && e.status === 'DEADLINE_EXCEEDED' && e.code === 4 && e.name === 'RemoteError');
+      await assert.rejects(
+        calc.add(1, 2),
+        (e: unknown) =>
+          e instanceof RemoteError && e.status === 'DEADLINE_EXCEEDED' && e.code === 4 && e.name === 'RemoteError',
+      );
       assert.ok(Date.now() - started < 5_000);
-      await assert.rejects(calc.add(1, 2, { timeoutMs: 100 }), (e: unknown) => e instanceof RemoteError && e.status === 'DEADLINE_EXCEEDED');
+      await assert.rejects(
+        calc.add(1, 2, { timeoutMs: 100 }),
+        (e: unknown) => e instanceof RemoteError && e.status === 'DEADLINE_EXCEEDED',
+      );
     } finally {
       calc.close();
     }
@@ -313,10 +419,19 @@ describe('deadlines, cancellation and close', () => {
       const controller = new AbortController();
       const call = calc.multiply(6n, 7n, { signal: controller.signal });
       setTimeout(() => controller.abort(new Error('user gave up')), 100);
-      await assert.rejects(call, (e: unknown) => e instanceof RemoteError && e.status === 'CANCELLED' && (e.cause as Error).message === 'user gave up');
-      await assert.rejects(calc.add(1, 2, { signal: AbortSignal.abort() }), (e: unknown) => e instanceof RemoteError && e.status === 'CANCELLED');
+      await assert.rejects(
+        call,
+        (e: unknown) =>
+          e instanceof RemoteError && e.status === 'CANCELLED' && (e.cause as Error).message === 'user gave up',
+      );
+      await assert.rejects(
+        calc.add(1, 2, { signal: AbortSignal.abort() }),
+        (e: unknown) => e instanceof RemoteError && e.status === 'CANCELLED',
+      );
       const batchController = new AbortController();
-      const batch = calc.batch('add', new BigInt64Array(10), new BigInt64Array(10), undefined, { signal: batchController.signal });
+      const batch = calc.batch('add', new BigInt64Array(10), new BigInt64Array(10), undefined, {
+        signal: batchController.signal,
+      });
       batchController.abort();
       await assert.rejects(batch, (e: unknown) => e instanceof RemoteError && e.status === 'CANCELLED');
     } finally {
@@ -338,7 +453,10 @@ describe('deadlines, cancellation and close', () => {
     await new Promise<void>((resolve) => probe.close(() => resolve()));
     const calc = new RemoteCalculator(`127.0.0.1:${port}`, { timeoutMs: 3_000, maxAttempts: 2 });
     try {
-      await assert.rejects(calc.add(1, 2), (e: unknown) => e instanceof RemoteError && e.status === 'UNAVAILABLE' && e.code === 14);
+      await assert.rejects(
+        calc.add(1, 2),
+        (e: unknown) => e instanceof RemoteError && e.status === 'UNAVAILABLE' && e.code === 14,
+      );
     } finally {
       calc.close();
     }
@@ -349,11 +467,21 @@ describe('deadlines, cancellation and close', () => {
     assert.equal(await calc.add(1, 1), 2);
     calc.close();
     calc.close();
-    await same('closed add', () => calc.add(1, 2), () => {
-      throw new CalculatorError('CLOSED', 'closed');
-    });
-    await assert.rejects(calc.batch('add', [1n], [1n]), (e: unknown) => e instanceof CalculatorError && e.code === 'CLOSED');
-    await assert.rejects(calc.process(new Uint8Array()), (e: unknown) => e instanceof CalculatorError && e.code === 'CLOSED');
+    await same(
+      'closed add',
+      () => calc.add(1, 2),
+      () => {
+        throw new CalculatorError('CLOSED', 'closed');
+      },
+    );
+    await assert.rejects(
+      calc.batch('add', [1n], [1n]),
+      (e: unknown) => e instanceof CalculatorError && e.code === 'CLOSED',
+    );
+    await assert.rejects(
+      calc.process(new Uint8Array()),
+      (e: unknown) => e instanceof CalculatorError && e.code === 'CLOSED',
+    );
   });
 
   test('constructor arguments are checked', () => {

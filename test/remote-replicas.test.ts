@@ -120,7 +120,10 @@ describe('two replicas', () => {
 });
 
 describe('a pipelined stream over two replicas', () => {
-  for (const [how, signal] of [['SIGTERM', 'SIGTERM'], ['SIGKILL', 'SIGKILL']] as const) {
+  for (const [how, signal] of [
+    ['SIGTERM', 'SIGTERM'],
+    ['SIGKILL', 'SIGKILL'],
+  ] as const) {
     test(`its replica stopped with ${how} mid-stream: the unanswered calls move to the other, every call answered in order`, async () => {
       const [a, b] = await Promise.all([startServer(), startServer()]);
       const calc = new RemoteCalculator([a.address, b.address]);
@@ -132,7 +135,7 @@ describe('a pipelined stream over two replicas', () => {
         await answers[100];
         first.process.kill(signal);
         const values = await Promise.all(answers);
-        values.forEach((v, k) => assert.equal(v, 3 * k, `call ${k}`));
+        for (const [k, v] of values.entries()) assert.equal(v, 3 * k, `call ${k}`);
         assert.notEqual(stream.endpoint, first.address, 'the stream moved to the other replica');
         assert.equal(await stream.add(2, 2), 4, 'and goes on there');
         await stream.end();
@@ -234,10 +237,27 @@ describe('npx nanocalc serve', () => {
   test('--help lists the commands; serve --help lists the server flags', () => {
     assert.match(execFileSync(process.execPath, [cli, '--help'], { encoding: 'utf8' }), /serve/);
     // As a user runs it: npx finds the package's own bin (--no-install: never the registry).
-    const viaNpx = execFileSync('npx', ['--no-install', 'nanocalc', 'serve', '--version'], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+    const viaNpx = execFileSync('npx', ['--no-install', 'nanocalc', 'serve', '--version'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     assert.match(viaNpx, /^nanocalc \d+\.\d+\.\d+/);
     const help = execFileSync(process.execPath, [cli, 'serve', '--help'], { encoding: 'utf8' });
-    for (const flag of ['--addr', '--max-message-bytes', '--concurrency-limit', '--max-concurrent-streams', '--max-connections', '--max-open-calls', '--max-pending-request-bytes', '--handshake-timeout-seconds', '--tls-cert', '--tls-key', 'NANOCALC_TOKEN', '--log-level']) {
+    for (const flag of [
+      '--addr',
+      '--max-message-bytes',
+      '--concurrency-limit',
+      '--max-concurrent-streams',
+      '--max-connections',
+      '--max-open-calls',
+      '--max-pending-request-bytes',
+      '--handshake-timeout-seconds',
+      '--tls-cert',
+      '--tls-key',
+      'NANOCALC_TOKEN',
+      '--log-level',
+    ]) {
       assert.ok(help.includes(flag), flag);
     }
   });

@@ -27,16 +27,35 @@ async function eventually(check: () => boolean, what: string): Promise<void> {
 }
 
 /** A raw unary call (for the health service, which RemoteCalculator does not speak). */
-function rawUnary(client: grpc.Client, path: string, request: Uint8Array, metadata = new grpc.Metadata()): Promise<Buffer> {
+function rawUnary(
+  client: grpc.Client,
+  path: string,
+  request: Uint8Array,
+  metadata = new grpc.Metadata(),
+): Promise<Buffer> {
   return new Promise((resolve, reject) =>
-    client.makeUnaryRequest(path, (b: Uint8Array) => Buffer.from(b), (b: Buffer) => b, request, metadata, { deadline: Date.now() + 5_000 }, (e, v) => (e ? reject(e) : resolve(v!))),
+    client.makeUnaryRequest(
+      path,
+      (b: Uint8Array) => Buffer.from(b),
+      (b: Buffer) => b,
+      request,
+      metadata,
+      { deadline: Date.now() + 5_000 },
+      (e, v) => (e ? reject(e) : resolve(v!)),
+    ),
   );
 }
 
 /** The first reflection answer to `list_services` (v1), as bytes. */
 function listServices(client: grpc.Client, metadata: grpc.Metadata): Promise<Buffer> {
   return new Promise((resolve, reject) => {
-    const call = client.makeBidiStreamRequest('/grpc.reflection.v1.ServerReflection/ServerReflectionInfo', (b: Uint8Array) => Buffer.from(b), (b: Buffer) => b, metadata, { deadline: Date.now() + 5_000 });
+    const call = client.makeBidiStreamRequest(
+      '/grpc.reflection.v1.ServerReflection/ServerReflectionInfo',
+      (b: Uint8Array) => Buffer.from(b),
+      (b: Buffer) => b,
+      metadata,
+      { deadline: Date.now() + 5_000 },
+    );
     call.on('data', (bytes: Buffer) => {
       resolve(bytes);
       call.end();
@@ -53,7 +72,9 @@ describe('TLS and the bearer token', () => {
   before(async () => {
     cert = selfSignedCertificate();
     ca = readFileSync(cert.cert);
-    server = await startServer(['--tls-cert', cert.cert, '--tls-key', cert.key, '--log-level', 'debug'], { env: { NANOCALC_TOKEN: TOKEN } });
+    server = await startServer(['--tls-cert', cert.cert, '--tls-key', cert.key, '--log-level', 'debug'], {
+      env: { NANOCALC_TOKEN: TOKEN },
+    });
   });
   after(async () => {
     await server?.stop();
@@ -65,7 +86,10 @@ describe('TLS and the bearer token', () => {
     try {
       assert.equal(await calc.add(40, 2), 42);
       assert.deepEqual([...(await calc.batch('multiply', [2n, 3n], [5n, 7n]))], [10n, 21n]);
-      await assert.rejects(calc.divide(1n, 0n), (e: unknown) => e instanceof CalculatorError && e.code === 'DIVISION_BY_ZERO');
+      await assert.rejects(
+        calc.divide(1n, 0n),
+        (e: unknown) => e instanceof CalculatorError && e.code === 'DIVISION_BY_ZERO',
+      );
       const stream = calc.stream();
       assert.equal(await stream.subtract(1n, 3n), -2n);
       await stream.end();
@@ -106,7 +130,12 @@ describe('TLS and the bearer token', () => {
 
   test('plaintext to a TLS server, or TLS without trusting its certificate, fails as UNAVAILABLE', async () => {
     const plain = new RemoteCalculator(server.address, { token: TOKEN, maxAttempts: 1, timeoutMs: 3_000 });
-    const untrusted = new RemoteCalculator(server.address, { tls: true, token: TOKEN, maxAttempts: 1, timeoutMs: 3_000 });
+    const untrusted = new RemoteCalculator(server.address, {
+      tls: true,
+      token: TOKEN,
+      maxAttempts: 1,
+      timeoutMs: 3_000,
+    });
     try {
       await assert.rejects(plain.add(1, 2), isStatus('UNAVAILABLE'));
       await assert.rejects(untrusted.add(1, 2), isStatus('UNAVAILABLE'));
@@ -122,9 +151,16 @@ describe('TLS and the bearer token', () => {
       const health = await rawUnary(client, '/grpc.health.v1.Health/Check', new Uint8Array());
       assert.deepEqual([...health], [0x08, 0x01], 'HealthCheckResponse { status: SERVING }');
       const named = new TextEncoder().encode('nanocalc.v1.CalculatorService');
-      const forService = await rawUnary(client, '/grpc.health.v1.Health/Check', new Uint8Array([0x0a, named.length, ...named]));
+      const forService = await rawUnary(
+        client,
+        '/grpc.health.v1.Health/Check',
+        new Uint8Array([0x0a, named.length, ...named]),
+      );
       assert.deepEqual([...forService], [0x08, 0x01]);
-      await assert.rejects(listServices(client, new grpc.Metadata()), (e: grpc.ServiceError) => e.code === grpc.status.UNAUTHENTICATED);
+      await assert.rejects(
+        listServices(client, new grpc.Metadata()),
+        (e: grpc.ServiceError) => e.code === grpc.status.UNAUTHENTICATED,
+      );
       const metadata = new grpc.Metadata();
       metadata.set('authorization', `Bearer ${TOKEN}`);
       const listed = (await listServices(client, metadata)).toString('latin1');
@@ -158,8 +194,14 @@ describe('message size limits', () => {
     const calc = new RemoteCalculator(server.address);
     try {
       const n = 300; // 300 × 16 bytes of columns: above 4096
-      await assert.rejects(calc.batch('add', new BigInt64Array(n), new BigInt64Array(n)), isStatus('RESOURCE_EXHAUSTED'));
-      await assert.rejects(calc.process(new Uint8Array(5000)), (e: unknown) => e instanceof RemoteError && e.code === 8);
+      await assert.rejects(
+        calc.batch('add', new BigInt64Array(n), new BigInt64Array(n)),
+        isStatus('RESOURCE_EXHAUSTED'),
+      );
+      await assert.rejects(
+        calc.process(new Uint8Array(5000)),
+        (e: unknown) => e instanceof RemoteError && e.code === 8,
+      );
       assert.equal(await calc.add(2, 3), 5, 'still serving');
       // In a stream: that message fails the stream with RESOURCE_EXHAUSTED; calls before it were answered.
       const stream = calc.stream();
@@ -179,8 +221,14 @@ describe('message size limits', () => {
     const local = new Calculator({ maxBatchLength: 100 });
     try {
       const a = new BigInt64Array(150);
-      await assert.rejects(calc.batch('add', a, a), (e: unknown) => e instanceof CalculatorError && e.code === 'LIMIT_EXCEEDED');
-      assert.throws(() => local.batch('add', a, a), (e: unknown) => e instanceof CalculatorError && e.code === 'LIMIT_EXCEEDED');
+      await assert.rejects(
+        calc.batch('add', a, a),
+        (e: unknown) => e instanceof CalculatorError && e.code === 'LIMIT_EXCEEDED',
+      );
+      assert.throws(
+        () => local.batch('add', a, a),
+        (e: unknown) => e instanceof CalculatorError && e.code === 'LIMIT_EXCEEDED',
+      );
       assert.equal((await calc.batch('add', new BigInt64Array(100), new BigInt64Array(100))).length, 100);
     } finally {
       calc.close();

@@ -163,7 +163,11 @@ function http2Call(
  * Starts a server with a 10 s grace period, opens a raw TCP connection to it, lets `prepare` use
  * it, and SIGTERMs the server: it must exit 0 within `withinMs`, without "still in flight".
  */
-async function shutsDownPromptlyWith(what: string, withinMs: number, prepare: (socket: net.Socket) => void): Promise<void> {
+async function shutsDownPromptlyWith(
+  what: string,
+  withinMs: number,
+  prepare: (socket: net.Socket) => void,
+): Promise<void> {
   const server = await start(['--shutdown-grace-seconds', '10']);
   const socket = await tcp(server.address);
   socket.on('error', () => {});
@@ -302,7 +306,9 @@ async function floodAndMeasure(server: Server, connections: number, perConnectio
   return { ...seen, beforeKiB, afterKiB, figures };
 }
 
-describe('item 6: streams, connections and pending request bytes are bounded; memory comes back', { timeout: 120_000 }, () => {
+describe('item 6: streams, connections and pending request bytes are bounded; memory comes back', {
+  timeout: 120_000,
+}, () => {
   test('40,000 HEADERS-only streams on one connection: refused beyond the limit, RSS bounded and given back', async () => {
     const server = await start();
     const seen = await floodAndMeasure(server, 1, 40_000);
@@ -310,7 +316,10 @@ describe('item 6: streams, connections and pending request bytes are bounded; me
     assert.ok(seen.refused > 0, `streams beyond the limit are refused (${seen.figures})`);
     assert.equal(seen.goaway, 11, `after 1,024 refusals, GOAWAY ENHANCE_YOUR_CALM (${seen.figures})`);
     assert.ok(seen.peakKiB - seen.beforeKiB < 48 * 1024, `peak RSS grew by less than 48 MiB (${seen.figures})`);
-    assert.ok(seen.afterKiB - seen.beforeKiB < 16 * 1024, `RSS after the connection closed is within 16 MiB of before (${seen.figures})`);
+    assert.ok(
+      seen.afterKiB - seen.beforeKiB < 16 * 1024,
+      `RSS after the connection closed is within 16 MiB of before (${seen.figures})`,
+    );
     await answersAdd(server);
   });
 
@@ -320,7 +329,10 @@ describe('item 6: streams, connections and pending request bytes are bounded; me
     // 8,192 streams admitted by HTTP/2, of which 4,096 (the default --max-open-calls) stay open, ~9 KiB each.
     assert.equal(seen.refused, 0, `no stream refused within the limit (${seen.figures})`);
     assert.ok(seen.peakKiB - seen.beforeKiB < 96 * 1024, `peak RSS grew by less than 96 MiB (${seen.figures})`);
-    assert.ok(seen.afterKiB - seen.beforeKiB < 16 * 1024, `RSS after the connections closed is within 16 MiB of before (${seen.figures})`);
+    assert.ok(
+      seen.afterKiB - seen.beforeKiB < 16 * 1024,
+      `RSS after the connections closed is within 16 MiB of before (${seen.figures})`,
+    );
     await answersAdd(server);
   });
 
@@ -352,7 +364,12 @@ describe('item 6: streams, connections and pending request bytes are bounded; me
     const sessions = [0, 1].map(() => http2.connect(`http://${server.address}`));
     for (const session of sessions) session.on('error', () => {});
     const open = Array.from({ length: 10 }, (_, i) =>
-      sessions[i % 2]!.request({ ':method': 'POST', ':path': CALCULATE, 'content-type': 'application/grpc', te: 'trailers' }),
+      sessions[i % 2]!.request({
+        ':method': 'POST',
+        ':path': CALCULATE,
+        'content-type': 'application/grpc',
+        te: 'trailers',
+      }),
     );
     const answered = open.map(
       (stream) =>
@@ -366,7 +383,11 @@ describe('item 6: streams, connections and pending request bytes are bounded; me
         }),
     );
     await sleep(300); // the ten are open, waiting for their request
-    const refused = await http2Call(server.address, { ':path': CALCULATE, 'content-type': 'application/grpc' }, (stream) => void stream.end(message(ADD_2_3)));
+    const refused = await http2Call(
+      server.address,
+      { ':path': CALCULATE, 'content-type': 'application/grpc' },
+      (stream) => void stream.end(message(ADD_2_3)),
+    );
     assert.equal(refused.grpcStatus, '8', JSON.stringify(refused));
     assert.match(refused.grpcMessage ?? '', /max-open-calls/);
     for (const stream of open) stream.end(message(ADD_2_3));
@@ -377,7 +398,12 @@ describe('item 6: streams, connections and pending request bytes are bounded; me
 
   test('--max-pending-request-bytes: a call that would go above it ends RESOURCE_EXHAUSTED; the others go on', async () => {
     const MiB = 1 << 20;
-    const server = await start(['--max-message-bytes', String(4 * MiB), '--max-pending-request-bytes', String(5 * MiB)]);
+    const server = await start([
+      '--max-message-bytes',
+      String(4 * MiB),
+      '--max-pending-request-bytes',
+      String(5 * MiB),
+    ]);
     const headers = { ':path': CALCULATE, 'content-type': 'application/grpc' };
     let finishFirst!: () => void;
     const firstMayFinish = new Promise<void>((resolve) => (finishFirst = resolve));
@@ -407,23 +433,35 @@ describe('item 7: a stream that ends inside a message ends with an error status'
   test('CalculateStream whose last frame is a bare prefix: earlier answers, then INTERNAL', async () => {
     const server = await start();
     for (const tail of [prefix(10), prefix(10).subarray(0, 3), Buffer.concat([prefix(10), ADD_2_3])]) {
-      const answer = await http2Call(server.address, { ':path': CALCULATE_STREAM, 'content-type': 'application/grpc' }, (stream) => {
-        stream.end(Buffer.concat([message(ADD_2_3), message(ADD_2_3), tail]));
-      });
+      const answer = await http2Call(
+        server.address,
+        { ':path': CALCULATE_STREAM, 'content-type': 'application/grpc' },
+        (stream) => {
+          stream.end(Buffer.concat([message(ADD_2_3), message(ADD_2_3), tail]));
+        },
+      );
       assert.equal(answer.status, 200);
       assert.equal(answer.messages.length, 2, 'the two whole requests are answered');
       assert.equal(answer.grpcStatus, '13', `INTERNAL for a tail of ${tail.length} bytes: ${JSON.stringify(answer)}`);
       assert.match(answer.grpcMessage ?? '', /ended inside a message/);
     }
-    const unary = await http2Call(server.address, { ':path': CALCULATE, 'content-type': 'application/grpc' }, (stream) => void stream.end(prefix(10)));
+    const unary = await http2Call(
+      server.address,
+      { ':path': CALCULATE, 'content-type': 'application/grpc' },
+      (stream) => void stream.end(prefix(10)),
+    );
     assert.equal(unary.grpcStatus, '13', 'a unary call says INTERNAL too');
   });
 
   test('a stream that ends on a message boundary is still answered OK', async () => {
     const server = await start();
-    const answer = await http2Call(server.address, { ':path': CALCULATE_STREAM, 'content-type': 'application/grpc' }, (stream) => {
-      stream.end(Buffer.concat([message(ADD_2_3), message(Buffer.alloc(0)), message(ADD_2_3)]));
-    });
+    const answer = await http2Call(
+      server.address,
+      { ':path': CALCULATE_STREAM, 'content-type': 'application/grpc' },
+      (stream) => {
+        stream.end(Buffer.concat([message(ADD_2_3), message(Buffer.alloc(0)), message(ADD_2_3)]));
+      },
+    );
     assert.equal(answer.grpcStatus, '0');
     assert.equal(answer.messages.length, 3);
   });
@@ -441,7 +479,11 @@ describe('item 8: a content type other than gRPC is answered HTTP 415', { timeou
       assert.equal(answer.grpcStatus, undefined);
     }
     for (const contentType of ['application/grpc', 'application/grpc+proto']) {
-      const answer = await http2Call(server.address, { ':path': CALCULATE, 'content-type': contentType }, (stream) => void stream.end(body));
+      const answer = await http2Call(
+        server.address,
+        { ':path': CALCULATE, 'content-type': contentType },
+        (stream) => void stream.end(body),
+      );
       assert.equal(answer.status, 200, contentType);
       assert.equal(answer.grpcStatus, '0', contentType);
       assert.equal(answer.messages.length, 1, contentType);

@@ -17,7 +17,11 @@ const CHUNK_LENGTH = 1 << 18;
 const WasmMemory = (
   globalThis as unknown as {
     WebAssembly: {
-      Memory: new (d: { initial: number; maximum: number; shared: boolean }) => {
+      Memory: new (d: {
+        initial: number;
+        maximum: number;
+        shared: boolean;
+      }) => {
         readonly buffer: ArrayBufferLike;
         grow(pages: number): number;
       };
@@ -79,7 +83,8 @@ function checkAliased(
   calculator.batch(op, a, b, out);
   assert.ok('values' in expected, context);
   for (let i = 0; i < n; i++) {
-    if (out[i] !== expected.values[i]) assert.fail(`${context}: out[${i}] is ${out[i]}, the model says ${expected.values[i]}`);
+    if (out[i] !== expected.values[i])
+      assert.fail(`${context}: out[${i}] is ${out[i]}, the model says ${expected.values[i]}`);
   }
 }
 

@@ -12,7 +12,9 @@ function describeCode(code: string): string {
 }
 
 /** The code, message and index of a `CalculatorError`, or undefined for any other error. */
-export function calculatorError(error: unknown): { code: string; message: string; index: number | undefined } | undefined {
+export function calculatorError(
+  error: unknown,
+): { code: string; message: string; index: number | undefined } | undefined {
   if (!(error instanceof Error) || error.name !== 'CalculatorError') return undefined;
   const { code, index } = error as { code?: unknown; index?: unknown };
   if (typeof code !== 'string') return undefined;
@@ -69,7 +71,11 @@ export function formatError(error: unknown, text: string, prompt?: string, where
  * input line gives an empty line (`{"line":N,"value":null}`). Without `line` (one expression given as
  * arguments), the JSON has no "line".
  */
-export function resultLine(line: number | undefined, outcome: { value: bigint | null } | { error: unknown }, json: boolean): string {
+export function resultLine(
+  line: number | undefined,
+  outcome: { value: bigint | null } | { error: unknown },
+  json: boolean,
+): string {
   if ('value' in outcome) {
     if (json) return JSON.stringify({ line, value: outcome.value === null ? null : String(outcome.value) });
     return outcome.value === null ? '' : String(outcome.value);
@@ -77,7 +83,8 @@ export function resultLine(line: number | undefined, outcome: { value: bigint | 
   const e = calculatorError(outcome.error);
   const code = e?.code ?? 'ERROR';
   const message = e?.message ?? (outcome.error instanceof Error ? outcome.error.message : String(outcome.error));
-  if (json) return JSON.stringify({ line, error: { code, message, ...(e?.index === undefined ? {} : { index: e.index }) } });
+  if (json)
+    return JSON.stringify({ line, error: { code, message, ...(e?.index === undefined ? {} : { index: e.index }) } });
   return `error: ${code} ${message}`;
 }
 
@@ -98,7 +105,7 @@ export const CTRL_C_HINT = '(To exit, press Ctrl+C again or Ctrl+D or type .exit
 
 /** The history file of the REPL on a terminal: $NANOCALC_HISTORY ('' for none), else ~/.nanocalc_history. */
 function historyFile(): string | undefined {
-  const configured = process.env['NANOCALC_HISTORY'];
+  const configured = process.env.NANOCALC_HISTORY;
   if (configured !== undefined) return configured === '' ? undefined : configured;
   return join(homedir(), '.nanocalc_history');
 }
@@ -107,7 +114,11 @@ function loadHistory(file: string | undefined): string[] {
   if (file === undefined || !existsSync(file)) return [];
   try {
     // readline wants the most recent first.
-    return readFileSync(file, 'utf8').split('\n').filter((line) => line.trim() !== '').slice(-1000).reverse();
+    return readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((line) => line.trim() !== '')
+      .slice(-1000)
+      .reverse();
   } catch {
     return [];
   }
@@ -185,7 +196,10 @@ export async function repl(calc: Calculator, json: boolean): Promise<number> {
         outcome = { error };
         failed = true;
         // On a terminal the caret goes under the line as typed, after the prompt.
-        if (!json) process.stderr.write(formatError(error, line, terminal ? PROMPT : undefined, terminal ? '' : `line ${number}: `));
+        if (!json)
+          process.stderr.write(
+            formatError(error, line, terminal ? PROMPT : undefined, terminal ? '' : `line ${number}: `),
+          );
       }
       if (!terminal) process.stdout.write(`${resultLine(number, outcome, json)}\n`);
       else if ('value' in outcome) process.stdout.write(`${outcome.value}\n`);

@@ -10,7 +10,14 @@ import {
   checkOperation,
   integerOption,
 } from '../validate.js';
-import { MalformedResponse, decodeBatchInto, decodeValue, encodeBinary, encodeColumns, encodeExpression } from './wire.js';
+import {
+  MalformedResponse,
+  decodeBatchInto,
+  decodeValue,
+  encodeBinary,
+  encodeColumns,
+  encodeExpression,
+} from './wire.js';
 import { RemoteError } from './errors.js';
 import {
   CALCULATE,
@@ -218,7 +225,8 @@ export class RemoteCalculator {
   /** An expression evaluated by the server's engine, as `Calculator.evaluate` in-process. */
   async evaluate(text: string, options?: CallOptions): Promise<bigint> {
     this.#checkOpen();
-    if (typeof text !== 'string') throw new TypeError(`nanocalc: evaluate() takes a string, got ${text === null ? 'null' : typeof text}`);
+    if (typeof text !== 'string')
+      throw new TypeError(`nanocalc: evaluate() takes a string, got ${text === null ? 'null' : typeof text}`);
     return this.#call(encodeExpression(text), options, (bytes) => decodeValue(bytes, true));
   }
 
@@ -333,7 +341,12 @@ export class RemoteCalculator {
     throw lastError ?? new RemoteError(grpc.status.DEADLINE_EXCEEDED, 'deadline exceeded before an attempt');
   }
 
-  #attempt(endpoint: Endpoint, request: Uint8Array, deadline: number, signal: AbortSignal | undefined): Promise<Buffer> {
+  #attempt(
+    endpoint: Endpoint,
+    request: Uint8Array,
+    deadline: number,
+    signal: AbortSignal | undefined,
+  ): Promise<Buffer> {
     return new Promise((resolve, reject) => {
       const callOptions: grpc.CallOptions = deadline === Infinity ? {} : { deadline };
       const call = endpoint.client.makeUnaryRequest<Uint8Array, Buffer>(

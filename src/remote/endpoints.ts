@@ -31,11 +31,7 @@ export class RoundRobin {
   readonly all: readonly Endpoint[];
   #cursor = 0;
 
-  constructor(
-    addresses: readonly string[],
-    credentials: grpc.ChannelCredentials,
-    channelOptions: grpc.ChannelOptions,
-  ) {
+  constructor(addresses: readonly string[], credentials: grpc.ChannelCredentials, channelOptions: grpc.ChannelOptions) {
     this.all = addresses.map((address) => ({
       address,
       client: new grpc.Client(address, credentials, channelOptions),
@@ -81,7 +77,11 @@ export class RoundRobin {
   }
 }
 
-export function toRemoteError(error: grpc.ServiceError, endpoint: string, signal: AbortSignal | undefined): RemoteError {
+export function toRemoteError(
+  error: grpc.ServiceError,
+  endpoint: string,
+  signal: AbortSignal | undefined,
+): RemoteError {
   const cause = error.code === grpc.status.CANCELLED && signal?.aborted ? signal.reason : error;
   return new RemoteError(error.code, explainTransport(error.details || error.message), endpoint, { cause });
 }

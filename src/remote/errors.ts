@@ -57,7 +57,8 @@ export function explainTransport(details: string): string {
   // The server accepted the TCP connection and closed it before any HTTP/2 settings: what a TLS
   // server does to a plaintext client.
   if (/Last error: Failed to connect \(/.test(text)) {
-    text += ' — the server closed the connection before speaking HTTP/2: if it serves TLS (nanocalc serve --tls-cert), pass tls: true or { ca } to RemoteCalculator';
+    text +=
+      ' — the server closed the connection before speaking HTTP/2: if it serves TLS (nanocalc serve --tls-cert), pass tls: true or { ca } to RemoteCalculator';
   } else if (/wrong version number/.test(text)) {
     text += ' — the server does not speak TLS: omit the tls option to call it in plaintext';
   }

@@ -14,7 +14,15 @@ interface Symbols {
   nanocalc_engine_new(maxRequestBytes: number, maxBatchLength: number, maxThreads: number): number | null;
   nanocalc_engine_free(engine: number): void;
   nanocalc_call(engine: number | null, buffer: number, length: number): number;
-  nanocalc_columns(engine: number | null, buffer: number, length: number, a: number, b: number, out: number, count: number): number;
+  nanocalc_columns(
+    engine: number | null,
+    buffer: number,
+    length: number,
+    a: number,
+    b: number,
+    out: number,
+    count: number,
+  ): number;
   nanocalc_last_error_message(): number;
 }
 

@@ -11,7 +11,15 @@ interface Symbols {
   nanocalc_engine_free(engine: Pointer): void;
   nanocalc_call(engine: Pointer, buffer: Pointer, length: number): number;
   nanocalc_call_nonblocking(engine: Pointer, buffer: Pointer, length: number): Promise<number>;
-  nanocalc_columns(engine: Pointer, buffer: Pointer, length: number, a: Pointer, b: Pointer, out: Pointer, count: number): number;
+  nanocalc_columns(
+    engine: Pointer,
+    buffer: Pointer,
+    length: number,
+    a: Pointer,
+    b: Pointer,
+    out: Pointer,
+    count: number,
+  ): number;
   nanocalc_last_error_message(): Pointer;
 }
 

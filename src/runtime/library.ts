@@ -130,10 +130,14 @@ export function openFfiEngine<P>(
       const status =
         nonblocking !== undefined
           ? await nonblocking(engine, pointerOf(chunk), chunk.length)
-          : await new Promise<number>((resolve) => setImmediate(() => resolve(run(engine, pointerOf(chunk), chunk.length))));
+          : await new Promise<number>((resolve) =>
+              setImmediate(() => resolve(run(engine, pointerOf(chunk), chunk.length))),
+            );
       if (status !== NANOCALC_OK) {
         // The message is kept per thread, and a nonblocking call ran on another one.
-        throw new Error(nonblocking === undefined ? lastError() : `nanocalc: the engine refused the call (status ${status})`);
+        throw new Error(
+          nonblocking === undefined ? lastError() : `nanocalc: the engine refused the call (status ${status})`,
+        );
       }
     } finally {
       running--;

@@ -18,7 +18,15 @@ import { fromBinary } from '@bufbuild/protobuf';
 import { CalculatorError } from 'nanocalc';
 import { RemoteCalculator, RemoteError } from 'nanocalc/remote';
 import { CalculatorResponseSchema, ErrorCode } from '../../gen/nanocalc/v1/calculator_pb.js';
-import { OPS, type ExpectedResponse, decodeStrict, expectedResponse, reference, referenceBatch, summarize } from '../models/reference.js';
+import {
+  OPS,
+  type ExpectedResponse,
+  decodeStrict,
+  expectedResponse,
+  reference,
+  referenceBatch,
+  summarize,
+} from '../models/reference.js';
 import { referenceEvaluate } from '../models/expressions.js';
 import { pseudoRandomI64, show } from '../support/helpers.js';
 
@@ -97,11 +105,13 @@ async function load(): Promise<LoadFigures> {
   /** Checks a settled call against the model: a value, or a CalculatorError with code and index. */
   const check = (what: string, got: PromiseSettledResult<unknown>, want: bigint | { code: string; index?: number }) => {
     if (got.status === 'fulfilled') {
-      if (typeof want !== 'bigint' || got.value !== want) problem(`${what} = ${show(got.value)}, expected ${show(want)}`);
+      if (typeof want !== 'bigint' || got.value !== want)
+        problem(`${what} = ${show(got.value)}, expected ${show(want)}`);
       return;
     }
     const error = got.reason as unknown;
-    if (error instanceof RemoteError) return problem(`${what}: transport failure ${error.status}: ${error.details}`, true);
+    if (error instanceof RemoteError)
+      return problem(`${what}: transport failure ${error.status}: ${error.details}`, true);
     const ok =
       error instanceof CalculatorError &&
       typeof want === 'object' &&
@@ -145,7 +155,8 @@ async function load(): Promise<LoadFigures> {
       } else {
         const values = got.value;
         const bad = want.values.findIndex((v, i) => values[i] !== v);
-        if (values.length !== n || bad !== -1) problem(`batch ${op} of ${n}: element ${bad} = ${values[bad]}, expected ${want.values[bad]}`);
+        if (values.length !== n || bad !== -1)
+          problem(`batch ${op} of ${n}: element ${bad} = ${values[bad]}, expected ${want.values[bad]}`);
       }
     }
   };
@@ -159,7 +170,9 @@ async function load(): Promise<LoadFigures> {
           const a = operand();
           const b = operand();
           const want = reference(op, a, b);
-          calls.push(settle(stream[op](a, b)).then((got) => check(`stream ${op}(${a}n, ${b}n)`, got, want ?? divisionByZero)));
+          calls.push(
+            settle(stream[op](a, b)).then((got) => check(`stream ${op}(${a}n, ${b}n)`, got, want ?? divisionByZero)),
+          );
         }
         await Promise.all(calls);
         figures.streamCalls += calls.length;
@@ -175,7 +188,11 @@ async function load(): Promise<LoadFigures> {
       for (let k = int(6); k > 0; k--) text += ` ${SYMBOLS[int(5)]} ${term()}`;
       if (int(10) === 0) text += int(2) === 0 ? ' )' : ' *'; // a syntax error now and then
       const want = referenceEvaluate(text);
-      check(`evaluate(${JSON.stringify(text)})`, await settle(calc.evaluate(text)), 'value' in want ? want.value : want);
+      check(
+        `evaluate(${JSON.stringify(text)})`,
+        await settle(calc.evaluate(text)),
+        'value' in want ? want.value : want,
+      );
       figures.expressions++;
     }
   };
@@ -225,11 +242,25 @@ const BAD_FRAMES: Record<string, () => { bytes: Buffer; bare?: boolean }> = {
   headersEvenStream: () => ({ bytes: frame(1, 0x5, 2, randomBytes(20)) }),
   rstIdleStream: () => ({ bytes: frame(3, 0, 7, u32(8)) }),
   priorityBadLength: () => ({ bytes: frame(2, 0, 1, u32(1)) }),
-  goawayThenHeaders: () => ({ bytes: Buffer.concat([frame(7, 0, 0, Buffer.concat([u32(0), u32(0)])), frame(1, 0x5, 1, randomBytes(12))]) }),
-  unknownFrameTypes: () => ({ bytes: Buffer.concat(Array.from({ length: 8 }, () => frame(0xa0 + int(0x50), int(256), int(100), randomBytes(int(64))))) }),
-  randomFrames: () => ({ bytes: Buffer.concat(Array.from({ length: 4 }, () => frame(int(10), int(256), int(10), randomBytes(int(100))))) }),
-  http1Request: () => ({ bytes: Buffer.from('POST /nanocalc.v1.CalculatorService/Calculate HTTP/1.1\r\nHost: x\r\n\r\n'), bare: true }),
-  badPreface: () => ({ bytes: Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n'), randomBytes(32)]), bare: true }),
+  goawayThenHeaders: () => ({
+    bytes: Buffer.concat([frame(7, 0, 0, Buffer.concat([u32(0), u32(0)])), frame(1, 0x5, 1, randomBytes(12))]),
+  }),
+  unknownFrameTypes: () => ({
+    bytes: Buffer.concat(
+      Array.from({ length: 8 }, () => frame(0xa0 + int(0x50), int(256), int(100), randomBytes(int(64)))),
+    ),
+  }),
+  randomFrames: () => ({
+    bytes: Buffer.concat(Array.from({ length: 4 }, () => frame(int(10), int(256), int(10), randomBytes(int(100))))),
+  }),
+  http1Request: () => ({
+    bytes: Buffer.from('POST /nanocalc.v1.CalculatorService/Calculate HTTP/1.1\r\nHost: x\r\n\r\n'),
+    bare: true,
+  }),
+  badPreface: () => ({
+    bytes: Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n'), randomBytes(32)]),
+    bare: true,
+  }),
   garbageBytes: () => ({ bytes: Buffer.from(randomBytes(1 + int(4096))), bare: true }),
 };
 
@@ -242,7 +273,10 @@ async function faults(maxMessageBytes: number): Promise<FaultFigures> {
     figures.wrong++;
     figures.firstProblem ??= what;
   };
-  const [host, port] = [address!.slice(0, address!.lastIndexOf(':')), Number(address!.slice(address!.lastIndexOf(':') + 1))];
+  const [host, port] = [
+    address!.slice(0, address!.lastIndexOf(':')),
+    Number(address!.slice(address!.lastIndexOf(':') + 1)),
+  ];
 
   /** Writes `bytes` on a new TCP connection, waits up to `ms` for the server to close it, then closes it. */
   const rawTcp = (bytes: Buffer, ms = 300): Promise<void> =>
@@ -276,7 +310,12 @@ async function faults(maxMessageBytes: number): Promise<FaultFigures> {
   for (let i = 0; i < 4; i++) {
     const session = http2.connect(`http://${address}`);
     session.on('error', () => {});
-    const stream = session.request({ ':method': 'POST', ':path': CALCULATE_STREAM, 'content-type': 'application/grpc', te: 'trailers' });
+    const stream = session.request({
+      ':method': 'POST',
+      ':path': CALCULATE_STREAM,
+      'content-type': 'application/grpc',
+      te: 'trailers',
+    });
     stream.on('error', () => {});
     idle.push({ close: () => session.destroy() });
     count('idleStream');
@@ -288,7 +327,12 @@ async function faults(maxMessageBytes: number): Promise<FaultFigures> {
     socket.on('error', () => {});
     const session = http2.connect(`http://${address}`, { createConnection: () => socket });
     session.on('error', () => {});
-    const stream = session.request({ ':method': 'POST', ':path': CALCULATE_STREAM, 'content-type': 'application/grpc', te: 'trailers' });
+    const stream = session.request({
+      ':method': 'POST',
+      ':path': CALCULATE_STREAM,
+      'content-type': 'application/grpc',
+      te: 'trailers',
+    });
     stream.on('error', () => {});
     let received = 0;
     stream.on('data', (chunk: Buffer) => (received += chunk.length));
@@ -329,7 +373,10 @@ async function faults(maxMessageBytes: number): Promise<FaultFigures> {
           });
         });
         session.destroy();
-        if (status !== '8') problem(`a message header claiming 4 GiB was answered grpc-status ${String(status)}, not 8 (RESOURCE_EXHAUSTED)`);
+        if (status !== '8')
+          problem(
+            `a message header claiming 4 GiB was answered grpc-status ${String(status)}, not 8 (RESOURCE_EXHAUSTED)`,
+          );
         count('streamHugeLengthPrefix');
       }
     }
@@ -378,7 +425,7 @@ async function faults(maxMessageBytes: number): Promise<FaultFigures> {
       case 4:
         return new Uint8Array([0x0a, 0x0b, 0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f]); // over-long varint
       default:
-        return new Uint8Array([(1 + int(8)) << 3 | [0, 1, 5, 3, 4][int(5)]!, ...randomBytes(int(12))]); // a member with a wrong wire type
+        return new Uint8Array([((1 + int(8)) << 3) | [0, 1, 5, 3, 4][int(5)]!, ...randomBytes(int(12))]); // a member with a wrong wire type
     }
   };
 
@@ -394,14 +441,17 @@ async function faults(maxMessageBytes: number): Promise<FaultFigures> {
     }
     const strict = decodeStrict(payload);
     const want: ExpectedResponse =
-      'error' in strict ? { case: 'error', code: ErrorCode.INVALID_REQUEST, index: 0n } : expectedResponse(strict.request, payload.length);
+      'error' in strict
+        ? { case: 'error', code: ErrorCode.INVALID_REQUEST, index: 0n }
+        : expectedResponse(strict.request, payload.length);
     if (!isDeepStrictEqual(got, want)) problem(`${context}: answered ${show(got)}, expected ${show(want)}`);
     figures.payloadsChecked++;
   };
 
   const oversized = async (): Promise<void> => {
     const { error } = await rawUnary(new Uint8Array(maxMessageBytes + 1 + int(65_536)));
-    if (error?.code !== grpc.status.RESOURCE_EXHAUSTED) problem(`oversized message: ${error === null ? 'answered' : `status ${error.code} ${error.details}`}`);
+    if (error?.code !== grpc.status.RESOURCE_EXHAUSTED)
+      problem(`oversized message: ${error === null ? 'answered' : `status ${error.code} ${error.details}`}`);
     count('oversizedMessage');
   };
 
@@ -450,6 +500,6 @@ async function faults(maxMessageBytes: number): Promise<FaultFigures> {
 }
 
 const figures = role === 'load' ? await load() : await faults(Number(maxMessageText ?? 1 << 20));
-process.stdout.write(JSON.stringify(figures) + '\n');
+process.stdout.write(`${JSON.stringify(figures)}\n`);
 // Sockets the server has not finished closing must not keep this process alive.
 process.exit(0);

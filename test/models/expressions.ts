@@ -16,7 +16,10 @@ export type ExprOutcome =
   | { value: bigint }
   | { code: 'SYNTAX_ERROR' | 'DIVISION_BY_ZERO' | 'LIMIT_EXCEEDED'; index: number };
 
-type Tok = { kind: 'num'; value: bigint; at: number } | { kind: 'op'; op: string; at: number } | { kind: 'end'; at: number };
+type Tok =
+  | { kind: 'num'; value: bigint; at: number }
+  | { kind: 'op'; op: string; at: number }
+  | { kind: 'end'; at: number };
 
 class Failure {
   constructor(
@@ -138,7 +141,11 @@ function step(op: string, a: bigint, b: bigint, at: number): bigint {
 }
 
 /** What evaluating `text` must give (the engine's default limits unless given). */
-export function referenceEvaluate(text: string, maxDepth = MAX_EXPRESSION_DEPTH, maxBytes = MAX_EXPRESSION_BYTES): ExprOutcome {
+export function referenceEvaluate(
+  text: string,
+  maxDepth = MAX_EXPRESSION_DEPTH,
+  maxBytes = MAX_EXPRESSION_BYTES,
+): ExprOutcome {
   if (new TextEncoder().encode(text).length > maxBytes) return { code: 'LIMIT_EXCEEDED', index: 0 };
   try {
     const tokens = tokenize(text);
@@ -157,7 +164,14 @@ const literal: fc.Arbitrary<string> = fc.oneof(
   { weight: 2, arbitrary: fc.bigInt({ min: 0n, max: MAX }).map(String) },
   {
     weight: 1,
-    arbitrary: fc.constantFrom('0', '9223372036854775807', '9223372036854775808', '9223372036854775809', '007', '99999999999999999999'),
+    arbitrary: fc.constantFrom(
+      '0',
+      '9223372036854775807',
+      '9223372036854775808',
+      '9223372036854775809',
+      '007',
+      '99999999999999999999',
+    ),
   },
 );
 const space = fc.constantFrom('', '', ' ', '  ', '\t', '\n');

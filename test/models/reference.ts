@@ -166,7 +166,9 @@ export function expectedResponse(
     }
     case 'expression': {
       const outcome = referenceEvaluate(operation.value.text);
-      return 'value' in outcome ? { case: 'value', value: outcome.value } : errorOf(ErrorCode[outcome.code], BigInt(outcome.index));
+      return 'value' in outcome
+        ? { case: 'value', value: outcome.value }
+        : errorOf(ErrorCode[outcome.code], BigInt(outcome.index));
     }
   }
 }
@@ -199,9 +201,7 @@ const exactly = (n: number) => fc.array(operand, { minLength: n, maxLength: n })
 const columnBatch = fc
   .oneof(
     // Equal lengths (the usual case).
-    fc.integer({ min: 0, max: 40 }).chain((n) =>
-      fc.record({ operation: wireOperation, a: exactly(n), b: exactly(n) }),
-    ),
+    fc.integer({ min: 0, max: 40 }).chain((n) => fc.record({ operation: wireOperation, a: exactly(n), b: exactly(n) })),
     // Lengths that may differ.
     fc.record({ operation: wireOperation, a: column(20), b: column(20) }),
   )

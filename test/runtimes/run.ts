@@ -58,7 +58,9 @@ export function runtimeBinary(runtime: 'bun' | 'deno'): string {
   }
   const found = candidates.find(isBinary);
   if (found === undefined) {
-    throw new Error(`no ${runtime} binary in node_modules (looked at ${candidates.join(', ') || 'nothing'}): run npm install`);
+    throw new Error(
+      `no ${runtime} binary in node_modules (looked at ${candidates.join(', ') || 'nothing'}): run npm install`,
+    );
   }
   return found;
 }
@@ -93,7 +95,11 @@ async function main(): Promise<void> {
         ['test', '--no-check', '--allow-ffi', '--allow-read', '--allow-env', '--allow-run', '--allow-sys', ...files];
   const version = await output(binary, ['--version']);
   console.log(`${runtime} ${version.split('\n')[0]!.trim()} (${relative(root, binary)}): ${files.length} files`);
-  const child = spawn(binary, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+  const child = spawn(binary, args, {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NO_COLOR: '1' },
+  });
   let text = '';
   child.stdout.on('data', (chunk: Buffer) => {
     text += chunk.toString();

@@ -17,9 +17,13 @@ type Outcome = { value: unknown } | { error: string; code?: string; index?: numb
 function outcome(fn: () => unknown): Outcome {
   try {
     const value = fn();
-    return { value: value instanceof BigInt64Array ? Array.from(value) : value instanceof Uint8Array ? Array.from(value) : value };
+    return {
+      value:
+        value instanceof BigInt64Array ? Array.from(value) : value instanceof Uint8Array ? Array.from(value) : value,
+    };
   } catch (e) {
-    if (e instanceof CalculatorError) return { error: 'CalculatorError', code: e.code, index: e.index, message: e.message };
+    if (e instanceof CalculatorError)
+      return { error: 'CalculatorError', code: e.code, index: e.index, message: e.message };
     const error = e as Error;
     return { error: Object.getPrototypeOf(error).constructor.name, message: error.message };
   }
@@ -58,9 +62,15 @@ describe(`${expected} and node-api give the same answers and errors`, () => {
     const operand = fc.oneof(i64, fc.constantFrom(...EDGES));
     fc.assert(
       fc.property(fc.constantFrom(...OPS), operand, operand, (op, a, b) => {
-        assert.deepEqual(outcome(() => auto[op](a, b)), outcome(() => addon[op](a, b)));
+        assert.deepEqual(
+          outcome(() => auto[op](a, b)),
+          outcome(() => addon[op](a, b)),
+        );
         const [x, y] = [Number(a % 10_000_000n), Number(b % 1000n)];
-        assert.deepEqual(outcome(() => auto[op](x, y)), outcome(() => addon[op](x, y)));
+        assert.deepEqual(
+          outcome(() => auto[op](x, y)),
+          outcome(() => addon[op](x, y)),
+        );
       }),
       { numRuns: 2000 },
     );
@@ -68,11 +78,18 @@ describe(`${expected} and node-api give the same answers and errors`, () => {
 
   test('batches, with division by zero, limits and growth', () => {
     fc.assert(
-      fc.property(fc.constantFrom(...OPS), fc.array(fc.tuple(i64, fc.oneof(i64, fc.constant(0n))), { maxLength: 80 }), (op, pairs) => {
-        const a = pairs.map(([x]) => x);
-        const b = pairs.map(([, y]) => y);
-        assert.deepEqual(outcome(() => auto.batch(op, a, b)), outcome(() => addon.batch(op, a, b)));
-      }),
+      fc.property(
+        fc.constantFrom(...OPS),
+        fc.array(fc.tuple(i64, fc.oneof(i64, fc.constant(0n))), { maxLength: 80 }),
+        (op, pairs) => {
+          const a = pairs.map(([x]) => x);
+          const b = pairs.map(([, y]) => y);
+          assert.deepEqual(
+            outcome(() => auto.batch(op, a, b)),
+            outcome(() => addon.batch(op, a, b)),
+          );
+        },
+      ),
       { numRuns: 500 },
     );
     const big = new Calculator();
@@ -86,7 +103,10 @@ describe(`${expected} and node-api give the same answers and errors`, () => {
   test('process(): the same response bytes for any bytes', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
-        assert.deepEqual(outcome(() => auto.process(bytes)), outcome(() => addon.process(bytes)));
+        assert.deepEqual(
+          outcome(() => auto.process(bytes)),
+          outcome(() => addon.process(bytes)),
+        );
       }),
       { numRuns: 2000 },
     );
@@ -96,7 +116,10 @@ describe(`${expected} and node-api give the same answers and errors`, () => {
     const [c, d] = [new Calculator(), new Calculator({ runtime: 'node-api' })];
     c.close();
     d.close();
-    assert.deepEqual(outcome(() => c.add(1, 2)), outcome(() => d.add(1, 2)));
+    assert.deepEqual(
+      outcome(() => c.add(1, 2)),
+      outcome(() => d.add(1, 2)),
+    );
     assert.equal((outcome(() => c.add(1, 2)) as { code?: string }).code, 'CLOSED');
   });
 });

@@ -16,7 +16,10 @@ function ensureValgrind(): void {
   if (spawnSync('valgrind', ['--version'], { stdio: 'ignore' }).status === 0) return;
   console.log('valgrind is missing: installing it with apt-get');
   for (const args of [['update'], ['install', '-y', '--no-install-recommends', 'valgrind']]) {
-    const run = spawnSync('apt-get', args, { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    const run = spawnSync('apt-get', args, {
+      stdio: 'inherit',
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
     if (run.status !== 0) throw new Error(`apt-get ${args.join(' ')} failed: install valgrind to run these tests`);
   }
 }
@@ -44,18 +47,34 @@ function testBinaries(args: string[]): Binary[] {
       package_id?: string;
     };
     if (message.reason !== 'compiler-artifact' || !message.executable || !message.profile?.test) continue;
-    binaries.push({ name: `${message.package_id?.match(/nanocalc-\w+/)?.[0] ?? '?'}:${message.target!.name}`, path: message.executable });
+    binaries.push({
+      name: `${message.package_id?.match(/nanocalc-\w+/)?.[0] ?? '?'}:${message.target!.name}`,
+      path: message.executable,
+    });
   }
   return binaries;
 }
 
-const wanted = new Set(['nanocalc-core:nanocalc_core', 'nanocalc-core:engine', 'nanocalc-core:allocations', 'nanocalc-ffi:nanocalc_ffi']);
+const wanted = new Set([
+  'nanocalc-core:nanocalc_core',
+  'nanocalc-core:engine',
+  'nanocalc-core:allocations',
+  'nanocalc-ffi:nanocalc_ffi',
+]);
 if (long) wanted.add('nanocalc-core:differential');
 const binaries = [
   ...testBinaries(['-p', 'nanocalc-core', '-p', 'nanocalc-ffi']).filter((b) => wanted.has(b.name)),
   ...testBinaries([
-    '-p', 'nanocalc-core', '-p', 'nanocalc-ffi', '--features', 'nanocalc-core/test-panic,nanocalc-ffi/test-panic',
-    '--test', 'panic', '--target-dir', 'target/test-panic',
+    '-p',
+    'nanocalc-core',
+    '-p',
+    'nanocalc-ffi',
+    '--features',
+    'nanocalc-core/test-panic,nanocalc-ffi/test-panic',
+    '--test',
+    'panic',
+    '--target-dir',
+    'target/test-panic',
   ]).map((b) => ({ ...b, name: `${b.name} (test-panic)` })),
 ];
 
@@ -84,7 +103,9 @@ for (const binary of binaries) {
     failed++;
     console.error(run.stdout.slice(-2000), errors.join('\n').slice(0, 20_000));
   }
-  console.log(`valgrind ${ok ? 'clean' : 'FAILED'}: ${binary.name}, ${passed} tests, ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  console.log(
+    `valgrind ${ok ? 'clean' : 'FAILED'}: ${binary.name}, ${passed} tests, ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
 }
 console.log(`valgrind: ${binaries.length} binaries, ${tests} tests, ${failed} with errors or leaks`);
 if (failed > 0 || binaries.length < wanted.size + 2) process.exit(1);
