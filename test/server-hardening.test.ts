@@ -1,3 +1,4 @@
+// nanocalc-test: node-only
 // nanocalc-server against an outside attack (issue 13, server items 5–8), on real servers:
 // idle connections at shutdown, streams/connections/pending bytes bounded with memory given back,
 // a stream that ends inside a message, and content types other than gRPC's.
