@@ -26,6 +26,7 @@ import {
   checkBatchShape,
   checkOperation,
   describe,
+  hasZero,
   integerOption,
   I64_MAX,
   I64_MIN,
@@ -223,17 +224,28 @@ export class Calculator {
     // Reading a proxy's length runs the caller's code, which may have closed this calculator.
     if (this.#state !== OPEN) this.#checkOpen();
     this.#checkBatchLength(n);
-    if (n > this.#chunkLength) {
+    // Into `out`, an operation that can fail over typed arrays takes one request when it fits
+    // (every input read before `out` is written, the threads split over the whole batch);
+    // otherwise chunks, below.
+    const oneRequest =
+      out !== undefined &&
+      !neverFails(opValue) &&
+      isBigInt64Array(a) &&
+      isBigInt64Array(b) &&
+      columnsRequestLength(n) <= this.#maxRequestBytes;
+    if (n > this.#chunkLength && !oneRequest) {
       if (out === undefined) return this.#batchInChunks(opValue, a, b, n, newResultArray(n));
       // Into a caller's `out` chunk by chunk only if no chunk can fail once an earlier one has
-      // written `out` (an operation that never fails, over typed arrays, whose elements are all
-      // valid). Chunk k's results must not overwrite a later chunk's inputs: an input that shares
-      // memory with `out` (at any shift, through any view) is read whole first.
-      if (neverFails(opValue) && isBigInt64Array(a) && isBigInt64Array(b)) {
+      // written `out`: typed arrays (whose elements are all valid), and an operation that never
+      // fails or a divisor column with no zero (the only failure of divide and remainder). Chunk
+      // k's results must not overwrite a later chunk's inputs: an input that shares memory with
+      // `out` (at any shift, through any view) is read whole first.
+      if (isBigInt64Array(a) && isBigInt64Array(b) && (neverFails(opValue) || !hasZero(b))) {
         const apart = (column: BigInt64Array) => (this.#engine.sharesMemory(out, column) ? copyOf(column, n) : column);
         return this.#batchInChunks(opValue, apart(a), apart(b), n, out);
       }
-      // Otherwise into an array of its own, copied into `out` once every chunk has succeeded: a
+      // Otherwise (a batch that fails, or plain arrays, whose elements are checked as they are
+      // read) into an array of its own, copied into `out` once every chunk has succeeded: a
       // failure leaves `out` untouched, as one request would.
       out.set(this.#batchInChunks(opValue, a, b, n, newResultArray(n)));
       return out;
