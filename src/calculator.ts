@@ -226,14 +226,17 @@ export class Calculator {
     this.#checkBatchLength(n);
     // Into `out`, an operation that can fail over typed arrays takes one request when it fits
     // (every input read before `out` is written, the threads split over the whole batch);
-    // otherwise chunks, below.
-    const oneRequest =
-      out !== undefined &&
-      !neverFails(opValue) &&
-      isBigInt64Array(a) &&
-      isBigInt64Array(b) &&
-      columnsRequestLength(n) <= this.#maxRequestBytes;
-    if (n > this.#chunkLength && !oneRequest) {
+    // otherwise a long batch runs in chunks, below.
+    if (
+      n > this.#chunkLength &&
+      !(
+        out !== undefined &&
+        !neverFails(opValue) &&
+        isBigInt64Array(a) &&
+        isBigInt64Array(b) &&
+        columnsRequestLength(n) <= this.#maxRequestBytes
+      )
+    ) {
       if (out === undefined) return this.#batchInChunks(opValue, a, b, n, newResultArray(n));
       // Into a caller's `out` chunk by chunk only if no chunk can fail once an earlier one has
       // written `out`: typed arrays (whose elements are all valid), and an operation that never
