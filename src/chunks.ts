@@ -14,9 +14,8 @@ import {
   decodeBatchResult,
   encodeColumnsFrame,
 } from './codec.js';
-import { copyColumn, OPERATION_WIRE } from './validate.js';
+import { type BatchInput, copyColumn, OPERATION_WIRE } from './validate.js';
 import { CalculatorError } from './errors.js';
-import type { BatchInput } from './validate.js';
 
 /**
  * Elements per request of batchAsync and of long batches into new arrays: copying one in (4 MiB)

@@ -80,9 +80,8 @@ export function i64View(column: BigInt64Array, from: number, count: number): Big
  * half a nanosecond an element), through the intrinsic getters.
  */
 export function hasZero(column: BigInt64Array): boolean {
-  const n = typedArrayLength.call(column);
-  const words = new Int32Array(typedArrayBuffer.call(column), typedArrayByteOffset.call(column), 2 * n);
-  for (let i = 0; i < 2 * n; i += 2) {
+  const words = int32View(column);
+  for (let i = 0, end = words.length; i < end; i += 2) {
     if ((words[i]! | words[i + 1]!) === 0) return true;
   }
   return false;
@@ -90,7 +89,8 @@ export function hasZero(column: BigInt64Array): boolean {
 
 /** A BigInt64Array's backing store viewed through the two halves of each value. */
 export function int32View(i64: BigInt64Array): Int32Array {
-  return new Int32Array(i64.buffer, i64.byteOffset, 2 * i64.length);
+  // Through the intrinsic getters, as the other views here: never a caller's `buffer` or `length`.
+  return new Int32Array(typedArrayBuffer.call(i64), typedArrayByteOffset.call(i64), 2 * typedArrayLength.call(i64));
 }
 
 /** What a value is, for an error message: `null`, `an array`, `an Int32Array`, `object`, ... */
