@@ -144,7 +144,8 @@ pub struct Guard<S> {
     limits: GuardLayer,
 }
 
-type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
+/// The future of the layers' services (guard, metrics).
+pub type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
 
 impl<S> tower::Service<Request<Body>> for Guard<S>
 where
