@@ -1,6 +1,7 @@
 // nanocalc-server --metrics-addr: Prometheus text on GET /metrics, scraped from a real server on
 // 127.0.0.1 while and after RemoteCalculator calls it. Every count is checked exactly against the
 // calls made; bytes against the encoded requests and the in-process engine's answers.
+// nanocalc-test: node-only
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
