@@ -11,6 +11,7 @@ pub mod codec;
 pub mod config;
 pub mod conn;
 pub mod guard;
+pub mod layer;
 pub mod metrics;
 pub mod service;
 
@@ -136,8 +137,8 @@ pub async fn serve(config: &Config, bound: Bound, shutdown: impl Future<Output =
         builder = builder.tls_config(tls)?;
     }
     let router = builder
-        .layer(metrics::MetricsLayer::new(metrics))
-        .layer(guard::GuardLayer::new(in_flight.clone(), config.max_open_calls, pending))
+        .layer(layer::AroundLayer(metrics::MetricsLayer::new(metrics)))
+        .layer(layer::AroundLayer(guard::GuardLayer::new(in_flight.clone(), config.max_open_calls, pending)))
         .layer(tower::util::MapResponseLayer::new(service::oversize_to_resource_exhausted::<tonic::body::Body>))
         // Health is left without the token so load balancers and probes can ask it; it computes nothing.
         .add_service(health_service)

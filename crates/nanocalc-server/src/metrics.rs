@@ -7,21 +7,19 @@
 //! label value the layer can give is resolved when the server starts: on the hot path a call costs
 //! a few atomic increments and two clock reads, no lookup and no lock.
 
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Instant;
 
 use bytes::{Buf, Bytes};
 use http::{HeaderMap, Request, Response};
-use http_body::{Body as HttpBody, Frame, SizeHint};
+use http_body::Frame;
 use prometheus::{
     Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use tonic::Status;
 use tonic::body::Body;
 
-use crate::guard::BoxFuture;
+use crate::layer::{Around, BoxFuture, Watch, Watched};
 
 /// gRPC's status codes, by number (0..=16), as the `grpc_code` label says them.
 const GRPC_CODES: [&str; 17] = [
@@ -289,43 +287,19 @@ impl MetricsLayer {
     }
 }
 
-impl<S> tower::Layer<S> for MetricsLayer {
-    type Service = Measured<S>;
-
-    fn layer(&self, inner: S) -> Measured<S> {
-        Measured { inner, metrics: self.metrics.clone() }
-    }
-}
-
-#[derive(Clone, Debug)]
-pub struct Measured<S> {
-    inner: S,
-    metrics: Arc<Metrics>,
-}
-
-impl<S> tower::Service<Request<Body>> for Measured<S>
-where
-    S: tower::Service<Request<Body>, Response = Response<Body>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-{
-    type Response = Response<Body>;
-    type Error = S::Error;
-    type Future = BoxFuture<Response<Body>, S::Error>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request<Body>) -> Self::Future {
+impl Around for MetricsLayer {
+    fn around<S>(&self, request: Request<Body>, mut inner: S) -> BoxFuture<Response<Body>, S::Error>
+    where
+        S: tower::Service<Request<Body>, Response = Response<Body>> + Send + 'static,
+        S::Future: Send + 'static,
+    {
         let index = self.metrics.index(request.uri().path());
         let mut call = Call { metrics: self.metrics.clone(), index, started: Instant::now(), done: false };
         let method = call.method();
         method.started.inc();
         method.in_flight.inc();
         let request_bytes = method.request_bytes.clone();
-        let request = request.map(|body| Body::new(CountedRequest { inner: body, bytes: request_bytes }));
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let request = request.map(|body| Body::new(Watched { inner: body, watch: request_bytes }));
         Box::pin(async move {
             let response = match inner.call(request).await {
                 Ok(response) => response,
@@ -339,73 +313,36 @@ where
             if let Some(code) = grpc_status(response.headers()) {
                 call.complete(code);
             }
-            Ok(response.map(|body| Body::new(ObservedResponse { inner: body, call })))
+            Ok(response.map(|body| Body::new(Watched { inner: body, watch: call })))
         })
     }
 }
 
-/// A request body whose bytes are counted as they arrive.
-struct CountedRequest {
-    inner: Body,
-    bytes: IntCounter,
-}
-
-impl HttpBody for CountedRequest {
-    type Data = Bytes;
-    type Error = Status;
-
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
-        let frame = std::task::ready!(Pin::new(&mut self.inner).poll_frame(cx));
-        if let Some(Ok(data)) = frame.as_ref().map(|f| f.as_ref().map(Frame::data_ref)) {
-            self.bytes.inc_by(data.map_or(0, |d| d.remaining() as u64));
+/// A request body's bytes are counted as they arrive.
+impl Watch for IntCounter {
+    fn frame(&mut self, frame: &Option<Result<Frame<Bytes>, Status>>) {
+        if let Some(Ok(frame)) = frame {
+            self.inc_by(frame.data_ref().map_or(0, |data| data.remaining() as u64));
         }
-        Poll::Ready(frame)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
     }
 }
 
-/// A response body whose bytes are counted, and whose trailers complete the call (before they
-/// are sent, so a client that has its answer can already read the count).
-struct ObservedResponse {
-    inner: Body,
-    call: Call,
-}
-
-impl HttpBody for ObservedResponse {
-    type Data = Bytes;
-    type Error = Status;
-
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
-        let this = &mut *self;
-        let frame = std::task::ready!(Pin::new(&mut this.inner).poll_frame(cx));
-        match &frame {
+/// A response body's bytes are counted, and its trailers complete the call (before they are sent,
+/// so a client that has its answer can already read the count).
+impl Watch for Call {
+    fn frame(&mut self, frame: &Option<Result<Frame<Bytes>, Status>>) {
+        match frame {
             Some(Ok(frame)) => {
                 if let Some(data) = frame.data_ref() {
-                    this.call.method().response_bytes.inc_by(data.remaining() as u64);
+                    self.method().response_bytes.inc_by(data.remaining() as u64);
                 } else if let Some(trailers) = frame.trailers_ref() {
-                    this.call.complete(grpc_status(trailers).unwrap_or(UNKNOWN));
+                    self.complete(grpc_status(trailers).unwrap_or(UNKNOWN));
                 }
             }
-            Some(Err(status)) => this.call.complete(status.code() as usize),
+            Some(Err(status)) => self.complete(status.code() as usize),
             // Ended without trailers: not a gRPC answer (e.g. HTTP 415 to another content-type).
-            None => this.call.complete(UNKNOWN),
+            None => self.complete(UNKNOWN),
         }
-        Poll::Ready(frame)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
     }
 }
 
