@@ -40,10 +40,15 @@ import { type BatchInput, asColumn, toNumber } from './values.js';
 export interface RemoteCalculatorOptions {
   /**
    * TLS: `true` to trust the system's roots, or `{ ca }` with a PEM certificate (authority) to
-   * trust instead; `serverName` overrides the name checked in the server's certificate.
+   * trust instead; `serverName` overrides the name checked in the server's certificate; `cert`
+   * and `key` (PEM, both or neither) are this client's certificate and key, for a server that
+   * requires client certificates (`--tls-client-ca`, mutual TLS).
    * Default: plaintext (for loopback and trusted networks only).
    */
-  tls?: boolean | { ca?: string | Uint8Array; serverName?: string } | undefined;
+  tls?:
+    | boolean
+    | { ca?: string | Uint8Array; serverName?: string; cert?: string | Uint8Array; key?: string | Uint8Array }
+    | undefined;
   /** Bearer token sent with every call (the server's NANOCALC_TOKEN). */
   token?: string | undefined;
   /** Default deadline of each call, retries included, in ms (default 30,000; 0 for none). */
@@ -125,7 +130,12 @@ export class RemoteCalculator {
     };
     if (tls) {
       const ca = typeof tls === 'object' && tls.ca !== undefined ? Buffer.from(tls.ca) : null;
-      credentials = grpc.credentials.createSsl(ca);
+      const cert = typeof tls === 'object' && tls.cert !== undefined ? Buffer.from(tls.cert) : null;
+      const key = typeof tls === 'object' && tls.key !== undefined ? Buffer.from(tls.key) : null;
+      if ((cert === null) !== (key === null)) {
+        throw new TypeError('nanocalc: tls.cert and tls.key go together (a client certificate and its key)');
+      }
+      credentials = grpc.credentials.createSsl(ca, key, cert);
       if (typeof tls === 'object' && tls.serverName !== undefined) {
         channelOptions['grpc.ssl_target_name_override'] = tls.serverName;
         channelOptions['grpc.default_authority'] = tls.serverName;
