@@ -159,5 +159,34 @@ fn threads(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(core, benches, shared_buffer_columns, threads);
+/// Column batches of 1,000 (no element overflows) in each overflow mode: `saturate` and `wrap` run
+/// one loop; `error` first scans for an element that overflows (`kernels::first_failure`), then
+/// runs it: `cargo bench -p nanocalc-core -- overflow_modes`.
+fn overflow_modes(c: &mut Criterion) {
+    let limits = Limits::default();
+    let mut group = c.benchmark_group("overflow_modes_1000");
+    group.throughput(Throughput::Elements(1000));
+    for operation in [pb::Operation::Add, pb::Operation::Multiply] {
+        for overflow in [pb::Overflow::Saturate, pb::Overflow::Wrap, pb::Overflow::Error] {
+            let a = (0..1000i64).map(|i| i * 7919 - 1_000_000).collect();
+            let b = (0..1000i64).map(|i| i + 1).collect();
+            let columns = pb::ColumnBatch { operation: operation as i32, a, b };
+            let request =
+                pb::CalculatorRequest { operation: Some(Member::Columns(columns)), overflow: overflow as i32 }
+                    .encode_to_vec();
+            let mut out = out_buffer(request.len() + 256);
+            let name = format!("{}_{}", operation.as_str_name(), overflow.as_str_name()).to_lowercase();
+            group.bench_function(name, |bench| {
+                bench.iter(|| {
+                    let outcome = process_into(black_box(&request), bytemuck_bytes(&mut out), &limits);
+                    assert!(matches!(outcome, Outcome::Written { .. }));
+                    black_box(outcome)
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(core, benches, shared_buffer_columns, threads, overflow_modes);
 criterion_main!(core);

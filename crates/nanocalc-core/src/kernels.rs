@@ -140,18 +140,35 @@ unsafe fn first_error_avx2(op: Op, a: &[u8], b: &[u8]) -> Option<usize> {
 
 #[inline(always)]
 fn first_error_portable(op: Op, a: &[u8], b: &[u8]) -> Option<usize> {
-    specialize!(op, Overflow::Error, |OP, MODE| first_where(a, b, |x, y| arith::apply(OP, MODE, x, y).is_err()))
+    // Each test gives a word whose sign bit is set where the element fails, from operations that
+    // vectorize (no `jo` per element, which `checked_add` compiles to): an add overflows when both
+    // operands' signs differ from the wrapped sum's, a subtract when the operands' signs differ
+    // and the result's differs from `a`'s. Multiply has no 64-bit vector multiply to check with.
+    match op {
+        Op::Add => first_where(a, b, |x, y| {
+            let r = x.wrapping_add(y);
+            (x ^ r) & (y ^ r)
+        }),
+        Op::Subtract => first_where(a, b, |x, y| {
+            let r = x.wrapping_sub(y);
+            (x ^ y) & (x ^ r)
+        }),
+        Op::Multiply => first_where(a, b, |x, y| -i64::from(x.checked_mul(y).is_none())),
+        Op::Divide => first_where(a, b, |x, y| -i64::from((y == 0) | ((x == i64::MIN) & (y == -1)))),
+        Op::Remainder => first_where(a, b, |_, y| -i64::from(y == 0)),
+    }
 }
 
-/// The first element for which `fails` holds. Blocks of elements are tested without a branch
-/// per element (a loop that can be vectorized), and only a block with a failure is searched.
+/// The first element whose `fails` word is negative (its sign bit set). Blocks of elements are
+/// tested by OR-ing their words, without a branch per element (a loop that vectorizes), and only a
+/// block with a failure is searched.
 #[inline(always)]
-fn first_where(a: &[u8], b: &[u8], fails: impl Fn(i64, i64) -> bool) -> Option<usize> {
+fn first_where(a: &[u8], b: &[u8], fails: impl Fn(i64, i64) -> i64) -> Option<usize> {
     const BLOCK: usize = 64 * 8;
     for (i, (x, y)) in a.chunks(BLOCK).zip(b.chunks(BLOCK)).enumerate() {
-        let any = x.chunks_exact(8).zip(y.chunks_exact(8)).fold(false, |any, (x, y)| any | fails(load(x), load(y)));
-        if any {
-            let at = x.chunks_exact(8).zip(y.chunks_exact(8)).position(|(x, y)| fails(load(x), load(y)));
+        let any = x.chunks_exact(8).zip(y.chunks_exact(8)).fold(0, |any, (x, y)| any | fails(load(x), load(y)));
+        if any < 0 {
+            let at = x.chunks_exact(8).zip(y.chunks_exact(8)).position(|(x, y)| fails(load(x), load(y)) < 0);
             return at.map(|at| i * (BLOCK / 8) + at);
         }
     }

@@ -34,21 +34,36 @@ pub fn init(mut exports: Object, env: Env) -> Result<()> {
 /// used by the package.
 #[napi]
 pub fn process_buffer(request: Buffer) -> Buffer {
-    use nanocalc_core::arith::{self, DivisionByZero};
+    use nanocalc_core::arith;
     use nanocalc_core::pb::{self, calculator_request::Operation as Member, calculator_response::Result as Answer};
-    use nanocalc_core::{Op, pb::CalculatorResponse};
+    use nanocalc_core::{Failure, Op, Overflow, pb::CalculatorResponse};
     use prost::Message;
 
     fn error(code: ErrorCode, message: String, index: u64) -> Answer {
         Answer::Error(pb::CalculationError { code: code as i32, message, index })
     }
-    fn single(op: Op, operands: &pb::BinaryOp) -> Answer {
-        match arith::apply(op, operands.a, operands.b) {
-            Ok(value) => Answer::Value(value),
-            Err(DivisionByZero) => error(ErrorCode::DivisionByZero, "division by zero".to_string(), 0),
+    fn failed(failure: Failure, at: Option<usize>) -> Answer {
+        let (code, what) = match failure {
+            Failure::DivisionByZero => (ErrorCode::DivisionByZero, "division by zero"),
+            Failure::Overflow => (ErrorCode::Overflow, "integer overflow"),
+        };
+        match at {
+            None => error(code, what.to_string(), 0),
+            Some(index) => error(code, format!("{what} at index {index}"), index as u64),
         }
     }
-    fn batch(operation: i32, pairs: impl ExactSizeIterator<Item = (i64, i64)>, limits: &Limits) -> Answer {
+    fn single(op: Op, mode: Overflow, operands: &pb::BinaryOp) -> Answer {
+        match arith::apply(op, mode, operands.a, operands.b) {
+            Ok(value) => Answer::Value(value),
+            Err(failure) => failed(failure, None),
+        }
+    }
+    fn batch(
+        operation: i32,
+        mode: Overflow,
+        pairs: impl ExactSizeIterator<Item = (i64, i64)>,
+        limits: &Limits,
+    ) -> Answer {
         let Some(op) = Op::from_wire(operation) else {
             return error(ErrorCode::InvalidRequest, format!("unknown batch operation {operation}"), 0);
         };
@@ -59,15 +74,9 @@ pub fn process_buffer(request: Buffer) -> Buffer {
         }
         let mut values = Vec::with_capacity(count);
         for (index, (a, b)) in pairs.enumerate() {
-            match arith::apply(op, a, b) {
+            match arith::apply(op, mode, a, b) {
                 Ok(value) => values.push(value),
-                Err(DivisionByZero) => {
-                    return error(
-                        ErrorCode::DivisionByZero,
-                        format!("division by zero at index {index}"),
-                        index as u64,
-                    );
-                }
+                Err(failure) => return failed(failure, Some(index)),
             }
         }
         Answer::Batch(pb::BatchResult { values })
@@ -81,27 +90,41 @@ pub fn process_buffer(request: Buffer) -> Buffer {
     } else {
         match pb::CalculatorRequest::decode(&request[..]) {
             Err(reason) => error(ErrorCode::InvalidRequest, format!("malformed request: {reason}"), 0),
-            Ok(pb::CalculatorRequest { operation: None, overflow: 0 }) => {
+            Ok(pb::CalculatorRequest { overflow, .. }) if Overflow::from_wire(overflow).is_none() => {
+                error(ErrorCode::InvalidRequest, format!("unknown overflow mode {overflow}"), 0)
+            }
+            Ok(pb::CalculatorRequest { operation: None, .. }) => {
                 error(ErrorCode::InvalidRequest, "no operation set in the request".to_string(), 0)
             }
-            Ok(pb::CalculatorRequest { operation: Some(member), overflow: 0 }) => match member {
-                Member::Add(operands) => single(Op::Add, &operands),
-                Member::Subtract(operands) => single(Op::Subtract, &operands),
-                Member::Multiply(operands) => single(Op::Multiply, &operands),
-                Member::Divide(operands) => single(Op::Divide, &operands),
-                Member::Remainder(operands) => single(Op::Remainder, &operands),
-                Member::Batch(rows) => batch(rows.operation, rows.operations.iter().map(|r| (r.a, r.b)), &limits),
-                Member::Columns(columns) if columns.a.len() != columns.b.len() => {
-                    let message =
-                        format!("column lengths differ: a has {} values, b has {}", columns.a.len(), columns.b.len());
-                    error(ErrorCode::InvalidRequest, message, 0)
+            Ok(pb::CalculatorRequest { operation: Some(member), overflow }) => {
+                let mode = Overflow::from_wire(overflow).unwrap_or(Overflow::Saturate);
+                match member {
+                    Member::Add(operands) => single(Op::Add, mode, &operands),
+                    Member::Subtract(operands) => single(Op::Subtract, mode, &operands),
+                    Member::Multiply(operands) => single(Op::Multiply, mode, &operands),
+                    Member::Divide(operands) => single(Op::Divide, mode, &operands),
+                    Member::Remainder(operands) => single(Op::Remainder, mode, &operands),
+                    Member::Batch(rows) => {
+                        batch(rows.operation, mode, rows.operations.iter().map(|r| (r.a, r.b)), &limits)
+                    }
+                    Member::Columns(columns) if columns.a.len() != columns.b.len() => {
+                        let message = format!(
+                            "column lengths differ: a has {} values, b has {}",
+                            columns.a.len(),
+                            columns.b.len()
+                        );
+                        error(ErrorCode::InvalidRequest, message, 0)
+                    }
+                    Member::Columns(columns) => batch(
+                        columns.operation,
+                        mode,
+                        columns.a.iter().copied().zip(columns.b.iter().copied()),
+                        &limits,
+                    ),
+                    // Not part of the baseline: expressions are answered by the core.
+                    Member::Expression(_) => return Buffer::from(nanocalc_core::process(&request, &limits)),
                 }
-                Member::Columns(columns) => {
-                    batch(columns.operation, columns.a.iter().copied().zip(columns.b.iter().copied()), &limits)
-                }
-                // Not part of the baseline: expressions are answered by the core.
-                Member::Expression(_) => return Buffer::from(nanocalc_core::process(&request, &limits)),
-            },
+            }
         }
     };
     Buffer::from(CalculatorResponse { result: Some(result) }.encode_to_vec())
