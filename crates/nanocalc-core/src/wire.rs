@@ -53,6 +53,7 @@ pub mod calculator_request_key {
     pub const BATCH: u8 = 0x32;
     pub const COLUMNS: u8 = 0x3a;
     pub const EXPRESSION: u8 = 0x42;
+    pub const OVERFLOW: u8 = 0x48;
 }
 
 /// Key bytes (field number and wire type) of the fields of `nanocalc.v1.CalculationError`.
@@ -84,6 +85,14 @@ pub mod operation {
     pub const REMAINDER: i32 = 5;
 }
 
+/// The values of `nanocalc.v1.Overflow`.
+pub mod overflow {
+    pub const UNSPECIFIED: i32 = 0;
+    pub const SATURATE: i32 = 1;
+    pub const WRAP: i32 = 2;
+    pub const ERROR: i32 = 3;
+}
+
 /// The values of `nanocalc.v1.ErrorCode`.
 pub mod error_code {
     pub const UNSPECIFIED: i32 = 0;
@@ -92,4 +101,5 @@ pub mod error_code {
     pub const LIMIT_EXCEEDED: i32 = 3;
     pub const INTERNAL: i32 = 4;
     pub const SYNTAX_ERROR: i32 = 5;
+    pub const OVERFLOW: i32 = 6;
 }

@@ -50,6 +50,20 @@ export const Operation = {
 export const OperationNames: readonly (string | undefined)[] = ['UNSPECIFIED', 'ADD', 'SUBTRACT', 'MULTIPLY', 'DIVIDE', 'REMAINDER'];
 
 /**
+ * The values of `nanocalc.v1.Overflow`.
+ */
+export const Overflow = {
+  UNSPECIFIED: 0,
+  SATURATE: 1,
+  WRAP: 2,
+  ERROR: 3,
+} as const;
+/**
+ * Names of `nanocalc.v1.Overflow` values, indexed by number.
+ */
+export const OverflowNames: readonly (string | undefined)[] = ['UNSPECIFIED', 'SATURATE', 'WRAP', 'ERROR'];
+
+/**
  * The values of `nanocalc.v1.ErrorCode`.
  */
 export const ErrorCode = {
@@ -59,11 +73,12 @@ export const ErrorCode = {
   LIMIT_EXCEEDED: 3,
   INTERNAL: 4,
   SYNTAX_ERROR: 5,
+  OVERFLOW: 6,
 } as const;
 /**
  * Names of `nanocalc.v1.ErrorCode` values, indexed by number.
  */
-export const ErrorCodeNames: readonly (string | undefined)[] = ['UNSPECIFIED', 'DIVISION_BY_ZERO', 'INVALID_REQUEST', 'LIMIT_EXCEEDED', 'INTERNAL', 'SYNTAX_ERROR'];
+export const ErrorCodeNames: readonly (string | undefined)[] = ['UNSPECIFIED', 'DIVISION_BY_ZERO', 'INVALID_REQUEST', 'LIMIT_EXCEEDED', 'INTERNAL', 'SYNTAX_ERROR', 'OVERFLOW'];
 
 /**
  * Key bytes (field number and wire type) of the fields of `nanocalc.v1.BinaryOp`.
@@ -139,6 +154,7 @@ export const CalculatorRequestKey = {
   batch: 0x32,
   columns: 0x3a,
   expression: 0x42,
+  overflow: 0x48,
 } as const;
 
 /**
