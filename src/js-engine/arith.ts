@@ -2,7 +2,7 @@
 // and one of the overflow modes where the exact result does not fit. BigInt for the general case;
 // the kernels (./kernels.ts) and the single-call path (./process.ts) take number paths first where
 // doubles are exact.
-import { Operation } from '../gen/nanocalc/v1/calculator_codec.js';
+import { Operation, Overflow } from '../gen/nanocalc/v1/calculator_codec.js';
 
 export const ADD = Operation.ADD;
 export const SUBTRACT = Operation.SUBTRACT;
@@ -11,9 +11,9 @@ export const DIVIDE = Operation.DIVIDE;
 export const REMAINDER = Operation.REMAINDER;
 
 /** The overflow modes, as the schema's `Overflow` values (`UNSPECIFIED` is read as SATURATE). */
-export const SATURATE = 1;
-export const WRAP = 2;
-export const ERROR = 3;
+export const SATURATE = Overflow.SATURATE;
+export const WRAP = Overflow.WRAP;
+export const ERROR = Overflow.ERROR;
 
 /** Why an operation has no value (`Failure` in arith.rs); NONE while it has one. */
 export const NONE = 0;
@@ -33,7 +33,7 @@ export function isOperation(value: number): boolean {
 
 /** The mode for a wire value of `Overflow`, or 0 for an unknown value (`Overflow::from_wire`). */
 export function overflowMode(value: number): number {
-  if (value === 0 || value === SATURATE) return SATURATE;
+  if (value === Overflow.UNSPECIFIED || value === SATURATE) return SATURATE;
   if (value === WRAP || value === ERROR) return value;
   return 0;
 }

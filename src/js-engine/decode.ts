@@ -52,8 +52,8 @@ export const EMPTY = 0;
 export const ROWS = CalculatorRequestOperation.batch;
 export const COLUMNS = CalculatorRequestOperation.columns;
 export const EXPRESSION = CalculatorRequestOperation.expression;
-/** The `overflow` field of CalculatorRequest. */
-const OVERFLOW_FIELD = 9;
+/** The `overflow` field of CalculatorRequest (its key byte is CalculatorRequestKey.overflow). */
+const OVERFLOW_FIELD = CalculatorRequestKey.overflow >>> 3;
 
 /** The decoded request. Binary operations: `member` is the operation (1 to 5). */
 export const request = {
@@ -226,18 +226,24 @@ export function decode(u8: Uint8Array, start: number, end: number): number {
     tag <= CalculatorRequestKey.remainder &&
     (tag & 7) === LEN &&
     u8[start + 1]! < 0x80 &&
-    u8[start + 1]! === end - start - 2 &&
-    canonicalOperands(u8, start + 2, end)
+    canonicalOperands(u8, start + 2, start + 2 + u8[start + 1]!, end)
   ) {
     request.member = tag >>> 3;
-    request.overflow = 0;
     return 0;
   }
   return decodeGeneral(u8, start, end);
 }
 
-/** The operands of a canonical BinaryOp body (`[08 <a>] [10 <b>]` and nothing else) into `request`. */
-function canonicalOperands(u8: Uint8Array, pos: number, end: number): boolean {
+/**
+ * The operands of a canonical BinaryOp body in `[pos, end)` (`[08 <a>] [10 <b>]` and nothing
+ * else) into `request`, when the request ends there or with the overflow mode as `48 <mode>`
+ * (`with_overflow`): the shape the TypeScript codec writes.
+ */
+function canonicalOperands(u8: Uint8Array, pos: number, end: number, requestEnd: number): boolean {
+  if (end === requestEnd) request.overflow = 0;
+  else if (end === requestEnd - 2 && u8[end] === CalculatorRequestKey.overflow && u8[end + 1]! < 0x80) {
+    request.overflow = u8[end + 1]!;
+  } else return false;
   let aL = 0;
   let aH = 0;
   let bL = 0;

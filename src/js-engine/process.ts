@@ -53,11 +53,8 @@ function fail(u8: Uint8Array, out: number, code: number, message: string, index:
 function failedStep(u8: Uint8Array, out: number, stepFailure: number, index: number, message: string): number {
   return stepFailure === DIVISION_BY_ZERO
     ? fail(u8, out, ErrorCode.DIVISION_BY_ZERO, `division by zero${message}`, index)
-    : fail(u8, out, OVERFLOW_CODE, `overflow${message}`, index);
+    : fail(u8, out, ErrorCode.OVERFLOW, `integer overflow${message}`, index);
 }
-
-/** ERROR_CODE_OVERFLOW. */
-const OVERFLOW_CODE = 6;
 
 /**
  * Answers the request in `u8[request, request + length)` by writing the response from `out` (up

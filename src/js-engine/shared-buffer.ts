@@ -68,15 +68,23 @@ function afterKey(u8: Uint8Array, pos: number, end: number, key: number): number
 
 /**
  * The column batch framed in the request as the TypeScript codec frames it
- * (`decode::canonical_columns`: `3a <len> 08 <op> 12 <len> <a> 1a <len> <b>` and nothing else),
+ * (`decode::canonical_columns`: `3a <len> 08 <op> 12 <len> <a> 1a <len> <b>`, perhaps `48 <mode>`
+ * after it, and nothing else),
  * with lists of equal length, into `frame`; false for anything else.
  */
 function columnFrame(u8: Uint8Array, u32: Uint32Array): boolean {
   const length = u32[REQUEST_LENGTH_WORD]!;
-  const end = REQUEST_OFFSET + length;
+  let end = REQUEST_OFFSET + length;
   if (end > u8.length) return false;
   let pos = afterKey(u8, REQUEST_OFFSET, end, CalculatorRequestKey.columns);
-  if (pos < 0 || varintHi !== 0 || varintLo !== end - pos) return false;
+  if (pos < 0 || varintHi !== 0) return false;
+  // The batch, then perhaps the overflow mode as `48 <mode>` (`with_overflow`).
+  const batchEnd = pos + varintLo;
+  if (batchEnd === end) frame.overflow = 0;
+  else if (batchEnd === end - 2 && u8[batchEnd] === CalculatorRequestKey.overflow && u8[batchEnd + 1]! < 0x80) {
+    frame.overflow = u8[batchEnd + 1]!;
+  } else return false;
+  end = batchEnd;
   pos = afterKey(u8, pos, end, ColumnBatchKey.operation);
   if (pos < 0) return false;
   frame.operation = varintLo | 0;
@@ -87,7 +95,6 @@ function columnFrame(u8: Uint8Array, u32: Uint32Array): boolean {
   pos = afterKey(u8, pos + varintLo, end, ColumnBatchKey.b);
   if (pos < 0 || varintHi !== 0 || varintLo !== end - pos || varintLo !== frame.listLength) return false;
   frame.bStart = pos;
-  frame.overflow = 0;
   return true;
 }
 
