@@ -2,7 +2,21 @@
 // crates/nanocalc-core/src/lib.rs's process_into does: the same checks in the same order, the
 // same errors and messages. Requests are read and responses written in place, in one buffer.
 import { ErrorCode, SMALL_RESPONSE_MAX } from '../gen/nanocalc/v1/calculator_codec.js';
-import { DIVISION_BY_ZERO, NONE, apply, applySafe, clearFailure, failure, isOperation, overflowMode } from './arith.js';
+import {
+  ADD,
+  DIVIDE,
+  DIVISION_BY_ZERO,
+  MULTIPLY,
+  NONE,
+  REMAINDER,
+  SUBTRACT,
+  apply,
+  applySafe,
+  clearFailure,
+  failure,
+  isOperation,
+  overflowMode,
+} from './arith.js';
 import { COLUMNS, EMPTY, EXPRESSION, ROWS, decode, decodeErrorMessage, forEachRow, request } from './decode.js';
 import { batchHeader, batchHeaderLength, error, valueBigint, valueNumber } from './encode.js';
 import {
@@ -89,6 +103,59 @@ export function processInto(
   const value = apply(member, mode, toBigint(aLo, aHi), toBigint(bLo, bHi));
   if (failure !== NONE) return failedStep(u8, out, failure, 0, '');
   return written(0, valueBigint(u8, out, value));
+}
+
+/**
+ * The hot shape alone: one binary operation whose operands are varints of at most three bytes
+ * (0 ≤ a, b < 2^21), `<tag> <len> [08 <a>] [10 <b>]` and nothing else, answered at `out` with
+ * 32-bit arithmetic and no bigint. Returns the response's length, or -1 for anything else (a zero
+ * divisor included), which processInto then answers (the same way for these bytes).
+ */
+export function processSmallBinary(u8: Uint8Array, start: number, length: number, out: number): number {
+  if (length < 2 || length > 10 || u8[start + 1] !== length - 2) return -1;
+  const op = u8[start]! >>> 3;
+  if ((u8[start]! & 7) !== 2 || op < ADD || op > REMAINDER) return -1;
+  const end = start + length;
+  let pos = start + 2;
+  let a = 0;
+  let b = 0;
+  if (pos < end && u8[pos] === 0x08) {
+    let byte = u8[++pos]!;
+    a = byte & 127;
+    if (byte >= 128) {
+      byte = u8[++pos]!;
+      a |= (byte & 127) << 7;
+      if (byte >= 128) {
+        byte = u8[++pos]!;
+        if (byte >= 128) return -1;
+        a |= byte << 14;
+      }
+    }
+    pos++;
+  }
+  if (pos < end && u8[pos] === 0x10) {
+    let byte = u8[++pos]!;
+    b = byte & 127;
+    if (byte >= 128) {
+      byte = u8[++pos]!;
+      b |= (byte & 127) << 7;
+      if (byte >= 128) {
+        byte = u8[++pos]!;
+        if (byte >= 128) return -1;
+        b |= byte << 14;
+      }
+    }
+    pos++;
+  }
+  if (pos !== end) return -1;
+  let r: number;
+  if (op === ADD) r = a + b;
+  else if (op === SUBTRACT) r = a - b;
+  else if (op === MULTIPLY) r = a * b; // below 2^42: exact
+  else if (b === 0) return -1;
+  else r = op === DIVIDE ? Math.floor(a / b) : a % b; // both non-negative
+  responseStart = 0;
+  return valueNumber(u8, out, r);
 }
 
 const scratch = new BigInt64Array(1);
