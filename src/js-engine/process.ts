@@ -1,7 +1,8 @@
 // Answers one encoded CalculatorRequest with an encoded CalculatorResponse, as
 // crates/nanocalc-core/src/lib.rs's process_into does: the same checks in the same order, the
 // same errors and messages. Requests are read and responses written in place, in one buffer.
-import { ErrorCode, SMALL_RESPONSE_MAX } from '../gen/nanocalc/v1/calculator_codec.js';
+import { CalculatorResponseKey, ErrorCode, SMALL_RESPONSE_MAX } from '../gen/nanocalc/v1/calculator_codec.js';
+import { writeInt64Number, writeSmallVarint } from '../wire.js';
 import {
   ADD,
   DIVIDE,
@@ -105,57 +106,64 @@ export function processInto(
   return written(0, valueBigint(u8, out, value));
 }
 
+/** The operand read by {@link smallVarint}, and the position after it (-1: not a small varint). */
+let smallValue = 0;
+
+/** A varint of at most three bytes at `pos` (a value below 2^21); the position after it, or -1. */
+function smallVarint(u8: Uint8Array, pos: number): number {
+  let byte = u8[pos]!;
+  if (byte < 128) {
+    smallValue = byte;
+    return pos + 1;
+  }
+  let value = byte & 127;
+  byte = u8[pos + 1]!;
+  if (byte < 128) {
+    smallValue = value | (byte << 7);
+    return pos + 2;
+  }
+  value |= (byte & 127) << 7;
+  byte = u8[pos + 2]!;
+  if (byte >= 128) return -1;
+  smallValue = value | (byte << 14);
+  return pos + 3;
+}
+
 /**
  * The hot shape alone: one binary operation whose operands are varints of at most three bytes
  * (0 ≤ a, b < 2^21), `<tag> <len> [08 <a>] [10 <b>]` and nothing else, answered at `out` with
- * 32-bit arithmetic and no bigint. Returns the response's length, or -1 for anything else (a zero
- * divisor included), which processInto then answers (the same way for these bytes).
+ * number arithmetic and no bigint. Returns the response's length (at `out`), or -1 for anything
+ * else (a zero divisor included), which processInto then answers (the same way for these bytes).
  */
 export function processSmallBinary(u8: Uint8Array, start: number, length: number, out: number): number {
-  if (length < 2 || length > 10 || u8[start + 1] !== length - 2) return -1;
-  const op = u8[start]! >>> 3;
-  if ((u8[start]! & 7) !== 2 || op < ADD || op > REMAINDER) return -1;
+  const tag = u8[start]!;
+  if (length < 2 || length > 10 || u8[start + 1] !== length - 2 || (tag & 7) !== 2) return -1;
+  const op = tag >>> 3;
   const end = start + length;
   let pos = start + 2;
   let a = 0;
   let b = 0;
   if (pos < end && u8[pos] === 0x08) {
-    let byte = u8[++pos]!;
-    a = byte & 127;
-    if (byte >= 128) {
-      byte = u8[++pos]!;
-      a |= (byte & 127) << 7;
-      if (byte >= 128) {
-        byte = u8[++pos]!;
-        if (byte >= 128) return -1;
-        a |= byte << 14;
-      }
-    }
-    pos++;
+    pos = smallVarint(u8, pos + 1);
+    if (pos < 0) return -1;
+    a = smallValue;
   }
   if (pos < end && u8[pos] === 0x10) {
-    let byte = u8[++pos]!;
-    b = byte & 127;
-    if (byte >= 128) {
-      byte = u8[++pos]!;
-      b |= (byte & 127) << 7;
-      if (byte >= 128) {
-        byte = u8[++pos]!;
-        if (byte >= 128) return -1;
-        b |= byte << 14;
-      }
-    }
-    pos++;
+    pos = smallVarint(u8, pos + 1);
+    if (pos < 0) return -1;
+    b = smallValue;
   }
   if (pos !== end) return -1;
   let r: number;
   if (op === ADD) r = a + b;
   else if (op === SUBTRACT) r = a - b;
-  else if (op === MULTIPLY) r = a * b; // below 2^42: exact
-  else if (b === 0) return -1;
+  else if (op === MULTIPLY)
+    r = a * b; // below 2^42: exact
+  else if (b === 0 || (op !== DIVIDE && op !== REMAINDER)) return -1;
   else r = op === DIVIDE ? Math.floor(a / b) : a % b; // both non-negative
-  responseStart = 0;
-  return valueNumber(u8, out, r);
+  u8[out] = CalculatorResponseKey.value;
+  if (r >= 0 && r < 16384) return writeSmallVarint(u8, out + 1, r) - out;
+  return writeInt64Number(u8, out + 1, r) - out;
 }
 
 const scratch = new BigInt64Array(1);

@@ -44,9 +44,23 @@ export function run(u8: Uint8Array, u32: Uint32Array, limits: Limits): void {
   const length = u32[REQUEST_LENGTH_WORD]!;
   const base = align8(REQUEST_OFFSET + length);
   if (base > u8.length) throw new Error('nanocalc: the request runs past the shared buffer');
-  // The hot shape first (it fits any limit: ten bytes, answered in 11 of SMALL_RESPONSE_MAX).
-  const small = u8.length - base >= SMALL_RESPONSE_MAX ? processSmallBinary(u8, REQUEST_OFFSET, length, base) : -1;
-  writeAnswer(u32, base, small >= 0 ? small : processInto(u8, REQUEST_OFFSET, length, base, u8.length, limits));
+  writeAnswer(u32, base, processInto(u8, REQUEST_OFFSET, length, base, u8.length, limits));
+}
+
+/**
+ * `run` for the hot shape of processSmallBinary alone (a single operation on small operands, which
+ * fits any limit: ten bytes, answered in at most 11 of SMALL_RESPONSE_MAX); false for anything else,
+ * which `run` then answers.
+ */
+export function runSmall(u8: Uint8Array, u32: Uint32Array): boolean {
+  const length = u32[REQUEST_LENGTH_WORD]!;
+  const base = (REQUEST_OFFSET + length + 7) & ~7;
+  if (length > 10 || base + SMALL_RESPONSE_MAX > u8.length) return false;
+  const written = processSmallBinary(u8, REQUEST_OFFSET, length, base);
+  if (written < 0) return false;
+  u32[RESPONSE_START_WORD] = base;
+  u32[RESPONSE_LENGTH_WORD] = written;
+  return true;
 }
 
 /** The control words for an answer (`write_answer`): a response at `base`, or the capacity needed. */

@@ -3,7 +3,7 @@
 // and platform. Chosen with `runtime: 'js'`, and by the loader when no native binary fits.
 import { setImmediate } from 'node:timers';
 import { DEFAULT_MAX_EXPRESSION_BYTES, DEFAULT_MAX_EXPRESSION_DEPTH, type Limits } from '../js-engine/process.js';
-import { run, runColumns, sharesMemory } from '../js-engine/shared-buffer.js';
+import { run, runColumns, runSmall, sharesMemory } from '../js-engine/shared-buffer.js';
 import type { Engine, EngineLimits } from './engine.js';
 
 /** Opens the TypeScript engine over the shared buffer `u8` with these limits (already checked). */
@@ -18,6 +18,7 @@ export function openJsEngine(u8: Uint8Array, engineLimits: EngineLimits): Engine
   let words = new Uint32Array(u8.buffer, u8.byteOffset, u8.length >>> 2);
   let closed = false;
   const call = () => {
+    if (runSmall(view, words)) return; // a closed engine's buffer is empty: never small
     if (closed) throw new Error('nanocalc: the engine is closed');
     run(view, words, limits);
   };
