@@ -150,6 +150,16 @@ describe('process(bytes): the TypeScript engine answers byte for byte as the Rus
       [0x3a, 0x04, 0x08, 0x01, 0x12, 0x01, 0x00], // packed length not a multiple of 8
       [0x32, 0x06, 0x08, 0x04, 0x12, 0x02, 0x08, 0x01], // divide 1 by 0
       [0x32, 0x02, 0x08, 0x00],
+      // Columns in several chunks, unaligned (a byte of an unknown field before them), single fixed64 values.
+      [
+        0x3a, 0x2a, 0x08, 0x03, 0x20, 0x00, 0x12, 0x08, 7, 0, 0, 0, 0, 0, 0, 0, 0x12, 0x08, 9, 0, 0, 0, 0, 0, 0, 0x80,
+        0x1a, 0x10, 2, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0,
+      ],
+      [
+        0x3a, 0x27, 0x08, 0x01, 0x11, 7, 0, 0, 0, 0, 0, 0, 0, 0x11, 9, 0, 0, 0, 0, 0, 0, 0, 0x19, 1, 0, 0, 0, 0, 0, 0,
+        0, 0x1a, 0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f,
+      ],
+      [0x3a, 0x0c, 0x08, 0x04, 0x12, 0x00, 0x1a, 0x00, 0x12, 0x00, 0x1a, 0x00, 0x08, 0x02],
       [0x48, 0x03],
       [0x48, 0x05, 0x0a, 0x00],
       [0x4a, 0x00, 0x0a, 0x00], // overflow with the wrong wire type
@@ -217,8 +227,15 @@ describe('process(bytes): the TypeScript engine answers byte for byte as the Rus
     const columns = create(CalculatorRequestSchema, {
       operation: { case: 'columns', value: { operation: 3, a: [...a], b: [...b] } },
     });
+    const rows = create(CalculatorRequestSchema, {
+      operation: {
+        case: 'batch',
+        value: { operation: 3, operations: Array.from(a, (x, k) => ({ a: x, b: b[k]! })) },
+      },
+    });
     for (const overflow of OVERFLOW_VALUES.slice(0, 5)) {
       assertSameResponse(withOverflow(toBinary(CalculatorRequestSchema, columns), overflow));
+      assertSameResponse(withOverflow(toBinary(CalculatorRequestSchema, rows), overflow));
     }
   });
 });
