@@ -14,7 +14,7 @@ import { EDGES, MAX, MIN, OPS, i64, request, safeInt } from './models/reference.
 import { show } from './support/helpers.js';
 
 /** The overflow modes a request may carry as field 9 (absent: undefined), unknown values included. */
-const OVERFLOW_VALUES = [undefined]; // TODO(merge): [undefined, 0, 1, 2, 3, 4, -1, 2 ** 31 - 1]
+const OVERFLOW_VALUES = [undefined, 0, 1, 2, 3, 4, -1, 2 ** 31 - 1];
 
 /** A pair of calculators with the same options: the Rust engine and the TypeScript one. */
 function pair(options: CalculatorOptions = {}): { native: Calculator; js: Calculator } {
