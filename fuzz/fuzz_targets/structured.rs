@@ -22,6 +22,8 @@ use prost::Message;
 #[derive(Arbitrary, Debug)]
 struct Input {
     request: Model,
+    /// The `overflow` field: a mode (0 to 3) or an unknown value.
+    overflow: OverflowField,
     limits: Option<TightLimits>,
     mutation: Option<Mutation>,
 }
@@ -33,6 +35,27 @@ enum Model {
     Rows { operation: Operation, rows: Vec<(Operand, Operand)> },
     Columns { operation: Operation, a: Vec<Operand>, b: Vec<Operand> },
     Expression(Text),
+}
+
+#[derive(Arbitrary, Debug, Clone, Copy)]
+enum OverflowField {
+    Unspecified,
+    Saturate,
+    Wrap,
+    Error,
+    Unknown(i32),
+}
+
+impl OverflowField {
+    fn wire(self) -> i32 {
+        match self {
+            OverflowField::Unspecified => 0,
+            OverflowField::Saturate => 1,
+            OverflowField::Wrap => 2,
+            OverflowField::Error => 3,
+            OverflowField::Unknown(value) => value,
+        }
+    }
 }
 
 #[derive(Arbitrary, Debug, Clone, Copy)]
@@ -192,48 +215,59 @@ fn error(code: pb::ErrorCode, index: u64) -> Answer {
     Answer::Error(pb::CalculationError { code: code as i32, message: String::new(), index })
 }
 
-/// A batch computed element by element with `arith::apply`: the first zero divisor fails it.
-fn batch(operation: Operation, pairs: &[(i64, i64)], limits: &Limits) -> Answer {
+fn failure_code(failure: arith::Failure) -> pb::ErrorCode {
+    match failure {
+        arith::Failure::DivisionByZero => pb::ErrorCode::DivisionByZero,
+        arith::Failure::Overflow => pb::ErrorCode::Overflow,
+    }
+}
+
+/// A batch computed element by element with `arith::apply`: the first failing element fails it.
+fn batch(operation: Operation, mode: arith::Overflow, pairs: &[(i64, i64)], limits: &Limits) -> Answer {
     let Some(op) = arith::Op::from_wire(operation.wire()) else { return error(pb::ErrorCode::InvalidRequest, 0) };
     if pairs.len() > limits.max_batch_length {
         return error(pb::ErrorCode::LimitExceeded, 0);
     }
     let mut values = Vec::with_capacity(pairs.len());
     for (index, &(a, b)) in pairs.iter().enumerate() {
-        match arith::apply(op, a, b) {
+        match arith::apply(op, mode, a, b) {
             Ok(value) => values.push(value),
-            Err(arith::DivisionByZero) => return error(pb::ErrorCode::DivisionByZero, index as u64),
+            Err(failure) => return error(failure_code(failure), index as u64),
         }
     }
     Answer::Batch(pb::BatchResult { values })
 }
 
-/// What the engine must answer to the undamaged encoding (`request_len` bytes) of `model`.
-fn expected(model: &Model, request_len: usize, limits: &Limits) -> Answer {
+/// What the engine must answer to the undamaged encoding (`request_len` bytes) of `model` with
+/// the overflow field `overflow`.
+fn expected(model: &Model, overflow: OverflowField, request_len: usize, limits: &Limits) -> Answer {
     if request_len > limits.max_request_bytes {
         return error(pb::ErrorCode::LimitExceeded, 0);
     }
+    let Some(mode) = arith::Overflow::from_wire(overflow.wire()) else {
+        return error(pb::ErrorCode::InvalidRequest, 0);
+    };
     match model {
         Model::Nothing => error(pb::ErrorCode::InvalidRequest, 0),
-        Model::Binary(kind, a, b) => match arith::apply(kind.op(), a.value(), b.value()) {
+        Model::Binary(kind, a, b) => match arith::apply(kind.op(), mode, a.value(), b.value()) {
             Ok(value) => Answer::Value(value),
-            Err(arith::DivisionByZero) => error(pb::ErrorCode::DivisionByZero, 0),
+            Err(failure) => error(failure_code(failure), 0),
         },
         Model::Rows { operation, rows } => {
             let pairs: Vec<(i64, i64)> = rows.iter().map(|(a, b)| (a.value(), b.value())).collect();
-            batch(*operation, &pairs, limits)
+            batch(*operation, mode, &pairs, limits)
         }
         Model::Columns { a, b, .. } if a.len() != b.len() => error(pb::ErrorCode::InvalidRequest, 0),
         Model::Columns { operation, a, b } => {
             let pairs: Vec<(i64, i64)> = a.iter().zip(b).map(|(a, b)| (a.value(), b.value())).collect();
-            batch(*operation, &pairs, limits)
+            batch(*operation, mode, &pairs, limits)
         }
         Model::Expression(text) => {
             let text = text.render();
             if text.len() > limits.max_expression_bytes {
                 return error(pb::ErrorCode::LimitExceeded, 0);
             }
-            match evaluate(&text, limits.max_expression_depth) {
+            match evaluate(&text, overflow.wire(), limits.max_expression_depth) {
                 Ok(value) => Answer::Value(value),
                 Err((code, at)) => error(code, at as u64),
             }
@@ -335,7 +369,8 @@ fuzz_target!(|input: Input| {
             ..Limits::default()
         },
     };
-    let encoded = pb::CalculatorRequest { operation: input.request.member() }.encode_to_vec();
+    let encoded =
+        pb::CalculatorRequest { operation: input.request.member(), overflow: input.overflow.wire() }.encode_to_vec();
     let request = match &input.mutation {
         None => encoded.clone(),
         Some(mutation) => mutate(&encoded, mutation),
@@ -350,7 +385,8 @@ fuzz_target!(|input: Input| {
 
     // (b) Undamaged: the model's own answer.
     if request == encoded {
-        let want = pb::CalculatorResponse { result: Some(expected(&input.request, request.len(), &limits)) };
+        let want =
+            pb::CalculatorResponse { result: Some(expected(&input.request, input.overflow, request.len(), &limits)) };
         assert_eq!(answer, want, "model {:?} encoded {request:02x?}", input.request);
     }
 

@@ -24,7 +24,7 @@ fn main() {
         }),
         _ => Member::Add(pb::BinaryOp { a: 2, b: 3 }),
     };
-    let request = pb::CalculatorRequest { operation: Some(member) }.encode_to_vec();
+    let request = pb::CalculatorRequest { operation: Some(member), overflow: 0 }.encode_to_vec();
     let mut out = vec![0u64; 4096];
     // SAFETY: u64 has no padding and any byte pattern is a valid u8.
     let out: &mut [u8] = unsafe { std::slice::from_raw_parts_mut(out.as_mut_ptr().cast(), out.len() * 8) };

@@ -380,25 +380,47 @@ impl Request<'_> {
     }
 }
 
+/// A decoded `CalculatorRequest`: its operation and its `overflow` field, as the enum's wire value
+/// (0 when absent; prost keeps unknown values of an open enum, and so does this).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decoded<'a> {
+    pub request: Request<'a>,
+    pub overflow: i32,
+}
+
 /// Decodes a `CalculatorRequest`, accepting exactly what prost accepts.
 #[inline]
-pub fn decode(bytes: &[u8]) -> Result<Request<'_>> {
-    // The hot shape first: one binary operation, `<tag 1..5> <len < 128> <BinaryOp body>`,
-    // nothing else. Anything else takes the general path, which gives the same answer for it.
+pub fn decode(bytes: &[u8]) -> Result<Decoded<'_>> {
+    // The hot shape first: one binary operation, `<tag 1..5> <len < 128> <BinaryOp body>`, and
+    // perhaps the overflow mode after it. Anything else takes the general path, which gives the
+    // same answer for it.
     use calculator_request_key::{ADD, DIVIDE, MULTIPLY, REMAINDER, SUBTRACT};
-    if let [tag @ (ADD | SUBTRACT | MULTIPLY | DIVIDE | REMAINDER), len @ 0..0x80, body @ ..] = bytes
-        && usize::from(*len) == body.len()
+    if let [tag @ (ADD | SUBTRACT | MULTIPLY | DIVIDE | REMAINDER), len @ 0..0x80, rest @ ..] = bytes
+        && let Some((body, overflow)) = with_overflow(rest, usize::from(*len))
         && let Some(op) = Op::from_wire(i32::from(tag >> 3))
         && let Some((a, b)) = canonical_operands(body)
     {
-        return Ok(Request::Binary { op, a, b });
+        return Ok(Decoded { request: Request::Binary { op, a, b }, overflow });
     }
     if bytes.first() == Some(&calculator_request_key::COLUMNS)
-        && let Some((operation, a, b)) = canonical_columns(bytes)
+        && let Some((operation, a, b, overflow)) = canonical_columns(bytes)
     {
-        return Ok(Request::Columns { operation, a: Column::Borrowed(a), b: Column::Borrowed(b) });
+        let request = Request::Columns { operation, a: Column::Borrowed(a), b: Column::Borrowed(b) };
+        return Ok(Decoded { request, overflow });
     }
     decode_general(bytes)
+}
+
+/// Splits `rest`, the bytes after the length of a request's only operation field, into that
+/// field's body (`len` bytes) and the overflow mode after it, which canonical requests carry as
+/// `48 <mode>` (one byte: the modes are below 128) or leave out (0). `None` for anything else.
+#[inline(always)]
+pub(crate) fn with_overflow(rest: &[u8], len: usize) -> Option<(&[u8], i32)> {
+    match rest.split_at_checked(len)? {
+        (body, []) => Some((body, 0)),
+        (body, &[calculator_request_key::OVERFLOW, mode @ 0..0x80]) => Some((body, i32::from(mode))),
+        _ => None,
+    }
 }
 
 /// Reads the one-byte key `key` and the varint after it (a length, or a varint field's value);
@@ -411,10 +433,11 @@ pub(crate) fn after_key(rest: &mut &[u8], key: u8) -> Option<u64> {
 }
 
 /// A column batch as the TypeScript codec frames it, `3a <len> 08 <operation> 12 <len> <a> 1a
-/// <len> <b>` and nothing else (lengths may be padded varints): the operation and the two lists.
-/// `None` for anything else, which the general path then decodes (and answers the same for this).
+/// <len> <b>`, perhaps with `48 <mode>` after it, and nothing else (lengths may be padded
+/// varints): the operation, the two lists and the overflow mode. `None` for anything else, which
+/// the general path then decodes (and answers the same for this).
 #[inline(always)]
-pub fn canonical_columns(bytes: &[u8]) -> Option<(i32, &[u8], &[u8])> {
+pub fn canonical_columns(bytes: &[u8]) -> Option<(i32, &[u8], &[u8], i32)> {
     #[inline(always)]
     fn list<'a>(rest: &mut &'a [u8], key: u8) -> Option<&'a [u8]> {
         let len = usize::try_from(after_key(rest, key)?).ok()?;
@@ -423,13 +446,12 @@ pub fn canonical_columns(bytes: &[u8]) -> Option<(i32, &[u8], &[u8])> {
         (len % 8 == 0).then_some(list)
     }
     let mut rest = bytes;
-    if after_key(&mut rest, calculator_request_key::COLUMNS)? != rest.len() as u64 {
-        return None;
-    }
+    let len = usize::try_from(after_key(&mut rest, calculator_request_key::COLUMNS)?).ok()?;
+    let (mut rest, overflow) = with_overflow(rest, len)?;
     let operation = after_key(&mut rest, column_batch_key::OPERATION)? as i32;
     let a = list(&mut rest, column_batch_key::A)?;
     let b = list(&mut rest, column_batch_key::B)?;
-    rest.is_empty().then_some((operation, a, b))
+    rest.is_empty().then_some((operation, a, b, overflow))
 }
 
 /// The operands of a `BinaryOp` body in its canonical encoding, `[08 <a>] [10 <b>]` and nothing
@@ -448,13 +470,20 @@ pub(crate) fn canonical_operands(mut body: &[u8]) -> Option<(i64, i64)> {
     body.is_empty().then_some((a, b))
 }
 
-fn decode_general(bytes: &[u8]) -> Result<Request<'_>> {
+fn decode_general(bytes: &[u8]) -> Result<Decoded<'_>> {
     let depth = RECURSION_LIMIT;
     let mut request = Request::Empty;
+    let mut overflow = 0;
     let mut rest = bytes;
     while !rest.is_empty() {
         let field_start = rest;
         let (field, wire_type) = key(&mut rest)?;
+        if field == 9 {
+            // An enum: the varint's low 32 bits, as prost reads an `int32` (the last one wins).
+            expect(wire_type, VARINT)?;
+            overflow = varint(&mut rest)? as i32;
+            continue;
+        }
         if !(1..=8).contains(&field) {
             skip(&mut rest, wire_type, field, depth)?;
             continue;
@@ -533,5 +562,5 @@ fn decode_general(bytes: &[u8]) -> Result<Request<'_>> {
             Request::Empty => {} // impossible: a member was just set
         }
     }
-    Ok(request)
+    Ok(Decoded { request, overflow })
 }

@@ -7,12 +7,13 @@
 //! ```text
 //! expr    := term (('+' | '-') term)*          left-associative
 //! term    := unary (('*' | '/' | '%') unary)*  left-associative
-//! unary   := '-'* primary                      each '-' negates: 0 - x, saturated
+//! unary   := '-'* primary                      each '-' negates: 0 - x
 //! primary := digits | '(' expr ')'
 //! ```
 //!
-//! Every step is [`arith::apply`], so an expression computes exactly what the same steps would as
-//! single calls (saturating; `/` truncates; `%` takes the dividend's sign). Literals are decimal
+//! Every step is [`arith::apply`] with the request's overflow mode, so an expression computes
+//! exactly what the same steps would as single calls (`/` truncates; `%` takes the dividend's
+//! sign; `-x` is `0 - x`). Literals are decimal
 //! integers up to `2^63 - 1`; `9223372036854775808` (2^63) is accepted only right after a unary
 //! minus, so `-9223372036854775808` is `i64::MIN`; any other literal out of range is a syntax
 //! error at the literal.
@@ -24,11 +25,14 @@
 //!   units alike): a non-ASCII character is itself the syntax error.
 //! - [`ExprError::TooDeep`]: a `(` that would nest deeper than the limit (index = its offset);
 //!   reported as soon as it is read, like a syntax error. It bounds the recursion.
-//! - [`ExprError::DivisionByZero`]: only when the whole text parses; index = the offset of the
-//!   `/` or `%` whose divisor is zero, the first one evaluated (operands before the operator, left
-//!   before right).
+//! - [`ExprError::DivisionByZero`] and [`ExprError::Overflow`] (with [`Overflow::Error`]): only
+//!   when the whole text parses; index = the offset of the operator of the first step that fails
+//!   in evaluation order (operands before the operator, left before right): the `/` or `%` whose
+//!   divisor is zero, or the operator whose result does not fit. The only unary minus that can
+//!   overflow is the innermost one applied to `MIN` (`-(-9223372036854775808)`): later ones
+//!   negate a value that is no longer `MIN`.
 
-use crate::arith::{self, DivisionByZero, Op};
+use crate::arith::{self, Failure, Op, Overflow};
 
 /// Why an expression has no value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,6 +43,8 @@ pub enum ExprError {
     TooDeep { at: usize },
     /// The `/` or `%` at byte `at` has a zero divisor.
     DivisionByZero { at: usize },
+    /// The step of the operator at byte `at` does not fit in 64 bits (with [`Overflow::Error`]).
+    Overflow { at: usize },
 }
 
 /// What the parser expected, for the error message.
@@ -54,18 +60,19 @@ pub enum Syntax {
     LiteralOutOfRange,
 }
 
-/// Evaluates `text` with parentheses nested at most `max_depth` deep.
-pub fn evaluate(text: &[u8], max_depth: usize) -> Result<i64, ExprError> {
-    let mut parser = Parser { text, at: 0, depth: 0, max_depth, failed: None };
+/// Evaluates `text` with the overflow mode `mode` and parentheses nested at most `max_depth` deep.
+pub fn evaluate(text: &[u8], mode: Overflow, max_depth: usize) -> Result<i64, ExprError> {
+    let mut parser = Parser { text, at: 0, depth: 0, max_depth, mode, failed: None };
     parser.skip_space();
     let value = parser.expr()?;
     if let Some(&found) = parser.peek() {
         return Err(ExprError::Syntax { at: parser.at, what: Syntax::Unexpected { found } });
     }
     match (parser.failed, value) {
-        (Some(at), _) => Err(ExprError::DivisionByZero { at }),
+        (Some((at, Failure::DivisionByZero)), _) => Err(ExprError::DivisionByZero { at }),
+        (Some((at, Failure::Overflow)), _) => Err(ExprError::Overflow { at }),
         (None, Some(value)) => Ok(value),
-        // Values are only undefined after a recorded division by zero.
+        // Values are only undefined after a recorded failure.
         (None, None) => Err(ExprError::DivisionByZero { at: 0 }),
     }
 }
@@ -75,12 +82,13 @@ struct Parser<'a> {
     at: usize,
     depth: usize,
     max_depth: usize,
-    /// Offset of the first division by zero evaluated; from then on values are `None`.
-    failed: Option<usize>,
+    mode: Overflow,
+    /// The first step that failed (the operator's offset, and how); from then on values are `None`.
+    failed: Option<(usize, Failure)>,
 }
 
-/// A value, or `None` once a division by zero made the result undefined (parsing goes on, so
-/// that a later syntax error is still reported first).
+/// A value, or `None` once a failing step made the result undefined (parsing goes on, so that a
+/// later syntax error is still reported first).
 type Value = Option<i64>;
 
 impl Parser<'_> {
@@ -97,10 +105,10 @@ impl Parser<'_> {
     }
 
     fn apply(&mut self, op: Op, a: Value, b: Value, at: usize) -> Value {
-        match arith::apply(op, a?, b?) {
+        match arith::apply(op, self.mode, a?, b?) {
             Ok(value) => Some(value),
-            Err(DivisionByZero) => {
-                self.failed.get_or_insert(at);
+            Err(failure) => {
+                self.failed.get_or_insert((at, failure));
                 None
             }
         }
@@ -137,12 +145,17 @@ impl Parser<'_> {
     }
 
     fn unary(&mut self) -> Result<Value, ExprError> {
+        // The minuses in front of the operand: how many, and the offsets of the last two (the
+        // innermost applied, and the one before it when the literal takes the last).
         let mut negations = 0usize;
+        let mut innermost = [0usize; 2];
         while let Some(b'-') = self.peek() {
             negations += 1;
+            innermost = [innermost[1], self.at];
             self.at += 1;
             self.skip_space();
         }
+        let mut first_minus = innermost[1];
         let mut value = match self.peek() {
             Some(b'0'..=b'9') => {
                 let start = self.at;
@@ -152,6 +165,7 @@ impl Parser<'_> {
                 } else if magnitude == 1 << 63 && negations > 0 {
                     // -9223372036854775808: the innermost minus makes it i64::MIN.
                     negations -= 1;
+                    first_minus = innermost[0];
                     Some(i64::MIN)
                 } else {
                     return Err(ExprError::Syntax { at: start, what: Syntax::LiteralOutOfRange });
@@ -183,8 +197,13 @@ impl Parser<'_> {
             }
         };
         self.skip_space();
-        for _ in 0..negations {
-            value = value.map(|v| v.saturating_neg());
+        // Only the first negation applied can fail (of MIN); in wrap mode, -MIN stays MIN, so
+        // every further one is the same step again: one application settles the parity.
+        if negations > 0 {
+            value = self.apply(Op::Subtract, Some(0), value, first_minus);
+            if negations.is_multiple_of(2) {
+                value = value.map(|v| if v == i64::MIN { v } else { -v });
+            }
         }
         Ok(value)
     }
@@ -205,7 +224,38 @@ mod tests {
     use super::*;
 
     fn eval(text: &str) -> Result<i64, ExprError> {
-        evaluate(text.as_bytes(), 256)
+        evaluate(text.as_bytes(), Overflow::Saturate, 256)
+    }
+
+    fn eval_in(mode: Overflow, text: &str) -> Result<i64, ExprError> {
+        evaluate(text.as_bytes(), mode, 256)
+    }
+
+    #[test]
+    fn overflow_modes_at_the_operator_that_overflows() {
+        use Overflow::{Error, Saturate, Wrap};
+        assert_eq!(eval_in(Saturate, "9223372036854775807 + 1"), Ok(i64::MAX));
+        assert_eq!(eval_in(Wrap, "9223372036854775807 + 1"), Ok(i64::MIN));
+        assert_eq!(eval_in(Error, "9223372036854775807 + 1"), Err(ExprError::Overflow { at: 20 }));
+        assert_eq!(eval_in(Error, "1 + 9223372036854775807 * 2 - 1"), Err(ExprError::Overflow { at: 24 }));
+        // The first failing step in evaluation order wins, division by zero or overflow.
+        assert_eq!(eval_in(Error, "(1 / 0) + 9223372036854775807 * 2"), Err(ExprError::DivisionByZero { at: 3 }));
+        assert_eq!(eval_in(Error, "9223372036854775807 * 2 + 1 / 0"), Err(ExprError::Overflow { at: 20 }));
+        // Unary minus: only -MIN overflows, at the innermost minus applied to it.
+        assert_eq!(eval_in(Error, "-9223372036854775808"), Ok(i64::MIN));
+        assert_eq!(eval_in(Error, "- - -9223372036854775808"), Err(ExprError::Overflow { at: 2 }));
+        assert_eq!(eval_in(Error, "-(-9223372036854775808)"), Err(ExprError::Overflow { at: 0 }));
+        assert_eq!(eval_in(Wrap, "---9223372036854775808"), Ok(i64::MIN));
+        assert_eq!(eval_in(Saturate, "---9223372036854775808"), Ok(-i64::MAX));
+        assert_eq!(eval_in(Error, "----5"), Ok(5));
+        assert_eq!(eval_in(Error, "-----5"), Ok(-5));
+        assert_eq!(eval_in(Error, "-9223372036854775808 / -1"), Err(ExprError::Overflow { at: 21 }));
+        assert_eq!(eval_in(Error, "-9223372036854775808 % -1"), Ok(0));
+        // A syntax error after an overflow is still reported first.
+        assert_eq!(
+            eval_in(Error, "9223372036854775807 + 1 )"),
+            Err(ExprError::Syntax { at: 24, what: Syntax::Unexpected { found: b')' } })
+        );
     }
 
     #[test]
@@ -242,7 +292,7 @@ mod tests {
         assert_eq!(eval("(1 % 0) + 2 / 0"), Err(ExprError::DivisionByZero { at: 3 }));
         // A syntax error after a division by zero is reported first.
         assert_eq!(eval("1 / 0 +"), Err(ExprError::Syntax { at: 7, what: Syntax::ExpectedOperand { found: None } }));
-        assert_eq!(evaluate(b"((1))", 1), Err(ExprError::TooDeep { at: 1 }));
-        assert_eq!(evaluate(b"((1))", 2), Ok(1));
+        assert_eq!(evaluate(b"((1))", Overflow::Saturate, 1), Err(ExprError::TooDeep { at: 1 }));
+        assert_eq!(evaluate(b"((1))", Overflow::Saturate, 2), Ok(1));
     }
 }

@@ -5,7 +5,7 @@
 
 use std::sync::OnceLock;
 
-use crate::arith::{self, Op};
+use crate::arith::{self, Failure, Op, Overflow, specialize};
 
 /// Fewest elements worth a thread of their own for divide and remainder, whose arithmetic bounds
 /// them: a batch runs on `k` threads only if each gets at least this many. Below it, waking a pool
@@ -84,36 +84,91 @@ fn zip_map(a: &[u8], b: &[u8], out: &mut [u8], f: impl Fn(i64, i64) -> i64) {
     }
 }
 
-/// Position of the first zero in a column, if any, searched on up to `max_threads` threads.
-pub fn first_zero(column: &[u8], max_threads: usize) -> Option<usize> {
-    split_first_zero(column, pieces(column.len() / 8, max_threads, MIN_ELEMENTS_PER_THREAD_MEMORY_BOUND))
+/// The first element of a column batch that fails, and how: a zero divisor (divide and
+/// remainder), or with [`Overflow::Error`] a result that does not fit. Searched on up to
+/// `max_threads` threads; nothing is written, so a failing batch leaves its output untouched.
+pub fn first_failure(op: Op, mode: Overflow, a: &[u8], b: &[u8], max_threads: usize) -> Option<(usize, Failure)> {
+    let pieces = pieces(b.len() / 8, max_threads, MIN_ELEMENTS_PER_THREAD_MEMORY_BOUND);
+    if mode != Overflow::Error {
+        let zero = op.can_fail().then(|| split_first(b.len(), pieces, |range| first_zero(&b[range])))?;
+        return zero.map(|index| (index, Failure::DivisionByZero));
+    }
+    let index = split_first(b.len(), pieces, |range| first_error(op, &a[range.clone()], &b[range]))?;
+    let at = index * 8..index * 8 + 8;
+    arith::apply(op, mode, load(&a[at.clone()]), load(&b[at])).err().map(|failure| (index, failure))
 }
 
-fn split_first_zero(column: &[u8], pieces: usize) -> Option<usize> {
-    let scan = |bytes: &[u8]| bytes.chunks_exact(8).position(|x| load(x) == 0);
+/// The first element for which `scan` (given a byte range of the columns, returning an element
+/// index within it) finds one, over `pieces` pieces of `len` bytes: each piece on its own thread,
+/// the lowest index wins.
+fn split_first(
+    len: usize,
+    pieces: usize,
+    scan: impl Fn(core::ops::Range<usize>) -> Option<usize> + Sync,
+) -> Option<usize> {
     if pieces == 1 {
-        return scan(column);
+        return scan(0..len);
     }
-    // Each piece records its first zero (as an element index); the lowest wins.
     let mut found = vec![None; pieces];
-    let items = found.iter_mut().enumerate().map(|(i, slot)| (piece(column.len(), i, pieces), slot)).collect();
+    let items = found.iter_mut().enumerate().map(|(i, slot)| (piece(len, i, pieces), slot)).collect();
     on_pieces(items, |(range, slot): (core::ops::Range<usize>, &mut Option<usize>)| {
-        *slot = scan(&column[range.clone()]).map(|at| range.start / 8 + at);
+        *slot = scan(range.clone()).map(|at| range.start / 8 + at);
     });
     found.into_iter().flatten().next()
 }
 
-/// `out[i] = a[i] op b[i]` over columns of equal length (in bytes, a multiple of 8), on up to
-/// `max_threads` threads. For divide and remainder the caller has checked with [`first_zero`]
-/// that `b` has no zero.
-pub fn columns(op: Op, a: &[u8], b: &[u8], out: &mut [u8], max_threads: usize) {
-    let min_per_thread = if op.can_fail() { MIN_ELEMENTS_PER_THREAD } else { MIN_ELEMENTS_PER_THREAD_MEMORY_BOUND };
-    split_columns(op, a, b, out, pieces(out.len() / 8, max_threads, min_per_thread));
+fn first_zero(column: &[u8]) -> Option<usize> {
+    column.chunks_exact(8).position(|x| load(x) == 0)
 }
 
-fn split_columns(op: Op, a: &[u8], b: &[u8], out: &mut [u8], pieces: usize) {
+/// The first element that fails in [`Overflow::Error`] mode, on this thread (with AVX2 where the
+/// CPU has it, as [`columns_one_thread`]).
+fn first_error(op: Op, a: &[u8], b: &[u8]) -> Option<usize> {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, the only requirement of `first_error_avx2`.
+        return unsafe { first_error_avx2(op, a, b) };
+    }
+    first_error_portable(op, a, b)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn first_error_avx2(op: Op, a: &[u8], b: &[u8]) -> Option<usize> {
+    first_error_portable(op, a, b)
+}
+
+#[inline(always)]
+fn first_error_portable(op: Op, a: &[u8], b: &[u8]) -> Option<usize> {
+    specialize!(op, Overflow::Error, |OP, MODE| first_where(a, b, |x, y| arith::apply(OP, MODE, x, y).is_err()))
+}
+
+/// The first element for which `fails` holds. Blocks of elements are tested without a branch
+/// per element (a loop that can be vectorized), and only a block with a failure is searched.
+#[inline(always)]
+fn first_where(a: &[u8], b: &[u8], fails: impl Fn(i64, i64) -> bool) -> Option<usize> {
+    const BLOCK: usize = 64 * 8;
+    for (i, (x, y)) in a.chunks(BLOCK).zip(b.chunks(BLOCK)).enumerate() {
+        let any = x.chunks_exact(8).zip(y.chunks_exact(8)).fold(false, |any, (x, y)| any | fails(load(x), load(y)));
+        if any {
+            let at = x.chunks_exact(8).zip(y.chunks_exact(8)).position(|(x, y)| fails(load(x), load(y)));
+            return at.map(|at| i * (BLOCK / 8) + at);
+        }
+    }
+    None
+}
+
+/// `out[i] = a[i] op b[i]` with the overflow mode `mode` over columns of equal length (in bytes,
+/// a multiple of 8), on up to `max_threads` threads. The caller has checked with
+/// [`first_failure`] that no element fails.
+pub fn columns(op: Op, mode: Overflow, a: &[u8], b: &[u8], out: &mut [u8], max_threads: usize) {
+    let min_per_thread = if op.can_fail() { MIN_ELEMENTS_PER_THREAD } else { MIN_ELEMENTS_PER_THREAD_MEMORY_BOUND };
+    split_columns(op, mode, a, b, out, pieces(out.len() / 8, max_threads, min_per_thread));
+}
+
+fn split_columns(op: Op, mode: Overflow, a: &[u8], b: &[u8], out: &mut [u8], pieces: usize) {
     if pieces == 1 {
-        return columns_one_thread(op, a, b, out);
+        return columns_one_thread(op, mode, a, b, out);
     }
     let len = out.len();
     let mut items = Vec::with_capacity(pieces);
@@ -125,37 +180,33 @@ fn split_columns(op: Op, a: &[u8], b: &[u8], out: &mut [u8], pieces: usize) {
         rest = tail;
     }
     on_pieces(items, |(range, out): (core::ops::Range<usize>, &mut [u8])| {
-        columns_one_thread(op, &a[range.clone()], &b[range], out);
+        columns_one_thread(op, mode, &a[range.clone()], &b[range], out);
     });
 }
 
 /// The kernel on the calling thread. On x86-64 CPUs with AVX2 (checked once at run time, then a
 /// cached flag) the same loops run compiled for AVX2, whose 64-bit compares let LLVM vectorize
 /// the saturating add and subtract.
-fn columns_one_thread(op: Op, a: &[u8], b: &[u8], out: &mut [u8]) {
+fn columns_one_thread(op: Op, mode: Overflow, a: &[u8], b: &[u8], out: &mut [u8]) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2, the only requirement of `columns_avx2`.
-        return unsafe { columns_avx2(op, a, b, out) };
+        return unsafe { columns_avx2(op, mode, a, b, out) };
     }
-    columns_portable(op, a, b, out);
+    columns_portable(op, mode, a, b, out);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-unsafe fn columns_avx2(op: Op, a: &[u8], b: &[u8], out: &mut [u8]) {
-    columns_portable(op, a, b, out);
+unsafe fn columns_avx2(op: Op, mode: Overflow, a: &[u8], b: &[u8], out: &mut [u8]) {
+    columns_portable(op, mode, a, b, out);
 }
 
+/// One loop per operation and mode. An element that would fail has been ruled out by
+/// [`first_failure`]; `unwrap_or(0)` only keeps the loop free of a panic path.
 #[inline(always)]
-fn columns_portable(op: Op, a: &[u8], b: &[u8], out: &mut [u8]) {
-    match op {
-        Op::Add => zip_map(a, b, out, i64::saturating_add),
-        Op::Subtract => zip_map(a, b, out, i64::saturating_sub),
-        Op::Multiply => zip_map(a, b, out, i64::saturating_mul),
-        Op::Divide => zip_map(a, b, out, |x, y| arith::divide(x, y).unwrap_or(0)),
-        Op::Remainder => zip_map(a, b, out, |x, y| arith::remainder(x, y).unwrap_or(0)),
-    }
+fn columns_portable(op: Op, mode: Overflow, a: &[u8], b: &[u8], out: &mut [u8]) {
+    specialize!(op, mode, |OP, MODE| zip_map(a, b, out, |x, y| arith::apply(OP, MODE, x, y).unwrap_or(0)));
 }
 
 /// Copies `src` into `dst` (of the same length): how a binding moves its caller's columns into a
@@ -217,13 +268,18 @@ mod tests {
         }
         let (a, b) = (bytes(&a), bytes(&b));
         for op in Op::ALL {
-            let mut dispatched = vec![0; a.len()];
-            let mut portable = vec![0; a.len()];
-            columns_one_thread(op, &a, &b, &mut dispatched);
-            columns_portable(op, &a, &b, &mut portable);
-            assert_eq!(dispatched, portable, "{op:?}");
-            for ((x, y), r) in a.chunks_exact(8).zip(b.chunks_exact(8)).zip(dispatched.chunks_exact(8)) {
-                assert_eq!(Ok(load(r)), arith::apply(op, load(x), load(y)), "{op:?}");
+            // Error mode computes only batches without a failing element: its values are checked
+            // where they fit (and agree with wrap there).
+            for mode in Overflow::ALL {
+                let mut dispatched = vec![0; a.len()];
+                let mut portable = vec![0; a.len()];
+                columns_one_thread(op, mode, &a, &b, &mut dispatched);
+                columns_portable(op, mode, &a, &b, &mut portable);
+                assert_eq!(dispatched, portable, "{op:?} {mode:?}");
+                for ((x, y), r) in a.chunks_exact(8).zip(b.chunks_exact(8)).zip(dispatched.chunks_exact(8)) {
+                    let expected = arith::apply(op, mode, load(x), load(y));
+                    assert_eq!(load(r), expected.unwrap_or(0), "{op:?} {mode:?}");
+                }
             }
         }
     }
@@ -262,14 +318,17 @@ mod tests {
         let b: Vec<i64> = (0..n as i64).map(|i| (i % 97) - 48 + i64::from(i % 97 == 48)).collect();
         let (a, mut b) = (bytes(&a), bytes(&b));
         for op in Op::ALL {
-            let mut one = vec![0; a.len()];
-            columns_one_thread(op, &a, &b, &mut one);
-            for pieces in 2..=6 {
-                let mut split = vec![0; a.len()];
-                split_columns(op, &a, &b, &mut split, pieces);
-                assert!(split == one, "{op:?} in {pieces} pieces");
+            for mode in Overflow::ALL {
+                let mut one = vec![0; a.len()];
+                columns_one_thread(op, mode, &a, &b, &mut one);
+                for pieces in 2..=6 {
+                    let mut split = vec![0; a.len()];
+                    split_columns(op, mode, &a, &b, &mut split, pieces);
+                    assert!(split == one, "{op:?} {mode:?} in {pieces} pieces");
+                }
             }
         }
+        let split_first_zero = |b: &[u8], pieces| split_first(b.len(), pieces, |range| first_zero(&b[range]));
         assert_eq!(split_first_zero(&b, 4), None);
         // A zero in the first, a middle and the last piece, then several: the first is found
         // whichever thread sees it.
@@ -278,6 +337,57 @@ mod tests {
             for pieces in 1..=6 {
                 let first = b.chunks_exact(8).position(|x| load(x) == 0);
                 assert_eq!(split_first_zero(&b, pieces), first, "zero at {at}, {pieces} pieces");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod failure_tests {
+    use super::*;
+
+    fn bytes(values: &[i64]) -> Vec<u8> {
+        values.iter().flat_map(|v| v.to_le_bytes()).collect()
+    }
+
+    /// The first failing element by the scalar rule, element by element.
+    fn scalar_first(op: Op, mode: Overflow, a: &[i64], b: &[i64]) -> Option<(usize, Failure)> {
+        a.iter().zip(b).enumerate().find_map(|(i, (&x, &y))| arith::apply(op, mode, x, y).err().map(|f| (i, f)))
+    }
+
+    #[test]
+    fn first_failure_finds_the_first_failing_element_in_every_block_and_piece() {
+        // 3,000 elements (several blocks, a ragged end) of harmless values, then one or two
+        // failing elements planted at block edges and inside blocks.
+        let n = 3000;
+        let base_a: Vec<i64> = (0..n as i64).map(|i| (i % 1000) - 500).collect();
+        let base_b: Vec<i64> = (0..n as i64).map(|i| (i % 7) + 1).collect();
+        let plants: [(i64, i64); 6] =
+            [(i64::MAX, 1), (i64::MIN, -1), (0, 0), (i64::MIN, i64::MAX), (i64::MAX, i64::MAX), (i64::MIN, 2)];
+        for op in Op::ALL {
+            for mode in Overflow::ALL {
+                for at in [0, 63, 64, 511, 512, 1500, 2999] {
+                    for &(x, y) in &plants {
+                        let (mut a, mut b) = (base_a.clone(), base_b.clone());
+                        (a[at], b[at]) = (x, y);
+                        // A second failing element later must not win.
+                        (a[n - 1], b[n - 1]) = (i64::MIN, 0);
+                        let expected = scalar_first(op, mode, &a, &b);
+                        let (a, b) = (bytes(&a), bytes(&b));
+                        for threads in [1, 4] {
+                            let got = first_failure(op, mode, &a, &b, threads);
+                            assert_eq!(got, expected, "{op:?} {mode:?} ({x}, {y}) at {at}");
+                        }
+                        for pieces in 2..=5 {
+                            let index = split_first(b.len(), pieces, |range| match mode {
+                                Overflow::Error => first_error(op, &a[range.clone()], &b[range]),
+                                _ if op.can_fail() => first_zero(&b[range]),
+                                _ => None,
+                            });
+                            assert_eq!(index, expected.map(|(i, _)| i), "{op:?} {mode:?} in {pieces} pieces");
+                        }
+                    }
+                }
             }
         }
     }

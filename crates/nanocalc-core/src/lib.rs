@@ -21,12 +21,12 @@ pub mod pb {
     include!(concat!(env!("OUT_DIR"), "/nanocalc.v1.rs"));
 }
 
-pub use arith::{DivisionByZero, Op};
+pub use arith::{Failure, Op, Overflow};
 pub use kernels::{MIN_ELEMENTS_PER_THREAD, MIN_ELEMENTS_PER_THREAD_MEMORY_BOUND};
 pub use pb::ErrorCode;
 
 use core::fmt::Write as _;
-use decode::{Column, Request, Rows};
+use decode::{Column, Decoded, Request, Rows};
 use encode::{SMALL_RESPONSE_MAX, batch_header, batch_header_len};
 
 /// Bounds on what one request may ask, checked before any work or allocation that depends on it.
@@ -100,17 +100,34 @@ pub fn process_into(request: &[u8], out: &mut [u8], limits: &Limits) -> Outcome 
     {
         return outcome;
     }
-    match decode::decode(request) {
-        Err(reason) => error(out, ErrorCode::InvalidRequest, reason.message(), 0),
-        Ok(Request::Empty) => error(out, ErrorCode::InvalidRequest, "no operation set in the request", 0),
-        Ok(Request::Binary { op, a, b }) => match arith::apply(op, a, b) {
+    let Decoded { request, overflow } = match decode::decode(request) {
+        Ok(decoded) => decoded,
+        Err(reason) => return error(out, ErrorCode::InvalidRequest, reason.message(), 0),
+    };
+    let mode = match overflow_mode(overflow, out) {
+        Ok(mode) => mode,
+        Err(outcome) => return outcome,
+    };
+    match request {
+        Request::Empty => error(out, ErrorCode::InvalidRequest, "no operation set in the request", 0),
+        Request::Binary { op, a, b } => match arith::apply(op, mode, a, b) {
             Ok(value) => Outcome::Written { start: 0, len: encode::value(out, value) },
-            Err(DivisionByZero) => error(out, ErrorCode::DivisionByZero, "division by zero", 0),
+            Err(Failure::DivisionByZero) => error(out, ErrorCode::DivisionByZero, "division by zero", 0),
+            Err(Failure::Overflow) => error(out, ErrorCode::Overflow, "integer overflow", 0),
         },
-        Ok(Request::Rows(rows)) => row_batch(&rows, out, limits),
-        Ok(Request::Columns { operation, a, b }) => column_batch(operation, &a, &b, out, limits),
-        Ok(Request::Expression(text)) => expression(text, out, limits),
+        Request::Rows(rows) => row_batch(&rows, mode, out, limits),
+        Request::Columns { operation, a, b } => column_batch(operation, mode, &a, &b, out, limits),
+        Request::Expression(text) => expression(text, mode, out, limits),
     }
+}
+
+/// The overflow mode of a request's wire value, or the error answering an unknown one.
+fn overflow_mode(overflow: i32, out: &mut [u8]) -> Result<Overflow, Outcome> {
+    Overflow::from_wire(overflow).ok_or_else(|| {
+        let mut text = StackText::new();
+        let _ = write!(text, "unknown overflow mode {overflow}");
+        error(out, ErrorCode::InvalidRequest, text.as_str(), 0)
+    })
 }
 
 /// With the `test-panic` feature (tests only), this request panics inside [`process_into`]: field
@@ -148,12 +165,11 @@ pub fn process(request: &[u8], limits: &Limits) -> Vec<u8> {
 
 /// Answers a column batch whose lists are borrowed where the caller keeps them rather than read
 /// from the request's bytes, and whose values go into `values` (as long as `a`) rather than into
-/// a response: the engine half of [`shared_buffer::run_columns`]. `request_len` is the length of
-/// the whole request, lists included. `None` when the values are written; otherwise the error
-/// response written into `out`, the same one [`process_into`] gives to the whole request.
+/// a response: the engine half of [`shared_buffer::run_columns`]. `None` when the values are
+/// written; otherwise the error response written into `out`, the same one [`process_into`] gives
+/// to the whole request.
 pub(crate) fn columns_in_place(
-    request_len: usize,
-    operation: i32,
+    head: ColumnHead,
     a: &[u8],
     b: &[u8],
     values: &mut [u8],
@@ -163,15 +179,27 @@ pub(crate) fn columns_in_place(
     if out.len() < SMALL_RESPONSE_MAX {
         return Some(Outcome::NeedCapacity(SMALL_RESPONSE_MAX));
     }
-    if request_len > limits.max_request_bytes {
-        return Some(request_too_long(out, request_len, limits));
+    if head.request_len > limits.max_request_bytes {
+        return Some(request_too_long(out, head.request_len, limits));
     }
-    let op = match column_checks(operation, a, b, out, limits) {
-        Ok(op) => op,
+    let checked =
+        overflow_mode(head.overflow, out).and_then(|mode| column_checks(head.operation, mode, a, b, out, limits));
+    let (op, mode) = match checked {
+        Ok(checked) => checked,
         Err(outcome) => return Some(outcome),
     };
-    kernels::columns(op, a, b, values, limits.max_threads);
+    kernels::columns(op, mode, a, b, values, limits.max_threads);
     None
+}
+
+/// What [`columns_in_place`] reads of a column batch framed in the shared buffer besides its lists.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ColumnHead {
+    /// The length of the whole request, lists included.
+    pub request_len: usize,
+    /// The `operation` and `overflow` fields, as wire values.
+    pub operation: i32,
+    pub overflow: i32,
 }
 
 fn request_too_long(out: &mut [u8], len: usize, limits: &Limits) -> Outcome {
@@ -184,10 +212,20 @@ fn error(out: &mut [u8], code: ErrorCode, message: &str, index: u64) -> Outcome 
     Outcome::Written { start: 0, len: encode::error(out, code, message, index) }
 }
 
-fn division_by_zero_at(out: &mut [u8], index: usize) -> Outcome {
+/// The error of a batch whose element `index` fails.
+fn failure_at(out: &mut [u8], failure: Failure, index: usize) -> Outcome {
     let mut text = StackText::new();
-    let _ = write!(text, "division by zero at index {index}");
-    error(out, ErrorCode::DivisionByZero, text.as_str(), index as u64)
+    let code = match failure {
+        Failure::DivisionByZero => {
+            let _ = write!(text, "division by zero at index {index}");
+            ErrorCode::DivisionByZero
+        }
+        Failure::Overflow => {
+            let _ = write!(text, "integer overflow at index {index}");
+            ErrorCode::Overflow
+        }
+    };
+    error(out, code, text.as_str(), index as u64)
 }
 
 /// Checks what every batch form shares: a known operation and a length within the limit.
@@ -219,7 +257,7 @@ fn batch_frame(out: &mut [u8], count: usize) -> Result<(usize, usize), Outcome> 
 }
 
 #[inline(never)]
-fn row_batch(rows: &Rows<'_>, out: &mut [u8], limits: &Limits) -> Outcome {
+fn row_batch(rows: &Rows<'_>, mode: Overflow, out: &mut [u8], limits: &Limits) -> Outcome {
     let op = match batch_checks(rows.operation, rows.count, out, limits) {
         Ok(op) => op,
         Err(outcome) => return outcome,
@@ -231,9 +269,9 @@ fn row_batch(rows: &Rows<'_>, out: &mut [u8], limits: &Limits) -> Outcome {
     let values = &mut out[values_at..values_at + rows.count * 8];
     let mut done = 0;
     for ((a, b), slot) in rows.iter().zip(values.chunks_exact_mut(8)) {
-        match arith::apply(op, a, b) {
+        match arith::apply(op, mode, a, b) {
             Ok(value) => slot.copy_from_slice(&value.to_le_bytes()),
-            Err(DivisionByZero) => return division_by_zero_at(out, done),
+            Err(failure) => return failure_at(out, failure, done),
         }
         done += 1;
     }
@@ -244,9 +282,16 @@ fn row_batch(rows: &Rows<'_>, out: &mut [u8], limits: &Limits) -> Outcome {
 }
 
 #[inline(never)]
-fn column_batch(operation: i32, a: &Column<'_>, b: &Column<'_>, out: &mut [u8], limits: &Limits) -> Outcome {
-    let op = match column_checks(operation, a.bytes(), b.bytes(), out, limits) {
-        Ok(op) => op,
+fn column_batch(
+    operation: i32,
+    mode: Overflow,
+    a: &Column<'_>,
+    b: &Column<'_>,
+    out: &mut [u8],
+    limits: &Limits,
+) -> Outcome {
+    let op = match column_checks(operation, mode, a.bytes(), b.bytes(), out, limits) {
+        Ok((op, _)) => op,
         Err(outcome) => return outcome,
     };
     let count = a.len();
@@ -254,29 +299,35 @@ fn column_batch(operation: i32, a: &Column<'_>, b: &Column<'_>, out: &mut [u8], 
         Ok(frame) => frame,
         Err(outcome) => return outcome,
     };
-    kernels::columns(op, a.bytes(), b.bytes(), &mut out[values_at..values_at + count * 8], limits.max_threads);
+    kernels::columns(op, mode, a.bytes(), b.bytes(), &mut out[values_at..values_at + count * 8], limits.max_threads);
     Outcome::Written { start, len: values_at + count * 8 - start }
 }
 
-/// What a column batch must pass before any value is computed: lists of equal length, a known
-/// operation, the length limit, and no zero divisor. A failure is answered into `out`.
-fn column_checks(operation: i32, a: &[u8], b: &[u8], out: &mut [u8], limits: &Limits) -> Result<Op, Outcome> {
+/// What a column batch must pass before any value is computed (so that a failing batch writes no
+/// value): lists of equal length, a known operation, the length limit, and no element that fails
+/// (a zero divisor, or an overflow with [`Overflow::Error`]). A failure is answered into `out`.
+fn column_checks(
+    operation: i32,
+    mode: Overflow,
+    a: &[u8],
+    b: &[u8],
+    out: &mut [u8],
+    limits: &Limits,
+) -> Result<(Op, Overflow), Outcome> {
     if a.len() != b.len() {
         let mut text = StackText::new();
         let _ = write!(text, "column lengths differ: a has {} values, b has {}", a.len() / 8, b.len() / 8);
         return Err(error(out, ErrorCode::InvalidRequest, text.as_str(), 0));
     }
     let op = batch_checks(operation, a.len() / 8, out, limits)?;
-    if op.can_fail()
-        && let Some(index) = kernels::first_zero(b, limits.max_threads)
-    {
-        return Err(division_by_zero_at(out, index));
+    if let Some((index, failure)) = kernels::first_failure(op, mode, a, b, limits.max_threads) {
+        return Err(failure_at(out, failure, index));
     }
-    Ok(op)
+    Ok((op, mode))
 }
 
 #[inline(never)]
-fn expression(text: &[u8], out: &mut [u8], limits: &Limits) -> Outcome {
+fn expression(text: &[u8], mode: Overflow, out: &mut [u8], limits: &Limits) -> Outcome {
     use expr::{ExprError, Syntax};
     if text.len() > limits.max_expression_bytes {
         let mut message = StackText::new();
@@ -288,7 +339,7 @@ fn expression(text: &[u8], out: &mut [u8], limits: &Limits) -> Outcome {
         );
         return error(out, ErrorCode::LimitExceeded, message.as_str(), 0);
     }
-    let failure = match expr::evaluate(text, limits.max_expression_depth) {
+    let failure = match expr::evaluate(text, mode, limits.max_expression_depth) {
         Ok(value) => return Outcome::Written { start: 0, len: encode::value(out, value) },
         Err(failure) => failure,
     };
@@ -297,6 +348,10 @@ fn expression(text: &[u8], out: &mut [u8], limits: &Limits) -> Outcome {
         ExprError::DivisionByZero { at } => {
             let _ = write!(message, "division by zero at {at}");
             (ErrorCode::DivisionByZero, at)
+        }
+        ExprError::Overflow { at } => {
+            let _ = write!(message, "integer overflow at {at}");
+            (ErrorCode::Overflow, at)
         }
         ExprError::TooDeep { at } => {
             let limit = limits.max_expression_depth;

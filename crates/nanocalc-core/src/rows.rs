@@ -1,6 +1,6 @@
 //! Row batches (`BatchOperation { operation, repeated BinaryOp operations }`) in their canonical
-//! encoding, `32 <len> 08 <op> (12 <len> 08 <a> 10 <b>)*` as the whole request, decoded and
-//! computed in a single pass.
+//! encoding, `32 <len> 08 <op> (12 <len> 08 <a> 10 <b>)*` as the whole request (perhaps with the
+//! overflow mode, `48 <mode>`, after it), decoded and computed in a single pass.
 //!
 //! Each row is read from a fixed window of the request with unaligned eight-byte loads and no
 //! loop ([`row`]), computed at once and its value stored; the response header is written last, in
@@ -9,7 +9,7 @@
 //! the general two-pass path answers instead, exactly as it always did. So this path only has to
 //! be right about what it accepts: exactly what prost accepts, with the same values.
 
-use crate::arith::{self, Op};
+use crate::arith::{self, Op, Overflow, specialize};
 use crate::decode;
 use crate::encode::{batch_header, batch_header_len};
 use crate::wire::{batch_operation_key, binary_op_key, calculator_request_key};
@@ -24,11 +24,10 @@ const WINDOW: usize = 24;
 #[inline(never)]
 pub(crate) fn canonical_row_batch(request: &[u8], out: &mut [u8], limits: &Limits) -> Option<Outcome> {
     let mut rest = request.strip_prefix(&[calculator_request_key::BATCH])?;
-    let len = decode::varint(&mut rest).ok()?;
-    let mut rows = rest.strip_prefix(&[batch_operation_key::OPERATION])?;
-    if len != rest.len() as u64 {
-        return None;
-    }
+    let len = usize::try_from(decode::varint(&mut rest).ok()?).ok()?;
+    let (batch, overflow) = decode::with_overflow(rest, len)?;
+    let mode = Overflow::from_wire(overflow)?;
+    let mut rows = batch.strip_prefix(&[batch_operation_key::OPERATION])?;
     let op = Op::from_wire(i32::try_from(decode::varint(&mut rows).ok()?).ok()?)?;
     // Values go after room for the largest header (every row takes at least two bytes), 8-byte
     // aligned; the real header is written in front of them at the end.
@@ -36,40 +35,35 @@ pub(crate) fn canonical_row_batch(request: &[u8], out: &mut [u8], limits: &Limit
     let values_at = header_max + ((8 - ((out.as_ptr() as usize + header_max) & 7)) & 7);
     let room = out.len().checked_sub(values_at)? / 8;
     let limit = room.min(limits.max_batch_length);
-    let count = compute(op, rows, &mut out[values_at..values_at + limit * 8])?;
+    let count = compute(op, mode, rows, &mut out[values_at..values_at + limit * 8])?;
     let start = values_at - batch_header_len(count);
     batch_header(&mut out[start..], count);
     Some(Outcome::Written { start, len: values_at + count * 8 - start })
 }
 
 /// Computes every row of `rows` into `values` (8 bytes each), returning how many there were.
-fn compute(op: Op, rows: &[u8], values: &mut [u8]) -> Option<usize> {
+fn compute(op: Op, mode: Overflow, rows: &[u8], values: &mut [u8]) -> Option<usize> {
     #[cfg(target_arch = "x86_64")]
     if fast_pext() {
         // SAFETY: the CPU has BMI1 and BMI2, all that `compute_bmi2` requires.
-        return unsafe { compute_bmi2(op, rows, values) };
+        return unsafe { compute_bmi2(op, mode, rows, values) };
     }
-    compute_with::<false>(op, rows, values)
+    compute_with::<false>(op, mode, rows, values)
 }
 
 /// [`compute`] compiled for BMI1 and BMI2, whose `pext` packs a varint's 7-bit groups in one
 /// instruction.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "bmi1,bmi2")]
-unsafe fn compute_bmi2(op: Op, rows: &[u8], values: &mut [u8]) -> Option<usize> {
-    compute_with::<true>(op, rows, values)
+unsafe fn compute_bmi2(op: Op, mode: Overflow, rows: &[u8], values: &mut [u8]) -> Option<usize> {
+    compute_with::<true>(op, mode, rows, values)
 }
 
-/// One loop per operation, so that the operation is not chosen again for every row.
+/// One loop per operation and mode, so that neither is chosen again for every row. A failing row
+/// gives up (`None`): the general path answers with its index.
 #[inline(always)]
-fn compute_with<const PEXT: bool>(op: Op, rows: &[u8], values: &mut [u8]) -> Option<usize> {
-    match op {
-        Op::Add => each_row::<PEXT>(rows, values, |a, b| arith::apply(Op::Add, a, b).ok()),
-        Op::Subtract => each_row::<PEXT>(rows, values, |a, b| arith::apply(Op::Subtract, a, b).ok()),
-        Op::Multiply => each_row::<PEXT>(rows, values, |a, b| arith::apply(Op::Multiply, a, b).ok()),
-        Op::Divide => each_row::<PEXT>(rows, values, |a, b| arith::apply(Op::Divide, a, b).ok()),
-        Op::Remainder => each_row::<PEXT>(rows, values, |a, b| arith::apply(Op::Remainder, a, b).ok()),
-    }
+fn compute_with<const PEXT: bool>(op: Op, mode: Overflow, rows: &[u8], values: &mut [u8]) -> Option<usize> {
+    specialize!(op, mode, |OP, MODE| each_row::<PEXT>(rows, values, |a, b| arith::apply(OP, MODE, a, b).ok()))
 }
 
 #[inline(always)]
@@ -268,11 +262,11 @@ mod tests {
     /// What prost and the 128-bit model say: the values, or `None` when prost rejects the request
     /// or an element fails (where the fast path must give way).
     fn expected(request: &[u8]) -> Option<Vec<i64>> {
-        let Some(Member::Batch(batch)) = pb::CalculatorRequest::decode(request).ok()?.operation else {
-            return None;
-        };
+        let decoded = pb::CalculatorRequest::decode(request).ok()?;
+        let Some(Member::Batch(batch)) = decoded.operation else { return None };
         let op = Op::from_wire(batch.operation)? as i32;
-        batch.operations.iter().map(|row| model(op, row.a, row.b)).collect()
+        Overflow::from_wire(decoded.overflow)?;
+        batch.operations.iter().map(|row| model(op, decoded.overflow, row.a, row.b).ok()).collect()
     }
 
     /// The fast path through `canonical_row_batch`, into an 8-byte aligned buffer: the values if it
@@ -293,7 +287,7 @@ mod tests {
 
     /// The rows of a well-framed `request` (after `32 <len> 08 <op>`) through each compiled
     /// variant of the row loop that this CPU runs: they must agree. Their values if they answered.
-    fn variants(request: &[u8], op: Op) -> Option<Vec<i64>> {
+    fn variants(request: &[u8], op: Op, mode: Overflow) -> Option<Vec<i64>> {
         let mut rows = &request[1..];
         decode::varint(&mut rows).expect("a batch length");
         let rows = &rows[2..];
@@ -302,11 +296,11 @@ mod tests {
             let count = compute(&mut values)?;
             Some(values[..count * 8].chunks_exact(8).map(|v| i64::from_le_bytes(v.try_into().unwrap())).collect())
         };
-        let portable: Option<Vec<i64>> = run(&|values| compute_with::<false>(op, rows, values));
+        let portable: Option<Vec<i64>> = run(&|values| compute_with::<false>(op, mode, rows, values));
         #[cfg(target_arch = "x86_64")]
         if fast_pext() {
             // SAFETY: the CPU has BMI1 and BMI2.
-            let bmi2 = run(&|values| unsafe { compute_bmi2(op, rows, values) });
+            let bmi2 = run(&|values| unsafe { compute_bmi2(op, mode, rows, values) });
             assert_eq!(bmi2, portable, "pext and portable disagree on {request:02x?}");
         }
         portable
@@ -324,7 +318,7 @@ mod tests {
             && usize::from(len) + 2 == request.len()
             && let Some(op) = Op::from_wire(i32::from(op))
         {
-            assert_eq!(variants(request, op), got, "request {request:02x?}");
+            assert_eq!(variants(request, op, Overflow::Saturate), got, "request {request:02x?}");
         }
         let response = pb::CalculatorResponse::decode(&crate::process(request, &Limits::default())[..])
             .expect("the response decodes")
@@ -471,6 +465,24 @@ mod tests {
         assert_eq!(canonical_row_batch(&request, &mut out, &Limits::default()), None);
         for op in [0, 6, 0x80] {
             assert!(!check(&batch(op, &rows)), "operation {op}");
+        }
+    }
+
+    #[test]
+    fn the_overflow_mode_after_the_batch_is_read_and_anything_else_there_gives_way() {
+        let rows = [filler(12), row(&varint(i64::MAX as u64, 9), &[0x01]), filler(12)].concat();
+        let with = |mode: &[u8]| [batch(1, &rows), mode.to_vec()].concat();
+        // 0 and 1 saturate, 2 wraps: answered here; 3 (error) fails at the element: given way.
+        for (mode, answered) in [(0, true), (1, true), (2, true), (3, false)] {
+            let request = with(&[0x48, mode]);
+            assert_eq!(check(&request), answered, "mode {mode}");
+            let values = fast(&request, &Limits::default());
+            let middle = values.as_ref().map(|values| values[1]);
+            assert_eq!(middle, answered.then_some(if mode == 2 { i64::MIN } else { i64::MAX }), "mode {mode}");
+        }
+        // An unknown mode, a two-byte varint, a mode field twice, a wrong wire type, a truncation.
+        for tail in [&[0x48, 0x04][..], &[0x48, 0x82, 0x00], &[0x48, 0x01, 0x48, 0x02], &[0x49, 0x01], &[0x48]] {
+            assert!(!check(&with(tail)), "{tail:02x?}");
         }
     }
 

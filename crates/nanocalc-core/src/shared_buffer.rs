@@ -80,20 +80,28 @@ fn write_answer(buffer: &mut [u8], base: usize, outcome: Outcome) {
 /// ([`decode::canonical_columns`]), with lists of equal length, their bytes still to be written;
 /// anything else is `None`. The request is then run as any other.
 pub fn column_lists(buffer: &[u8]) -> Option<(Range<usize>, Range<usize>)> {
-    column_frame(buffer).map(|(_, a, b)| (a, b))
+    column_frame(buffer).map(|frame| (frame.a, frame.b))
 }
 
-/// The operation and the lists' byte ranges of the column batch framed in `buffer` (see
-/// [`column_lists`]).
-fn column_frame(buffer: &[u8]) -> Option<(i32, Range<usize>, Range<usize>)> {
+/// A column batch framed in the shared buffer: its operation and overflow mode (wire values) and
+/// the byte ranges of its lists.
+struct ColumnFrame {
+    operation: i32,
+    overflow: i32,
+    a: Range<usize>,
+    b: Range<usize>,
+}
+
+/// The column batch framed in `buffer` (see [`column_lists`]).
+fn column_frame(buffer: &[u8]) -> Option<ColumnFrame> {
     let request_len = word(buffer.get(..REQUEST_OFFSET)?, REQUEST_LENGTH_WORD) as usize;
     let request = buffer.get(REQUEST_OFFSET..REQUEST_OFFSET.checked_add(request_len)?)?;
-    let (operation, a, b) = decode::canonical_columns(request)?;
+    let (operation, a, b, overflow) = decode::canonical_columns(request)?;
     let range = |list: &[u8]| {
         let start = list.as_ptr() as usize - buffer.as_ptr() as usize;
         start..start + list.len()
     };
-    (a.len() == b.len()).then(|| (operation, range(a), range(b)))
+    (a.len() == b.len()).then(|| ColumnFrame { operation, overflow, a: range(a), b: range(b) })
 }
 
 /// Runs a column batch with no copies: its lists are read where the caller keeps them, and the
@@ -111,17 +119,18 @@ pub fn run_columns(
     values: &mut [u8],
     limits: &Limits,
 ) -> Result<bool, &'static str> {
-    let (operation, list_a, list_b) =
-        column_frame(buffer).ok_or("nanocalc: no column batch frame in the shared buffer")?;
-    if list_a.len() != a.len() || list_b.len() != b.len() || values.len() != a.len() {
+    let frame = column_frame(buffer).ok_or("nanocalc: no column batch frame in the shared buffer")?;
+    if frame.a.len() != a.len() || frame.b.len() != b.len() || values.len() != a.len() {
         return Err(COLUMN_LENGTH_DIFFERS);
     }
     let request_len = word(buffer, REQUEST_LENGTH_WORD) as usize;
     let base = (REQUEST_OFFSET + request_len + 7) & !7;
     let out = buffer.get_mut(base..).ok_or("nanocalc: the request runs past the shared buffer")?;
-    let answer =
-        catch_unwind(AssertUnwindSafe(|| crate::columns_in_place(request_len, operation, a, b, values, out, limits)))
-            .unwrap_or_else(|_| Some(internal_error(out)));
+    let answer = catch_unwind(AssertUnwindSafe(|| {
+        let head = crate::ColumnHead { request_len, operation: frame.operation, overflow: frame.overflow };
+        crate::columns_in_place(head, a, b, values, out, limits)
+    }))
+    .unwrap_or_else(|_| Some(internal_error(out)));
     match answer {
         None => {
             mark_values_written(buffer);
@@ -300,8 +309,9 @@ mod tests {
     }
 
     /// The TypeScript codec's frame of a column batch of `n` (varint lengths padded to fixed
-    /// widths so that the lists sit at 8-byte-aligned offsets), lists zeroed.
-    fn column_frame(operation: u8, n: usize) -> Vec<u8> {
+    /// widths so that the lists sit at 8-byte-aligned offsets), lists zeroed, with the overflow
+    /// mode after it unless it is 0.
+    fn column_frame(operation: u8, overflow: u8, n: usize) -> Vec<u8> {
         fn padded(value: usize, width: usize) -> Vec<u8> {
             (0..width).map(|i| ((value >> (7 * i)) & 0x7f) as u8 | if i + 1 < width { 0x80 } else { 0 }).collect()
         }
@@ -313,6 +323,9 @@ mod tests {
         frame.push(0x1a);
         frame.extend(padded(8 * n, 7));
         frame.extend(vec![0; 8 * n]);
+        if overflow != 0 {
+            frame.extend([0x48, overflow]);
+        }
         frame
     }
 
@@ -320,7 +333,7 @@ mod tests {
     fn column_lists_are_filled_in_place_and_the_values_read_back() {
         use prost::Message;
         for n in [0, 1, 3, 1000] {
-            let mut buffer = buffer_with(&column_frame(1, n), 256 + 48 * n);
+            let mut buffer = buffer_with(&column_frame(1, 0, n), 256 + 48 * n);
             let (a, b) = column_lists(&buffer).expect("a column frame");
             assert_eq!((a.start % 8, b.start % 8, a.len(), b.len()), (0, 0, 8 * n, 8 * n));
             let column = |k: i64| (0..n as i64).map(move |i| i * k - 7).collect::<Vec<_>>();
@@ -347,7 +360,7 @@ mod tests {
 
     #[test]
     fn column_lists_refuse_any_other_request_and_batch_values_any_other_response() {
-        let frame = column_frame(1, 2);
+        let frame = column_frame(1, 0, 2);
         assert!(column_lists(&buffer_with(&frame, 512)).is_some());
         // Any byte changed (a key, a length) or the request cut short or made longer.
         for at in [0, 1, 5, 6, 8, 9, 15, 32, 33, 39] {
@@ -368,11 +381,11 @@ mod tests {
         let mut value = buffer_with(&[0x0a, 0x04, 0x08, 0x02, 0x10, 0x03], 256);
         run(&mut value, &Limits::default()).unwrap();
         assert!(batch_values(&value).is_none());
-        let mut failing = buffer_with(&column_frame(4, 2), 512);
+        let mut failing = buffer_with(&column_frame(4, 0, 2), 512);
         run(&mut failing, &Limits::default()).unwrap();
         assert_eq!(response(&failing)[0], 0x12, "an error response");
         assert!(batch_values(&failing).is_none());
-        let mut small = buffer_with(&column_frame(1, 2), 80);
+        let mut small = buffer_with(&column_frame(1, 0, 2), 80);
         run(&mut small, &Limits::default()).unwrap();
         assert_eq!(word(&small, RESPONSE_LENGTH_WORD), NEED_CAPACITY);
         assert!(batch_values(&small).is_none());
@@ -394,9 +407,9 @@ mod tests {
 
     /// The buffer after [`run`] answered the column batch of `a` and `b` copied into its request:
     /// the answer every no-copy path is held to.
-    fn answered_with_lists_copied(operation: u8, a: &[u8], b: &[u8], limits: &Limits) -> Vec<u8> {
+    fn answered_with_lists_copied(operation: u8, overflow: u8, a: &[u8], b: &[u8], limits: &Limits) -> Vec<u8> {
         let n = a.len() / 8;
-        let mut buffer = buffer_with(&column_frame(operation, n), 256 + 48 * n);
+        let mut buffer = buffer_with(&column_frame(operation, overflow, n), 256 + 48 * n);
         let (list_a, list_b) = column_lists(&buffer).expect("a column frame");
         buffer[list_a].copy_from_slice(a);
         buffer[list_b].copy_from_slice(b);
@@ -412,6 +425,7 @@ mod tests {
         #[test]
         fn run_columns_answers_as_run(
             operation in 0u8..=6,
+            overflow in 0u8..=4,
             (a, b) in (0usize..40).prop_flat_map(|n| (any_column(n), any_column(n))),
             max_request_bytes in prop_oneof![Just(usize::MAX), 0usize..400],
             max_batch_length in prop_oneof![Just(usize::MAX), 0usize..40],
@@ -419,9 +433,9 @@ mod tests {
             let n = a.len();
             let limits = Limits { max_request_bytes, max_batch_length, max_threads: 1, ..Limits::default() };
             let (a, b) = (le_bytes(&a), le_bytes(&b));
-            let copied = answered_with_lists_copied(operation, &a, &b, &limits);
+            let copied = answered_with_lists_copied(operation, overflow, &a, &b, &limits);
 
-            let mut in_place = buffer_with(&column_frame(operation, n), 256 + 48 * n);
+            let mut in_place = buffer_with(&column_frame(operation, overflow, n), 256 + 48 * n);
             let mut values = vec![0xa5u8; 8 * n];
             let written = run_columns(&mut in_place, &a, &b, &mut values, &limits).unwrap();
             match batch_values(&copied) {
@@ -447,13 +461,14 @@ mod tests {
         #[test]
         fn run_columns_over_reads_every_input_before_writing(
             operation in 1u8..=5,
+            overflow in 0u8..=3,
             (a, b) in (1usize..24).prop_flat_map(|n| (any_column(n), any_column(n))),
             shift in -3isize..=3,
             shared_is_a in any::<bool>(),
         ) {
             let n = a.len();
             let limits = Limits { max_threads: 1, ..Limits::default() };
-            let expected = answered_with_lists_copied(operation, &le_bytes(&a), &le_bytes(&b), &limits);
+            let expected = answered_with_lists_copied(operation, overflow, &le_bytes(&a), &le_bytes(&b), &limits);
 
             // The shared column sits at element 3 of a larger memory; `out` at 3 + shift.
             let (shared, other) = if shared_is_a { (&a, &b) } else { (&b, &a) };
@@ -465,7 +480,7 @@ mod tests {
             let at = |offset: isize| Memory { data: base.wrapping_offset(offset * 8), len: 8 * n };
             let other = Memory { data: other.as_mut_ptr(), len: 8 * n };
             let (in_a, in_b) = if shared_is_a { (at(3), other) } else { (other, at(3)) };
-            let mut buffer = buffer_with(&column_frame(operation, n), 256 + 48 * n);
+            let mut buffer = buffer_with(&column_frame(operation, overflow, n), 256 + 48 * n);
             // SAFETY: every Memory points into a live vector of its length; nothing else touches them.
             let written = unsafe { run_columns_over(&mut buffer, in_a, in_b, at(3 + shift), &limits) }.unwrap();
             match batch_values(&expected) {
@@ -486,7 +501,7 @@ mod tests {
     #[test]
     fn run_columns_refuses_lists_that_do_not_fit_their_frame() {
         let limits = Limits::default();
-        let mut buffer = buffer_with(&column_frame(1, 2), 512);
+        let mut buffer = buffer_with(&column_frame(1, 0, 2), 512);
         let (two, three) = ([0u8; 16], [0u8; 24]);
         let mut values = [0u8; 16];
         assert!(run_columns(&mut buffer, &two, &two, &mut values, &limits).unwrap());

@@ -22,7 +22,7 @@ fn call(buffer: &mut [u8], request: &[u8]) -> pb::CalculatorResponse {
 
 fn add(a: i64, b: i64) -> Vec<u8> {
     use pb::calculator_request::Operation;
-    pb::CalculatorRequest { operation: Some(Operation::Add(pb::BinaryOp { a, b })) }.encode_to_vec()
+    pb::CalculatorRequest { operation: Some(Operation::Add(pb::BinaryOp { a, b })), overflow: 0 }.encode_to_vec()
 }
 
 #[test]

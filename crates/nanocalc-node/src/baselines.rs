@@ -81,10 +81,10 @@ pub fn process_buffer(request: Buffer) -> Buffer {
     } else {
         match pb::CalculatorRequest::decode(&request[..]) {
             Err(reason) => error(ErrorCode::InvalidRequest, format!("malformed request: {reason}"), 0),
-            Ok(pb::CalculatorRequest { operation: None }) => {
+            Ok(pb::CalculatorRequest { operation: None, overflow: 0 }) => {
                 error(ErrorCode::InvalidRequest, "no operation set in the request".to_string(), 0)
             }
-            Ok(pb::CalculatorRequest { operation: Some(member) }) => match member {
+            Ok(pb::CalculatorRequest { operation: Some(member), overflow: 0 }) => match member {
                 Member::Add(operands) => single(Op::Add, &operands),
                 Member::Subtract(operands) => single(Op::Subtract, &operands),
                 Member::Multiply(operands) => single(Op::Multiply, &operands),

@@ -144,8 +144,10 @@ mod tests {
     use prost::Message as _;
 
     fn add(a: i64, b: i64) -> Bytes {
-        let request =
-            pb::CalculatorRequest { operation: Some(calculator_request::Operation::Add(pb::BinaryOp { a, b })) };
+        let request = pb::CalculatorRequest {
+            operation: Some(calculator_request::Operation::Add(pb::BinaryOp { a, b })),
+            overflow: 0,
+        };
         Bytes::from(request.encode_to_vec())
     }
 
@@ -178,6 +180,7 @@ mod tests {
                 a: (0..n as i64).collect(),
                 b: vec![1; n],
             })),
+            overflow: 0,
         };
         let bytes = Bytes::from(request.encode_to_vec());
         assert!(bytes.len() >= BLOCKING_THRESHOLD);

@@ -8,37 +8,48 @@ use nanocalc_core::pb::{self, calculator_request::Operation as Member, calculato
 use nanocalc_core::{Limits, Op};
 use prost::Message;
 
-/// The exact result of `a op b` by 128-bit arithmetic, clamped to i64; `None` for a zero divisor:
-/// the model of `nanocalc_core::arith::apply`. `op` is the operation's wire value (`Op as i32`, 1
-/// to 5) so that nanocalc-core's unit tests can call it too: there `Op` is the crate under test's
-/// own, another type than the `Op` of the nanocalc-core this crate is built with.
-pub fn model(op: i32, a: i64, b: i64) -> Option<i64> {
+/// The exact result of `a op b` by 128-bit arithmetic, then, when it does not fit in i64, clamped
+/// (saturate), truncated to 64 bits (wrap) or refused (error), as the `Overflow` mode `overflow`
+/// says: the model of `nanocalc_core::arith::apply`. A failure is the `ErrorCode` it is answered
+/// with. `op` and `overflow` are wire values (`Op as i32`: 1 to 5; 0 to 3) so that nanocalc-core's
+/// unit tests can call it too: there `Op` is the crate under test's own, another type than the
+/// `Op` of the nanocalc-core this crate is built with.
+pub fn model(op: i32, overflow: i32, a: i64, b: i64) -> Result<i64, pb::ErrorCode> {
     let (a, b) = (i128::from(a), i128::from(b));
     let exact = match Op::from_wire(op).expect("an operation's wire value, 1 to 5") {
         Op::Add => a + b,
         Op::Subtract => a - b,
         Op::Multiply => a * b,
-        Op::Divide | Op::Remainder if b == 0 => return None,
+        Op::Divide | Op::Remainder if b == 0 => return Err(pb::ErrorCode::DivisionByZero),
         Op::Divide => a / b,
         Op::Remainder => a % b,
     };
-    Some(exact.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64)
+    if let Ok(fits) = i64::try_from(exact) {
+        return Ok(fits);
+    }
+    match pb::Overflow::try_from(overflow).expect("an overflow mode's wire value, 0 to 3") {
+        pb::Overflow::Unspecified | pb::Overflow::Saturate => {
+            Ok(exact.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64)
+        }
+        pb::Overflow::Wrap => Ok(exact as i64),
+        pb::Overflow::Error => Err(pb::ErrorCode::Overflow),
+    }
 }
 
 fn error(code: pb::ErrorCode, index: u64) -> Answer {
     Answer::Error(pb::CalculationError { code: code as i32, message: String::new(), index })
 }
 
-fn batch(op: i32, pairs: impl ExactSizeIterator<Item = (i64, i64)>, limits: &Limits) -> Answer {
+fn batch(op: i32, overflow: i32, pairs: impl ExactSizeIterator<Item = (i64, i64)>, limits: &Limits) -> Answer {
     let Some(op) = Op::from_wire(op) else { return error(pb::ErrorCode::InvalidRequest, 0) };
     if pairs.len() > limits.max_batch_length {
         return error(pb::ErrorCode::LimitExceeded, 0);
     }
     let mut values = Vec::new();
     for (index, (a, b)) in pairs.enumerate() {
-        match model(op as i32, a, b) {
-            Some(value) => values.push(value),
-            None => return error(pb::ErrorCode::DivisionByZero, index as u64),
+        match model(op as i32, overflow, a, b) {
+            Ok(value) => values.push(value),
+            Err(code) => return error(code, index as u64),
         }
     }
     Answer::Batch(pb::BatchResult { values })
@@ -50,37 +61,45 @@ pub fn reference(request: &[u8], limits: &Limits) -> pb::CalculatorResponse {
         error(pb::ErrorCode::LimitExceeded, 0)
     } else {
         match pb::CalculatorRequest::decode(request) {
-            Err(_) | Ok(pb::CalculatorRequest { operation: None }) => error(pb::ErrorCode::InvalidRequest, 0),
-            Ok(pb::CalculatorRequest { operation: Some(member) }) => match member {
-                Member::Add(op) => single(Op::Add, &op),
-                Member::Subtract(op) => single(Op::Subtract, &op),
-                Member::Multiply(op) => single(Op::Multiply, &op),
-                Member::Divide(op) => single(Op::Divide, &op),
-                Member::Remainder(op) => single(Op::Remainder, &op),
-                Member::Batch(rows) => batch(rows.operation, rows.operations.iter().map(|r| (r.a, r.b)), limits),
+            Err(_) => error(pb::ErrorCode::InvalidRequest, 0),
+            Ok(pb::CalculatorRequest { overflow, .. }) if pb::Overflow::try_from(overflow).is_err() => {
+                error(pb::ErrorCode::InvalidRequest, 0)
+            }
+            Ok(pb::CalculatorRequest { operation: None, .. }) => error(pb::ErrorCode::InvalidRequest, 0),
+            Ok(pb::CalculatorRequest { operation: Some(member), overflow }) => match member {
+                Member::Add(op) => single(Op::Add, overflow, &op),
+                Member::Subtract(op) => single(Op::Subtract, overflow, &op),
+                Member::Multiply(op) => single(Op::Multiply, overflow, &op),
+                Member::Divide(op) => single(Op::Divide, overflow, &op),
+                Member::Remainder(op) => single(Op::Remainder, overflow, &op),
+                Member::Batch(rows) => {
+                    batch(rows.operation, overflow, rows.operations.iter().map(|r| (r.a, r.b)), limits)
+                }
                 Member::Columns(columns) if columns.a.len() != columns.b.len() => {
                     error(pb::ErrorCode::InvalidRequest, 0)
                 }
                 Member::Columns(columns) => {
-                    batch(columns.operation, columns.a.iter().copied().zip(columns.b.iter().copied()), limits)
+                    batch(columns.operation, overflow, columns.a.iter().copied().zip(columns.b.iter().copied()), limits)
                 }
                 Member::Expression(expression) if expression.text.len() > limits.max_expression_bytes => {
                     error(pb::ErrorCode::LimitExceeded, 0)
                 }
-                Member::Expression(expression) => match evaluate(&expression.text, limits.max_expression_depth) {
-                    Ok(value) => Answer::Value(value),
-                    Err((code, at)) => error(code, at as u64),
-                },
+                Member::Expression(expression) => {
+                    match evaluate(&expression.text, overflow, limits.max_expression_depth) {
+                        Ok(value) => Answer::Value(value),
+                        Err((code, at)) => error(code, at as u64),
+                    }
+                }
             },
         }
     };
     pb::CalculatorResponse { result: Some(result) }
 }
 
-fn single(op: Op, operands: &pb::BinaryOp) -> Answer {
-    match model(op as i32, operands.a, operands.b) {
-        Some(value) => Answer::Value(value),
-        None => error(pb::ErrorCode::DivisionByZero, 0),
+fn single(op: Op, overflow: i32, operands: &pb::BinaryOp) -> Answer {
+    match model(op as i32, overflow, operands.a, operands.b) {
+        Ok(value) => Answer::Value(value),
+        Err(code) => error(code, 0),
     }
 }
 
@@ -96,7 +115,7 @@ pub fn decode_response(bytes: &[u8]) -> pb::CalculatorResponse {
 
 /// A request of one member, encoded by prost.
 pub fn encode(member: Member) -> Vec<u8> {
-    pb::CalculatorRequest { operation: Some(member) }.encode_to_vec()
+    pb::CalculatorRequest { operation: Some(member), overflow: 0 }.encode_to_vec()
 }
 
 /// A token of an expression and its byte offset.
@@ -150,7 +169,7 @@ fn tokens(text: &str) -> Vec<(Token, usize)> {
 #[derive(Clone, Copy, Debug)]
 enum Pending {
     Open,
-    Negate,
+    Negate(usize),
     Binary(Op, usize),
 }
 
@@ -159,21 +178,21 @@ fn precedence(pending: Pending) -> u8 {
         Pending::Open => 0,
         Pending::Binary(Op::Add | Op::Subtract, _) => 1,
         Pending::Binary(..) => 2,
-        Pending::Negate => 3,
+        Pending::Negate(_) => 3,
     }
 }
 
-/// An RPN item: a value, a negation, or a binary operation at an offset.
+/// An RPN item: a value, or a negation or a binary operation at an offset.
 #[derive(Clone, Copy, Debug)]
 enum Rpn {
     Value(i64),
-    Negate,
+    Negate(usize),
     Binary(Op, usize),
 }
 
 fn pop_into(stack: &mut Vec<Pending>, rpn: &mut Vec<Rpn>) {
     match stack.pop() {
-        Some(Pending::Negate) => rpn.push(Rpn::Negate),
+        Some(Pending::Negate(at)) => rpn.push(Rpn::Negate(at)),
         Some(Pending::Binary(op, at)) => rpn.push(Rpn::Binary(op, at)),
         _ => unreachable!("only operators are popped into the output"),
     }
@@ -181,8 +200,9 @@ fn pop_into(stack: &mut Vec<Pending>, rpn: &mut Vec<Rpn>) {
 
 /// An expression evaluated independently of the engine's recursive descent: a tokenizer, the
 /// shunting-yard algorithm to RPN (syntax and depth checked on the way, in reading order), then a
-/// stack machine over `model` (exact 128-bit steps, clamped). The errors as (code, offset).
-pub fn evaluate(text: &str, max_depth: usize) -> Result<i64, (pb::ErrorCode, usize)> {
+/// stack machine over `model` (exact 128-bit steps, then the `Overflow` mode `overflow`). The
+/// errors as (code, offset).
+pub fn evaluate(text: &str, overflow: i32, max_depth: usize) -> Result<i64, (pb::ErrorCode, usize)> {
     let syntax = |at| Err((pb::ErrorCode::SyntaxError, at));
     let mut stack: Vec<Pending> = Vec::new();
     let mut rpn: Vec<Rpn> = Vec::new();
@@ -191,7 +211,7 @@ pub fn evaluate(text: &str, max_depth: usize) -> Result<i64, (pb::ErrorCode, usi
     for (token, at) in tokens(text) {
         if expect_operand {
             match token {
-                Token::Op(b'-') => stack.push(Pending::Negate),
+                Token::Op(b'-') => stack.push(Pending::Negate(at)),
                 Token::Open if depth == max_depth => return Err((pb::ErrorCode::LimitExceeded, at)),
                 Token::Open => {
                     depth += 1;
@@ -201,7 +221,7 @@ pub fn evaluate(text: &str, max_depth: usize) -> Result<i64, (pb::ErrorCode, usi
                     rpn.push(Rpn::Value(n as i64));
                     expect_operand = false;
                 }
-                Token::Number(n) if n == 1 << 63 && matches!(stack.last(), Some(Pending::Negate)) => {
+                Token::Number(n) if n == 1 << 63 && matches!(stack.last(), Some(Pending::Negate(_))) => {
                     stack.pop();
                     rpn.push(Rpn::Value(i64::MIN));
                     expect_operand = false;
@@ -245,14 +265,14 @@ pub fn evaluate(text: &str, max_depth: usize) -> Result<i64, (pb::ErrorCode, usi
     for item in rpn {
         match item {
             Rpn::Value(value) => values.push(value),
-            Rpn::Negate => {
+            Rpn::Negate(at) => {
                 let x = values.pop().unwrap();
-                values.push(model(Op::Subtract as i32, 0, x).unwrap());
+                values.push(model(Op::Subtract as i32, overflow, 0, x).map_err(|code| (code, at))?);
             }
             Rpn::Binary(op, at) => {
                 let b = values.pop().unwrap();
                 let a = values.pop().unwrap();
-                values.push(model(op as i32, a, b).ok_or((pb::ErrorCode::DivisionByZero, at))?);
+                values.push(model(op as i32, overflow, a, b).map_err(|code| (code, at))?);
             }
         }
     }
