@@ -5,10 +5,17 @@
 //   npm run bench:remote -- --quick       fewer calls
 //   npm run bench:remote -- --json out.json   also writes the rows as JSON (report.ts format)
 //
+// Beside the client's rows, the server's own capacity: h2load (Debian's nghttp2-client, installed with
+// apt-get when missing) sends unary adds to the same server, 4 connections × 32 streams.
+//
 // The client and every replica share this machine's cores: on a 2-core machine, two replicas
 // cannot run faster than one, and the figures are those of the whole system on one box.
 import { Calculator } from 'nanocalc';
 import { RemoteCalculator } from 'nanocalc/remote';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { formatColumns, formatTable, writeReport, type Row } from './report.js';
 import { type Server, startServer, stopAll } from '../test/support/servers.js';
 
@@ -22,6 +29,9 @@ const CONCURRENCY = 64;
 const STREAM_CALLS = quick ? 20_000 : 200_000;
 const COLUMN_N = 1_000_000;
 const COLUMN_RUNS = quick ? 3 : 9;
+
+const H2LOAD = '/usr/bin/h2load';
+const H2LOAD_CALLS = quick ? 50_000 : 200_000;
 
 const rows: Row[] = [];
 const extra: string[][] = [];
@@ -170,6 +180,33 @@ async function measure(
   }
 }
 
+/** h2load's unary add calls/s against `server` (installing nghttp2-client when missing). */
+function h2loadCallsPerSecond(server: Server): number {
+  if (!existsSync(H2LOAD)) {
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    execFileSync('apt-get', ['update'], { stdio: 'ignore', env });
+    execFileSync('apt-get', ['install', '-y', 'nghttp2-client'], { stdio: 'ignore', env });
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'nanocalc-h2load-'));
+  try {
+    // One gRPC message: the 5-byte prefix, then CalculatorRequest { add { a: 2, b: 3 } }.
+    const body = join(dir, 'add.bin');
+    writeFileSync(body, Uint8Array.of(0, 0, 0, 0, 6, 0x0a, 0x04, 0x08, 0x02, 0x10, 0x03));
+    const url = `http://${server.address}/nanocalc.v1.CalculatorService/Calculate`;
+    const headers = ['-H', 'content-type: application/grpc', '-H', 'te: trailers'];
+    const args = ['-n', `${H2LOAD_CALLS}`, '-c', '4', '-m', '32', ...headers, '-d', body, url];
+    const out = execFileSync(H2LOAD, args, { encoding: 'utf8' });
+    const succeeded = /(\d+) succeeded/.exec(out)?.[1];
+    const rate = /finished in [^,]+, ([\d.]+) req\/s/.exec(out)?.[1];
+    if (rate === undefined || Number(succeeded) !== H2LOAD_CALLS) throw new Error(`h2load failed:\n${out}`);
+    return Number(rate);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+let serverCapacity: number | undefined;
+
 const a = column(COLUMN_N, 1);
 const b = column(COLUMN_N, 2);
 const baselineAdd = localAddNs();
@@ -178,6 +215,16 @@ try {
   for (const count of [1, 2]) {
     const replicas = await Promise.all(Array.from({ length: count }, () => startServer(['--log-level', 'warn'])));
     await measure(replicas, baselineAdd, baselineBatch, a, b);
+    if (count === 1) {
+      serverCapacity = h2loadCallsPerSecond(replicas[0]!);
+      rows.push({
+        name: 'server capacity: h2load unary add, 4 connections × 32 streams, 1 replica',
+        ns: 1e9 / serverCapacity,
+        baseline: 'in-process add',
+        baselineNs: baselineAdd,
+      });
+      process.stderr.write('  measured the server with h2load\n');
+    }
     await Promise.all(replicas.map((s) => s.stop()));
   }
 } finally {
@@ -205,6 +252,11 @@ console.log(
 console.log(
   `\nin-process: add ${baselineAdd.toFixed(1)} ns, batch ×1M ${baselineBatch.toFixed(2)} ns/op (${Math.round(1e9 / baselineBatch).toLocaleString('en-US')} ops/s)`,
 );
+if (serverCapacity !== undefined) {
+  console.log(
+    `server capacity (h2load, the same server, 4 connections × 32 streams): ${Math.round(serverCapacity).toLocaleString('en-US')} unary calls/s`,
+  );
+}
 if (jsonPath) {
   writeReport(jsonPath, rows);
   console.log(`wrote ${jsonPath}`);

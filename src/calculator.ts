@@ -15,14 +15,17 @@ import {
   decodeBatchResult,
   decodeBigintResultFast,
   decodeNumberResultFast,
-  encodeColumnsFrame,
   encodeErrorResponse,
   encodeExpressionHeader,
   encodeExpressionInPlace,
+  OVERFLOW_FIELD_MAX,
+  writeOverflow,
 } from './codec.js';
 import { availableParallelism } from 'node:os';
 import {
   type BatchInput,
+  type OverflowMode,
+  canFail,
   checkBatchShape,
   checkOperation,
   describe,
@@ -35,11 +38,14 @@ import {
   isBigInt64Array,
   isUint8Array,
   operandTypeError,
+  overflowOption,
   typedArrayLength,
   unsafeOperandError,
 } from './validate.js';
 import {
+  CalculatorRequestKey,
   ErrorCode,
+  Overflow as WireOverflow,
   encodeCalculatorRequestBinaryOpBigints,
   encodeCalculatorRequestBinaryOpNumbers,
 } from './gen/nanocalc/v1/calculator_codec.js';
@@ -50,8 +56,9 @@ import {
   type RunningChunk,
   align8,
   chunkValuesAt,
+  type ColumnsAsk,
   columnsBufferSize,
-  neverFails,
+  writeColumnsFrame,
   writeColumnsRequest,
 } from './chunks.js';
 import { ON_HEAP_RESULT_MAX, copyOf, newResultArray } from './result-arrays.js';
@@ -61,11 +68,25 @@ import { openEngine } from './runtime/open.js';
 export type { Operation } from './codec.js';
 export type { EngineKind, RuntimeOption } from './runtime/engine.js';
 
-export type { BatchInput } from './validate.js';
+export type { BatchInput, OverflowMode } from './validate.js';
+
+export interface BatchOptions {
+  /** Writes the results into this array (of the batch's length) rather than a new one. */
+  out?: BigInt64Array | undefined;
+  /** This batch's overflow mode (default: the calculator's). */
+  overflow?: OverflowMode | undefined;
+}
 
 export interface BatchAsyncOptions {
   /** Cancels the batch between chunks: the promise rejects with `signal.reason` (an `AbortError`). */
   signal?: AbortSignal | undefined;
+  /** This batch's overflow mode (default: the calculator's). */
+  overflow?: OverflowMode | undefined;
+}
+
+export interface EvaluateOptions {
+  /** The overflow mode of every step (default: the calculator's). */
+  overflow?: OverflowMode | undefined;
 }
 
 export interface CalculatorOptions {
@@ -84,6 +105,14 @@ export interface CalculatorOptions {
    * Bun, Deno.dlopen on Deno, the Node-API addon on Node); `'node-api'` forces the Node-API addon.
    */
   runtime?: RuntimeOption | undefined;
+  /**
+   * What an operation does when its exact result does not fit in 64 bits: `'saturate'` (the
+   * default) clamps it to the i64 range, `'wrap'` wraps around as two's complement (as Java's
+   * `long` and Rust's `wrapping_*` do), `'throw'` throws a `CalculatorError` of code `OVERFLOW`
+   * (whose `index` is the element of a batch or the operator in an expression). Batches and
+   * `evaluate()` take it per call too.
+   */
+  overflow?: OverflowMode | undefined;
 }
 
 export const DEFAULT_MAX_REQUEST_BYTES = 64 * 1024 * 1024;
@@ -100,6 +129,15 @@ const CLOSED = 1;
 const BUSY = 2;
 
 const utf8 = new TextEncoder();
+
+/** batch()'s fourth argument when it is not an array: `{ out, overflow }`, read once each. */
+function batchOptions(options: unknown): BatchOptions {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new TypeError(`nanocalc: out must be a BigInt64Array or { out, overflow }, got ${describe(options)}`);
+  }
+  const { out, overflow } = options as BatchOptions;
+  return { out, overflow };
+}
 
 /**
  * A 64-bit integer calculator whose engine is Rust, in this process. Each call crosses to Rust
@@ -123,6 +161,10 @@ export class Calculator {
   readonly #maxBatchLength: number;
   /** Elements per request of a long batch: CHUNK_LENGTH, or fewer if maxRequestBytes is smaller. */
   readonly #chunkLength: number;
+  /** The `overflow` option as the schema's value (0, saturate, is left off the wire). */
+  readonly #overflow: number;
+  /** Bytes the overflow field adds after a single operation's request: 0 for saturate, else 2. */
+  readonly #overflowLength: number;
 
   constructor(options: CalculatorOptions = {}) {
     if (typeof options !== 'object' || options === null) {
@@ -146,8 +188,10 @@ export class Calculator {
     // columns the caller already holds: the largest request of a chunk must fit it.
     this.#chunkLength = Math.min(
       CHUNK_LENGTH,
-      Math.max(0, Math.floor((this.#maxRequestBytes - columnsRequestLength(0)) / 16)),
+      Math.max(0, Math.floor((this.#maxRequestBytes - columnsRequestLength(0) - OVERFLOW_FIELD_MAX) / 16)),
     );
+    this.#overflow = overflowOption(options.overflow, 0, 'overflow');
+    this.#overflowLength = this.#overflow === 0 ? 0 : OVERFLOW_FIELD_MAX;
     const maxThreads = integerOption(options.maxThreads, availableParallelism(), 'maxThreads', 1, MAX_THREADS_LIMIT);
     const runtime = options.runtime === undefined ? 'auto' : options.runtime;
     if (runtime !== 'auto' && runtime !== 'node-api' && runtime !== 'js') {
@@ -171,14 +215,19 @@ export class Calculator {
     return this.#engine.kind;
   }
 
-  /** `a + b`, saturated to the i64 range. */
+  /** The overflow mode of this calculator's operations (the `overflow` option). */
+  get overflow(): OverflowMode {
+    return this.#overflow === 0 ? 'saturate' : this.#overflow === 2 ? 'wrap' : 'throw';
+  }
+
+  /** `a + b`; a sum beyond the i64 range saturates, wraps or throws OVERFLOW (the `overflow` option). */
   add(a: number, b: number): number;
   add(a: bigint, b: bigint): bigint;
   add(a: number | bigint, b: number | bigint): number | bigint {
     return typeof a === 'number' ? this.#binaryNumbers(FIELD.add, a, b) : this.#binaryBigints(FIELD.add, a, b);
   }
 
-  /** `a - b`, saturated to the i64 range. */
+  /** `a - b`; beyond the i64 range as the `overflow` option says (saturated by default). */
   subtract(a: number, b: number): number;
   subtract(a: bigint, b: bigint): bigint;
   subtract(a: number | bigint, b: number | bigint): number | bigint {
@@ -187,7 +236,7 @@ export class Calculator {
       : this.#binaryBigints(FIELD.subtract, a, b);
   }
 
-  /** `a * b`, saturated to the i64 range. */
+  /** `a * b`; beyond the i64 range as the `overflow` option says (saturated by default). */
   multiply(a: number, b: number): number;
   multiply(a: bigint, b: bigint): bigint;
   multiply(a: number | bigint, b: number | bigint): number | bigint {
@@ -196,7 +245,10 @@ export class Calculator {
       : this.#binaryBigints(FIELD.multiply, a, b);
   }
 
-  /** `a / b` truncated toward zero (`MIN / -1` saturates to `MAX`); `b = 0` throws DIVISION_BY_ZERO. */
+  /**
+   * `a / b` truncated toward zero; `MIN / -1` overflows (saturate: `MAX`, wrap: `MIN`); `b = 0`
+   * throws DIVISION_BY_ZERO.
+   */
   divide(a: number, b: number): number;
   divide(a: bigint, b: bigint): bigint;
   divide(a: number | bigint, b: number | bigint): number | bigint {
@@ -217,11 +269,27 @@ export class Calculator {
    * new `BigInt64Array`, or writes them into `out` (a `BigInt64Array` of the same length) and
    * returns `out`. The first failing element fails the whole batch (`CalculatorError.index`).
    * A new array and its `buffer` are the caller's alone. `out` may share memory with `a` or `b`,
-   * through any views: every input is read before a result is written over it.
+   * through any views: every input is read before a result is written over it. The fourth
+   * argument may instead be `{ out, overflow }`, to set this batch's overflow mode.
    */
-  batch(operation: Operation, a: BatchInput, b: BatchInput, out?: BigInt64Array): BigInt64Array {
+  batch(
+    operation: Operation,
+    a: BatchInput,
+    b: BatchInput,
+    outOrOptions?: BigInt64Array | BatchOptions,
+  ): BigInt64Array {
     this.#checkOpen();
     const opValue = checkOperation(operation);
+    let out: BigInt64Array | undefined;
+    let overflow = this.#overflow;
+    if (outOrOptions === undefined || isBigInt64Array(outOrOptions)) {
+      out = outOrOptions;
+    } else {
+      const options = batchOptions(outOrOptions);
+      out = options.out;
+      overflow = overflowOption(options.overflow, overflow, 'options.overflow');
+    }
+    const ask: ColumnsAsk = { opValue, overflow };
     const n = checkBatchShape(a, b, out);
     // Reading a proxy's length runs the caller's code, which may have closed this calculator.
     if (this.#state !== OPEN) this.#checkOpen();
@@ -233,26 +301,31 @@ export class Calculator {
       n > this.#chunkLength &&
       !(
         out !== undefined &&
-        !neverFails(opValue) &&
+        canFail(opValue, overflow) &&
         isBigInt64Array(a) &&
         isBigInt64Array(b) &&
-        columnsRequestLength(n) <= this.#maxRequestBytes
+        columnsRequestLength(n) + OVERFLOW_FIELD_MAX <= this.#maxRequestBytes
       )
     ) {
-      if (out === undefined) return this.#batchInChunks(opValue, a, b, n, newResultArray(n));
+      if (out === undefined) return this.#batchInChunks(ask, a, b, n, newResultArray(n));
       // Into a caller's `out` chunk by chunk only if no chunk can fail once an earlier one has
       // written `out`: typed arrays (whose elements are all valid), and an operation that never
-      // fails or a divisor column with no zero (the only failure of divide and remainder). Chunk
+      // fails or a divisor column with no zero (the only failure of divide and remainder without
+      // 'throw'). Chunk
       // k's results must not overwrite a later chunk's inputs: an input that shares memory with
       // `out` (at any shift, through any view) is read whole first.
-      if (isBigInt64Array(a) && isBigInt64Array(b) && (neverFails(opValue) || !hasZero(b))) {
+      if (
+        isBigInt64Array(a) &&
+        isBigInt64Array(b) &&
+        (!canFail(opValue, overflow) || (overflow !== WireOverflow.ERROR && !hasZero(b)))
+      ) {
         const apart = (column: BigInt64Array) => (this.#engine.sharesMemory(out, column) ? copyOf(column, n) : column);
-        return this.#batchInChunks(opValue, apart(a), apart(b), n, out);
+        return this.#batchInChunks(ask, apart(a), apart(b), n, out);
       }
       // Otherwise (a batch that fails, or plain arrays, whose elements are checked as they are
       // read) into an array of its own, copied into `out` once every chunk has succeeded: a
       // failure leaves `out` untouched, as one request would.
-      out.set(this.#batchInChunks(opValue, a, b, n, newResultArray(n)));
+      out.set(this.#batchInChunks(ask, a, b, n, newResultArray(n)));
       return out;
     }
     this.#reserve(columnsBufferSize(n));
@@ -262,7 +335,7 @@ export class Calculator {
     // the copies of the path below.
     const columnCall = out === undefined ? n > ON_HEAP_RESULT_MAX : n > 0 && isBigInt64Array(out);
     if (columnCall && isBigInt64Array(a) && isBigInt64Array(b)) {
-      this.#u32[REQUEST_LENGTH_WORD] = encodeColumnsFrame(this.#u8, opValue, n);
+      this.#u32[REQUEST_LENGTH_WORD] = writeColumnsFrame(this.#u8, ask, n);
       const result = out ?? newResultArray(n);
       if (!runColumns(a, b, result)) this.#throwColumnsError(0, n);
       return result;
@@ -272,7 +345,7 @@ export class Calculator {
     // the buffer this request is being written into, so it is refused until the columns are in.
     this.#state = BUSY;
     try {
-      requestLength = writeColumnsRequest(this.#u8, this.#i64, this.#i32, opValue, a, b, 0, n);
+      requestLength = writeColumnsRequest(this.#u8, this.#i64, this.#i32, ask, a, b, 0, n);
     } finally {
       if (this.#state === BUSY) this.#state = OPEN;
     }
@@ -292,7 +365,7 @@ export class Calculator {
    * `result`, so this serves a caller's `out` only when no chunk can fail, and no input shares
    * memory with it (see batch()).
    */
-  #batchInChunks(opValue: number, a: BatchInput, b: BatchInput, n: number, result: BigInt64Array): BigInt64Array {
+  #batchInChunks(ask: ColumnsAsk, a: BatchInput, b: BatchInput, n: number, result: BigInt64Array): BigInt64Array {
     const chunkLength = this.#chunkLength;
     this.#reserve(columnsBufferSize(chunkLength));
     // Sized for every chunk, so the engine never asks for more room and the buffer stays this one.
@@ -301,7 +374,7 @@ export class Calculator {
       // Typed arrays run no code of the caller's while they are read: no BUSY state needed.
       for (let from = 0; from < n; from += chunkLength) {
         const count = Math.min(chunkLength, n - from);
-        this.#u32[REQUEST_LENGTH_WORD] = encodeColumnsFrame(this.#u8, opValue, count);
+        this.#u32[REQUEST_LENGTH_WORD] = writeColumnsFrame(this.#u8, ask, count);
         const done = runColumns(i64View(a, from, count), i64View(b, from, count), i64View(result, from, count));
         if (!done) this.#throwColumnsError(from, count);
       }
@@ -313,7 +386,7 @@ export class Calculator {
     try {
       for (let from = 0; from < n; from += chunkLength) {
         const count = Math.min(chunkLength, n - from);
-        chunk.write(opValue, a, b, from, count);
+        chunk.write(ask, a, b, from, count);
         if (this.#state !== BUSY) this.#checkOpen(); // closed from a getter
         this.#run();
         chunk.read(from, count, result);
@@ -345,6 +418,7 @@ export class Calculator {
     options: BatchAsyncOptions = {},
   ): Promise<BigInt64Array> {
     let signal: AbortSignal | undefined;
+    let overflow = this.#overflow;
     let job: Promise<BigInt64Array>;
     try {
       this.#checkOpen();
@@ -353,11 +427,12 @@ export class Calculator {
       if (signal !== undefined && !(signal instanceof AbortSignal)) {
         throw new TypeError(`nanocalc: options.signal must be an AbortSignal, got ${describe(signal)}`);
       }
+      overflow = overflowOption(options.overflow, overflow, 'options.overflow');
       signal?.throwIfAborted();
       const opValue = checkOperation(operation);
       const n = checkBatchShape(a, b, undefined);
       this.#checkBatchLength(n);
-      job = this.#batchOnPool(opValue, a, b, n, signal);
+      job = this.#batchOnPool({ opValue, overflow }, a, b, n, signal);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -372,7 +447,7 @@ export class Calculator {
 
   /** batchAsync's pipeline: chunk k + 1 is copied in while chunk k runs on the pool. */
   async #batchOnPool(
-    opValue: number,
+    ask: ColumnsAsk,
     a: BatchInput,
     b: BatchInput,
     n: number,
@@ -390,7 +465,7 @@ export class Calculator {
         signal?.throwIfAborted();
         const count = Math.min(chunkLength, n - from);
         const chunk = chunks[k & 1]!;
-        chunk.write(opValue, a, b, from, count);
+        chunk.write(ask, a, b, from, count);
         // An element's getter may have closed this calculator.
         if (this.#state === CLOSED) this.#checkOpen();
         next = { chunk, from, count, done: this.#engine.runAsync(chunk.u8) };
@@ -412,15 +487,24 @@ export class Calculator {
   /**
    * Evaluates an expression of many steps in one call to the engine: integers, `+ - * / %`,
    * unary minus and parentheses, with the usual precedence (`*`, `/`, `%` before `+`, `-`; each
-   * left-associative) and every step with the arithmetic of the five operations (saturating).
-   * `calc.evaluate('2 * (3 + -4) % 5')` is `-2n`. Failures throw `CalculatorError` with `index`
-   * the offset in `text` of the character at fault: `SYNTAX_ERROR` (a literal above 2^63 - 1
-   * included, but `-9223372036854775808` is allowed), `DIVISION_BY_ZERO` (the `/` or `%`),
-   * `LIMIT_EXCEEDED` (more than 64 KiB of UTF-8, or parentheses nested deeper than 256).
+   * left-associative) and every step with the arithmetic of the five operations and the overflow
+   * mode (`options.overflow`, by default the calculator's). `calc.evaluate('2 * (3 + -4) % 5')`
+   * is `-2n`. Failures throw `CalculatorError` with `index` the offset in `text` of the character
+   * at fault: `SYNTAX_ERROR` (a literal above 2^63 - 1 included, but `-9223372036854775808` is
+   * allowed), `DIVISION_BY_ZERO` (the `/` or `%`), `OVERFLOW` (with `'throw'`: the operator, a
+   * unary minus included), `LIMIT_EXCEEDED` (more than 64 KiB of UTF-8, or parentheses nested
+   * deeper than 256).
    */
-  evaluate(text: string): bigint {
+  evaluate(text: string, options?: EvaluateOptions): bigint {
     if (this.#state !== OPEN) this.#checkOpen();
     if (typeof text !== 'string') throw new TypeError(`nanocalc: evaluate() takes a string, got ${describe(text)}`);
+    let overflow = this.#overflow;
+    if (options !== undefined) {
+      if (typeof options !== 'object' || options === null) throw new TypeError('nanocalc: options must be an object');
+      overflow = overflowOption(options.overflow, overflow, 'options.overflow');
+      // The option's getter may have closed this calculator.
+      if (this.#state !== OPEN) this.#checkOpen();
+    }
     const n = text.length;
     // A UTF-8 text is at least as long in bytes as in UTF-16 units and at most three times.
     if (n > this.#maxRequestBytes) {
@@ -430,7 +514,7 @@ export class Calculator {
         0,
       );
     }
-    this.#reserve(align8(REQUEST_OFFSET + EXPRESSION_HEADER_MAX + 3 * n) + SMALL_RESPONSE_MAX);
+    this.#reserve(align8(REQUEST_OFFSET + EXPRESSION_HEADER_MAX + 3 * n + OVERFLOW_FIELD_MAX) + SMALL_RESPONSE_MAX);
     const u8 = this.#u8;
     let length = 0;
     // Short ASCII texts (the grammar's alphabet) are copied as they are, after a header written for
@@ -449,6 +533,7 @@ export class Calculator {
       const { written } = utf8.encodeInto(text, u8.subarray(REQUEST_OFFSET + EXPRESSION_HEADER_MAX));
       length = encodeExpressionInPlace(u8, written);
     }
+    length += writeOverflow(u8, REQUEST_OFFSET + length, overflow);
     // The buffer holds the request and SMALL_RESPONSE_MAX more: the engine never asks for room.
     const u32 = this.#u32;
     u32[REQUEST_LENGTH_WORD] = length;
@@ -540,7 +625,11 @@ export class Calculator {
     if (!Number.isSafeInteger(a) || !Number.isSafeInteger(b)) throw unsafeOperandError(a, b);
     const u8 = this.#u8;
     const u32 = this.#u32;
-    u32[REQUEST_LENGTH_WORD] = encodeCalculatorRequestBinaryOpNumbers(u8, REQUEST_OFFSET, field, a, b) - REQUEST_OFFSET;
+    const end = encodeCalculatorRequestBinaryOpNumbers(u8, REQUEST_OFFSET, field, a, b);
+    // The overflow field, written whatever the mode and counted only when not the default: no branch.
+    u8[end] = CalculatorRequestKey.overflow;
+    u8[end + 1] = this.#overflow;
+    u32[REQUEST_LENGTH_WORD] = end + this.#overflowLength - REQUEST_OFFSET;
     this.#run();
     const start = u32[RESPONSE_START_WORD]!;
     return decodeNumberResultFast(u8, start, start + u32[RESPONSE_LENGTH_WORD]!);
@@ -552,7 +641,10 @@ export class Calculator {
     if (a < I64_MIN || a > I64_MAX || b < I64_MIN || b > I64_MAX) throw i64OperandError(a, b);
     const u8 = this.#u8;
     const u32 = this.#u32;
-    u32[REQUEST_LENGTH_WORD] = encodeCalculatorRequestBinaryOpBigints(u8, REQUEST_OFFSET, field, a, b) - REQUEST_OFFSET;
+    const end = encodeCalculatorRequestBinaryOpBigints(u8, REQUEST_OFFSET, field, a, b);
+    u8[end] = CalculatorRequestKey.overflow;
+    u8[end + 1] = this.#overflow;
+    u32[REQUEST_LENGTH_WORD] = end + this.#overflowLength - REQUEST_OFFSET;
     this.#run();
     const start = u32[RESPONSE_START_WORD]!;
     return decodeBigintResultFast(u8, start, start + u32[RESPONSE_LENGTH_WORD]!);

@@ -13,8 +13,10 @@ import {
   columnsRequestLength,
   decodeBatchResult,
   encodeColumnsFrame,
+  OVERFLOW_FIELD_MAX,
+  writeOverflow,
 } from './codec.js';
-import { type BatchInput, copyColumn, OPERATION_WIRE } from './validate.js';
+import { type BatchInput, copyColumn } from './validate.js';
 import { CalculatorError } from './errors.js';
 
 /**
@@ -27,15 +29,28 @@ export function align8(n: number): number {
   return (n + 7) & ~7;
 }
 
-/** Whether an operation never fails on valid elements (add, subtract and multiply saturate). */
-export function neverFails(opValue: number): boolean {
-  return opValue !== OPERATION_WIRE.divide && opValue !== OPERATION_WIRE.remainder;
-}
-
 /** Bytes a buffer laid out as the shared buffer needs for a column request of `n` and its response. */
 export function columnsBufferSize(n: number): number {
-  // Request, then the response: header (≤ 32 bytes with alignment) and n values.
-  return align8(REQUEST_OFFSET + columnsRequestLength(n)) + Math.max(SMALL_RESPONSE_MAX, 32 + 8 * n);
+  // Request (with room for its overflow field), then the response: header (≤ 32 bytes with
+  // alignment) and n values.
+  return (
+    align8(REQUEST_OFFSET + columnsRequestLength(n) + OVERFLOW_FIELD_MAX) + Math.max(SMALL_RESPONSE_MAX, 32 + 8 * n)
+  );
+}
+
+/** What a column request asks: the operation and the overflow mode (wire values). */
+export interface ColumnsAsk {
+  opValue: number;
+  overflow: number;
+}
+
+/**
+ * Writes the frame of a column batch of `count` elements (its lists left for the caller) and the
+ * overflow field after it into a buffer laid out as the shared buffer; returns the request's length.
+ */
+export function writeColumnsFrame(u8: Uint8Array, ask: ColumnsAsk, count: number): number {
+  const length = encodeColumnsFrame(u8, ask.opValue, count);
+  return length + writeOverflow(u8, REQUEST_OFFSET + length, ask.overflow);
 }
 
 /**
@@ -46,16 +61,16 @@ export function writeColumnsRequest(
   u8: Uint8Array,
   i64: BigInt64Array,
   i32: Int32Array,
-  opValue: number,
+  ask: ColumnsAsk,
   a: BatchInput,
   b: BatchInput,
   from: number,
   count: number,
 ): number {
-  encodeColumnsFrame(u8, opValue, count);
+  const length = writeColumnsFrame(u8, ask, count);
   copyColumn(a, from, count, i64, i32, COLUMNS_A_OFFSET / 8, 'a');
   copyColumn(b, from, count, i64, i32, columnsBOffset(count) / 8, 'b');
-  return columnsRequestLength(count);
+  return length;
 }
 
 /**
@@ -70,9 +85,10 @@ export function chunkValuesAt(u8: Uint8Array, u32: Uint32Array, from: number, co
   try {
     return decodeBatchResult(u8, start, start + u32[RESPONSE_LENGTH_WORD]!, count);
   } catch (error) {
-    if (error instanceof CalculatorError && error.code === 'DIVISION_BY_ZERO' && error.index !== undefined) {
+    if (error instanceof CalculatorError && error.index !== undefined && from > 0) {
       const index = from + error.index;
-      throw new CalculatorError('DIVISION_BY_ZERO', `division by zero at index ${index}`, index);
+      const what = error.code === 'OVERFLOW' ? 'integer overflow' : 'division by zero';
+      throw new CalculatorError(error.code, `${what} at index ${index}`, index);
     }
     throw error;
   }
@@ -110,8 +126,8 @@ export class ChunkBuffer {
   }
 
   /** Writes the column request for elements `[from, from + count)` of `a` and `b`. */
-  write(opValue: number, a: BatchInput, b: BatchInput, from: number, count: number): void {
-    this.#u32[REQUEST_LENGTH_WORD] = writeColumnsRequest(this.u8, this.#i64, this.#i32, opValue, a, b, from, count);
+  write(ask: ColumnsAsk, a: BatchInput, b: BatchInput, from: number, count: number): void {
+    this.#u32[REQUEST_LENGTH_WORD] = writeColumnsRequest(this.u8, this.#i64, this.#i32, ask, a, b, from, count);
   }
 
   /**

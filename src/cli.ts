@@ -15,7 +15,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import type { Calculator } from './calculator.js';
+import type { Calculator, OverflowMode } from './calculator.js';
 import { formatError, repl, resultLine } from './cli/lines.js';
 
 interface Command {
@@ -188,6 +188,8 @@ function usage(): string {
 
 options (before the expression):
   --json          print {"value":"14"} or {"error":{"code","message","index"}}, one object a line
+  --overflow MODE what a step beyond the i64 range does: saturate (the default), wrap, or throw
+                  (an OVERFLOW error at the operator)
   -v, --version   print nanocalc's version
   -h, --help      this help
 
@@ -196,7 +198,8 @@ result, "error: CODE message" (the details, with a caret, on stderr), or an empt
 empty one; with --json one object a line with its "line" number. Exit status 1 if any line failed.
 
 Expressions: 64-bit integers, + - * / %, unary minus, parentheses, the usual precedence; each
-step saturates to [-2^63, 2^63-1], / truncates toward zero, % takes the sign of the dividend.
+step saturates to [-2^63, 2^63-1] (see --overflow), / truncates toward zero, % takes the sign of
+the dividend.
 Use -- before an expression that could be taken for a command or an option: nanocalc -- -1 + 2
 
 commands:
@@ -227,14 +230,23 @@ function isOption(arg: string): boolean {
   return /^--./.test(arg) || /^-[A-Za-z]/.test(arg);
 }
 
-async function openCalculator(): Promise<Calculator> {
-  const { Calculator } = await import('./calculator.js');
-  return new Calculator();
+/** The options before the expression or the command. */
+interface Options {
+  json: boolean;
+  overflow: OverflowMode | undefined;
 }
 
-async function evaluateArgs(args: string[], json: boolean): Promise<number> {
+const OVERFLOW_MODES: readonly string[] = ['saturate', 'wrap', 'throw'] satisfies OverflowMode[];
+
+async function openCalculator(options: Options): Promise<Calculator> {
+  const { Calculator } = await import('./calculator.js');
+  return new Calculator({ overflow: options.overflow });
+}
+
+async function evaluateArgs(args: string[], options: Options): Promise<number> {
+  const { json } = options;
   const text = args.join(' ');
-  const calc = await openCalculator();
+  const calc = await openCalculator(options);
   try {
     const value = calc.evaluate(text);
     process.stdout.write(`${json ? resultLine(undefined, { value }, true) : value}\n`);
@@ -248,27 +260,35 @@ async function evaluateArgs(args: string[], json: boolean): Promise<number> {
   }
 }
 
-async function lines(json: boolean): Promise<number> {
-  const calc = await openCalculator();
+async function lines(options: Options): Promise<number> {
+  const calc = await openCalculator(options);
   try {
-    return await repl(calc, json);
+    return await repl(calc, options.json);
   } finally {
     calc.close();
   }
 }
 
 export async function main(argv: string[]): Promise<number> {
-  let json = false;
+  const options: Options = { json: false, overflow: undefined };
   let at = 0;
   // Options before the expression or the command.
   for (; at < argv.length; at++) {
     const arg = argv[at]!;
     if (arg === '--') {
       const rest = argv.slice(at + 1);
-      return rest.length === 0 ? lines(json) : evaluateArgs(rest, json);
+      return rest.length === 0 ? lines(options) : evaluateArgs(rest, options);
     }
-    if (arg === '--json') json = true;
-    else if (arg === '--help' || arg === '-h') return commands.help!.run([]);
+    if (arg === '--json') options.json = true;
+    else if (arg === '--overflow' || arg.startsWith('--overflow=')) {
+      const mode = arg === '--overflow' ? argv[++at] : arg.slice('--overflow='.length);
+      if (mode === undefined || !OVERFLOW_MODES.includes(mode)) {
+        return usageError(
+          `--overflow takes saturate, wrap or throw, got ${mode === undefined ? 'nothing' : JSON.stringify(mode)}`,
+        );
+      }
+      options.overflow = mode as OverflowMode;
+    } else if (arg === '--help' || arg === '-h') return commands.help!.run([]);
     else if (arg === '--version' || arg === '-v' || arg === '-V') {
       process.stdout.write(version());
       return 0;
@@ -276,12 +296,13 @@ export async function main(argv: string[]): Promise<number> {
     else break;
   }
   const name = argv[at];
-  if (name === undefined) return lines(json);
+  if (name === undefined) return lines(options);
   if (Object.hasOwn(commands, name)) {
-    if (json) return usageError(`--json is for expressions, not for ${name}`);
+    if (options.json) return usageError(`--json is for expressions, not for ${name}`);
+    if (options.overflow !== undefined) return usageError(`--overflow is for expressions, not for ${name}`);
     return commands[name]!.run(argv.slice(at + 1));
   }
-  return evaluateArgs(argv.slice(at), json);
+  return evaluateArgs(argv.slice(at), options);
 }
 
 process.exitCode = await main(process.argv.slice(2));

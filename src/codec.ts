@@ -68,6 +68,21 @@ export function encodeColumnsFrame(u8: Uint8Array, operation: number, n: number)
   return encodeCalculatorRequestColumnsFrame(u8, REQUEST_OFFSET, operation, n);
 }
 
+/** The most bytes the `overflow` field adds after a request (`48 <mode>`; the default is left out). */
+export const OVERFLOW_FIELD_MAX = 2;
+
+/**
+ * Writes `CalculatorRequest.overflow` (`mode`, a wire value) at `pos`, the end of a request written
+ * without it; returns the bytes it adds: 0 for the default (0, saturate), left out so that the
+ * request's bytes are what they were before the field existed.
+ */
+export function writeOverflow(u8: Uint8Array, pos: number, mode: number): number {
+  if (mode === 0) return 0;
+  u8[pos] = CalculatorRequestKey.overflow;
+  u8[pos + 1] = mode;
+  return OVERFLOW_FIELD_MAX;
+}
+
 /** Room before an expression's text for its header: two keys and two varint lengths. */
 export const EXPRESSION_HEADER_MAX = 1 + 5 + 1 + 5;
 
@@ -200,9 +215,9 @@ function decodeError(u8: Uint8Array, end: number, answering: Answering): Calcula
   const name = errorCodeName(code);
   const positioned =
     answering === BATCH
-      ? name === 'DIVISION_BY_ZERO'
+      ? name === 'DIVISION_BY_ZERO' || name === 'OVERFLOW'
       : answering === EXPRESSION &&
-        (name === 'SYNTAX_ERROR' || name === 'DIVISION_BY_ZERO' || name === 'LIMIT_EXCEEDED');
+        (name === 'SYNTAX_ERROR' || name === 'DIVISION_BY_ZERO' || name === 'OVERFLOW' || name === 'LIMIT_EXCEEDED');
   return new CalculatorError(name, message || name, positioned ? index : undefined);
 }
 

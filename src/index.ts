@@ -7,9 +7,12 @@ export { Calculator, CalculatorError, DEFAULT_MAX_BATCH_LENGTH, DEFAULT_MAX_REQU
 export type {
   BatchAsyncOptions,
   BatchInput,
+  BatchOptions,
   CalculatorOptions,
   EngineKind,
+  EvaluateOptions,
   Operation,
+  OverflowMode,
   RuntimeOption,
 } from './calculator.js';
 export type { CalculatorErrorCode } from './errors.js';

@@ -5,7 +5,11 @@
 export const I64_MIN = -(2n ** 63n);
 export const I64_MAX = 2n ** 63n - 1n;
 
-import { CalculatorRequestOperation, Operation as WireOperation } from './gen/nanocalc/v1/calculator_codec.js';
+import {
+  CalculatorRequestOperation,
+  Overflow as WireOverflow,
+  Operation as WireOperation,
+} from './gen/nanocalc/v1/calculator_codec.js';
 
 /** The schema's `Operation` enum values, by the names the API takes. */
 export const OPERATION_WIRE = {
@@ -21,6 +25,34 @@ export type Operation = keyof typeof OPERATION_WIRE;
 
 /** `CalculatorRequest` oneof field numbers of the binary operations. */
 export const OPERATION_FIELD: Readonly<Record<Operation, number>> = CalculatorRequestOperation;
+
+/**
+ * What an operation does when its exact result does not fit in 64 bits: clamp it to the i64 range
+ * (`'saturate'`, the default), wrap around modulo 2^64 as two's complement (`'wrap'`), or fail
+ * with a `CalculatorError` of code `OVERFLOW` (`'throw'`).
+ */
+export type OverflowMode = 'saturate' | 'wrap' | 'throw';
+
+/** The schema's `Overflow` values by mode; saturate is the default, 0, left off the wire. */
+const OVERFLOW_WIRE: Readonly<Record<OverflowMode, number>> = {
+  saturate: WireOverflow.UNSPECIFIED,
+  wrap: WireOverflow.WRAP,
+  throw: WireOverflow.ERROR,
+};
+
+/** The wire value of an `overflow` option: `fallback` when absent, or a RangeError naming the option. */
+export function overflowOption(value: unknown, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (value === 'saturate' || value === 'wrap' || value === 'throw') return OVERFLOW_WIRE[value];
+  throw new RangeError(
+    `nanocalc: ${name} must be 'saturate', 'wrap' or 'throw', got ${typeof value === 'string' ? JSON.stringify(value) : describe(value)}`,
+  );
+}
+
+/** Whether an operation can fail on valid elements in this overflow mode: a zero divisor, or an overflow with 'throw'. */
+export function canFail(opValue: number, overflow: number): boolean {
+  return overflow === WireOverflow.ERROR || opValue === WireOperation.DIVIDE || opValue === WireOperation.REMAINDER;
+}
 
 /** Operands of a batch: one column of signed 64-bit integers. */
 export type BatchInput = BigInt64Array | readonly bigint[] | readonly number[];

@@ -4,11 +4,14 @@ import * as grpc from '@grpc/grpc-js';
 import { CalculatorError } from '../errors.js';
 import {
   type Operation,
+  type OverflowMode,
   OPERATION_FIELD,
   checkBatchShape,
   checkOperands,
   checkOperation,
   integerOption,
+  isBigInt64Array,
+  overflowOption,
 } from '../validate.js';
 import {
   MalformedResponse,
@@ -37,10 +40,15 @@ import { type BatchInput, asColumn, toNumber } from './values.js';
 export interface RemoteCalculatorOptions {
   /**
    * TLS: `true` to trust the system's roots, or `{ ca }` with a PEM certificate (authority) to
-   * trust instead; `serverName` overrides the name checked in the server's certificate.
+   * trust instead; `serverName` overrides the name checked in the server's certificate; `cert`
+   * and `key` (PEM, both or neither) are this client's certificate and key, for a server that
+   * requires client certificates (`--tls-client-ca`, mutual TLS).
    * Default: plaintext (for loopback and trusted networks only).
    */
-  tls?: boolean | { ca?: string | Uint8Array; serverName?: string } | undefined;
+  tls?:
+    | boolean
+    | { ca?: string | Uint8Array; serverName?: string; cert?: string | Uint8Array; key?: string | Uint8Array }
+    | undefined;
   /** Bearer token sent with every call (the server's NANOCALC_TOKEN). */
   token?: string | undefined;
   /** Default deadline of each call, retries included, in ms (default 30,000; 0 for none). */
@@ -53,6 +61,8 @@ export interface RemoteCalculatorOptions {
   batchParallelism?: number | undefined;
   /** Extra @grpc/grpc-js channel options. */
   channelOptions?: grpc.ChannelOptions | undefined;
+  /** What an operation does beyond the i64 range, as the in-process `Calculator`'s option (default `'saturate'`). */
+  overflow?: OverflowMode | undefined;
 }
 
 /** Per-call options, the last argument of every method. */
@@ -61,6 +71,13 @@ export interface CallOptions {
   signal?: AbortSignal | undefined;
   /** Deadline for this call in ms, retries included (overrides the calculator's `timeoutMs`). */
   timeoutMs?: number | undefined;
+  /** This call's overflow mode (overrides the calculator's `overflow`; a stream's applies to its calls). */
+  overflow?: OverflowMode | undefined;
+}
+
+/** `batch()`'s fourth argument when it is not an array: `out` and the call's options together. */
+export interface RemoteBatchOptions extends CallOptions {
+  out?: BigInt64Array | undefined;
 }
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -82,6 +99,8 @@ export class RemoteCalculator {
   readonly #maxAttempts: number;
   readonly #chunkLength: number;
   readonly #parallelism: number;
+  /** The `overflow` option as the schema's value (0, saturate, is left off the wire). */
+  readonly #overflow: number;
   #closed = false;
 
   /** `endpoints`: one `host:port` or several (replicas, balanced round-robin). */
@@ -96,6 +115,7 @@ export class RemoteCalculator {
     this.#maxAttempts = integerOption(options.maxAttempts, Math.max(3, 2 * list.length), 'maxAttempts', 1);
     this.#chunkLength = integerOption(options.batchChunkLength, DEFAULT_BATCH_CHUNK_LENGTH, 'batchChunkLength', 1);
     this.#parallelism = integerOption(options.batchParallelism, 2 * list.length, 'batchParallelism', 1);
+    this.#overflow = overflowOption(options.overflow, 0, 'overflow');
     const { tls } = options;
     let credentials = grpc.credentials.createInsecure();
     const channelOptions: grpc.ChannelOptions = {
@@ -110,7 +130,12 @@ export class RemoteCalculator {
     };
     if (tls) {
       const ca = typeof tls === 'object' && tls.ca !== undefined ? Buffer.from(tls.ca) : null;
-      credentials = grpc.credentials.createSsl(ca);
+      const cert = typeof tls === 'object' && tls.cert !== undefined ? Buffer.from(tls.cert) : null;
+      const key = typeof tls === 'object' && tls.key !== undefined ? Buffer.from(tls.key) : null;
+      if ((cert === null) !== (key === null)) {
+        throw new TypeError('nanocalc: tls.cert and tls.key go together (a client certificate and its key)');
+      }
+      credentials = grpc.credentials.createSsl(ca, key, cert);
       if (typeof tls === 'object' && tls.serverName !== undefined) {
         channelOptions['grpc.ssl_target_name_override'] = tls.serverName;
         channelOptions['grpc.default_authority'] = tls.serverName;
@@ -120,28 +145,28 @@ export class RemoteCalculator {
     this.#endpoints = new RoundRobin(list, credentials, channelOptions);
   }
 
-  /** `a + b`, saturated to the i64 range. */
+  /** `a + b`; beyond the i64 range as the `overflow` option says (saturated by default). */
   add(a: number, b: number, options?: CallOptions): Promise<number>;
   add(a: bigint, b: bigint, options?: CallOptions): Promise<bigint>;
   add(a: number | bigint, b: number | bigint, options?: CallOptions): Promise<number | bigint> {
     return this.#binary('add', a, b, options);
   }
 
-  /** `a - b`, saturated to the i64 range. */
+  /** `a - b`; beyond the i64 range as the `overflow` option says (saturated by default). */
   subtract(a: number, b: number, options?: CallOptions): Promise<number>;
   subtract(a: bigint, b: bigint, options?: CallOptions): Promise<bigint>;
   subtract(a: number | bigint, b: number | bigint, options?: CallOptions): Promise<number | bigint> {
     return this.#binary('subtract', a, b, options);
   }
 
-  /** `a * b`, saturated to the i64 range. */
+  /** `a * b`; beyond the i64 range as the `overflow` option says (saturated by default). */
   multiply(a: number, b: number, options?: CallOptions): Promise<number>;
   multiply(a: bigint, b: bigint, options?: CallOptions): Promise<bigint>;
   multiply(a: number | bigint, b: number | bigint, options?: CallOptions): Promise<number | bigint> {
     return this.#binary('multiply', a, b, options);
   }
 
-  /** `a / b` truncated toward zero (`MIN / -1` saturates to `MAX`); `b = 0` rejects with DIVISION_BY_ZERO. */
+  /** `a / b` truncated toward zero (`MIN / -1` overflows: `MAX` saturated); `b = 0` rejects with DIVISION_BY_ZERO. */
   divide(a: number, b: number, options?: CallOptions): Promise<number>;
   divide(a: bigint, b: bigint, options?: CallOptions): Promise<bigint>;
   divide(a: number | bigint, b: number | bigint, options?: CallOptions): Promise<number | bigint> {
@@ -165,11 +190,23 @@ export class RemoteCalculator {
     operation: Operation,
     a: BatchInput,
     b: BatchInput,
-    out?: BigInt64Array,
-    options?: CallOptions,
+    outOrOptions?: BigInt64Array | RemoteBatchOptions,
+    callOptions?: CallOptions,
   ): Promise<BigInt64Array> {
     this.#checkOpen();
     const op = checkOperation(operation);
+    let out: BigInt64Array | undefined;
+    let options = callOptions;
+    if (outOrOptions === undefined || isBigInt64Array(outOrOptions)) {
+      out = outOrOptions;
+    } else {
+      if (typeof outOrOptions !== 'object' || outOrOptions === null || Array.isArray(outOrOptions)) {
+        throw new TypeError('nanocalc: out must be a BigInt64Array or { out, overflow, ... }');
+      }
+      out = outOrOptions.out;
+      options = { ...outOrOptions, ...callOptions };
+    }
+    const overflow = this.#overflowOf(options);
     const n = checkBatchShape(a, b, out);
     const columnA = asColumn(a, n, 'a');
     const columnB = asColumn(b, n, 'b');
@@ -183,8 +220,8 @@ export class RemoteCalculator {
     const onAbort = () => inner.abort(options?.signal?.reason);
     options?.signal?.addEventListener('abort', onAbort, { once: true });
     if (options?.signal?.aborted) onAbort();
-    const callOptions: CallOptions = { signal: inner.signal };
-    if (options?.timeoutMs !== undefined) callOptions.timeoutMs = options.timeoutMs;
+    const chunkOptions: CallOptions = { signal: inner.signal };
+    if (options?.timeoutMs !== undefined) chunkOptions.timeoutMs = options.timeoutMs;
     const domainErrors: { start: number; error: CalculatorError }[] = [];
     let failure: { error: unknown } | undefined;
     let next = 0;
@@ -192,9 +229,9 @@ export class RemoteCalculator {
       while (next < starts.length && failure === undefined) {
         const start = starts[next++]!;
         const end = Math.min(n, start + this.#chunkLength);
-        const request = encodeColumns(op, columnA.subarray(start, end), columnB.subarray(start, end));
+        const request = encodeColumns(op, columnA.subarray(start, end), columnB.subarray(start, end), overflow);
         try {
-          await this.#call(request, callOptions, (bytes) => decodeBatchInto(bytes, results, start, end - start));
+          await this.#call(request, chunkOptions, (bytes) => decodeBatchInto(bytes, results, start, end - start));
         } catch (error) {
           if (error instanceof CalculatorError) {
             domainErrors.push({ start, error });
@@ -227,7 +264,7 @@ export class RemoteCalculator {
     this.#checkOpen();
     if (typeof text !== 'string')
       throw new TypeError(`nanocalc: evaluate() takes a string, got ${text === null ? 'null' : typeof text}`);
-    return this.#call(encodeExpression(text), options, (bytes) => decodeValue(bytes, true));
+    return this.#call(encodeExpression(text, this.#overflowOf(options)), options, (bytes) => decodeValue(bytes, true));
   }
 
   /**
@@ -260,7 +297,7 @@ export class RemoteCalculator {
       metadata: () => this.#metadata(),
       maxAttempts: this.#maxAttempts,
     };
-    return new RemoteStream(route, this.#deadline(options), options?.signal);
+    return new RemoteStream(route, this.#deadline(options), options?.signal, this.#overflowOf(options));
   }
 
   /** `close()`, for `using calc = new ...()`: closed when the block that declared it ends. */
@@ -284,10 +321,15 @@ export class RemoteCalculator {
     if (this.#closed) throw new CalculatorError('CLOSED', 'nanocalc: this RemoteCalculator is closed');
   }
 
+  /** A call's overflow mode as the schema's value: its option, else the calculator's. */
+  #overflowOf(options: CallOptions | undefined): number {
+    return overflowOption(options?.overflow, this.#overflow, 'options.overflow');
+  }
+
   async #binary(op: Operation, a: number | bigint, b: number | bigint, options: CallOptions | undefined) {
     this.#checkOpen();
     const kind = checkOperands(a, b);
-    const request = encodeBinary(OPERATION_FIELD[op], BigInt(a), BigInt(b));
+    const request = encodeBinary(OPERATION_FIELD[op], BigInt(a), BigInt(b), this.#overflowOf(options));
     const value = await this.#call(request, options, decodeValue);
     return kind === 'bigint' ? value : toNumber(value);
   }

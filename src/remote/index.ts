@@ -8,7 +8,7 @@
 // and retries in ./endpoints.ts, RemoteError in ./errors.ts.
 
 export { RemoteCalculator, DEFAULT_BATCH_CHUNK_LENGTH, DEFAULT_TIMEOUT_MS } from './calculator.js';
-export type { CallOptions, RemoteCalculatorOptions } from './calculator.js';
+export type { CallOptions, RemoteBatchOptions, RemoteCalculatorOptions } from './calculator.js';
 export { RemoteStream } from './stream.js';
 export type { StreamRoute } from './stream.js';
 export type { BatchInput } from './values.js';
@@ -16,4 +16,4 @@ export { RemoteError, GRPC_STATUS_NAMES } from './errors.js';
 export type { GrpcStatusName } from './errors.js';
 export { CalculatorError } from '../errors.js';
 export type { CalculatorErrorCode } from '../errors.js';
-export type { Operation } from '../validate.js';
+export type { Operation, OverflowMode } from '../validate.js';

@@ -38,6 +38,8 @@ const EMPTY_PENDING: Pending = { request: new Uint8Array(0), resolve: () => {}, 
  */
 export class RemoteStream {
   readonly #route: StreamRoute;
+  /** The overflow mode of every call on the stream, as the schema's value. */
+  readonly #overflow: number;
   readonly #deadline: number;
   readonly #signal: AbortSignal | undefined;
   #call!: grpc.ClientDuplexStream<Uint8Array, Buffer>;
@@ -59,8 +61,9 @@ export class RemoteStream {
   readonly #onAbort = () => this.#call.cancel();
 
   /** @internal Use `RemoteCalculator.stream()`. */
-  constructor(route: StreamRoute, deadline: number, signal?: AbortSignal) {
+  constructor(route: StreamRoute, deadline: number, signal?: AbortSignal, overflow = 0) {
     this.#route = route;
+    this.#overflow = overflow;
     this.#deadline = deadline;
     this.#signal = signal;
     this.#done = new Promise((resolve, reject) => {
@@ -103,12 +106,12 @@ export class RemoteStream {
     return this.#binary('remainder', a, b);
   }
 
-  /** One column request (not split, unlike `RemoteCalculator.batch`). */
+  /** One column request (not split, unlike `RemoteCalculator.batch`), with the stream's overflow mode. */
   async batch(operation: Operation, a: BatchInput, b: BatchInput, out?: BigInt64Array): Promise<BigInt64Array> {
     const op = checkOperation(operation);
     const n = checkBatchShape(a, b, out);
     const results = new BigInt64Array(n);
-    const bytes = await this.#send(encodeColumns(op, asColumn(a, n, 'a'), asColumn(b, n, 'b')));
+    const bytes = await this.#send(encodeColumns(op, asColumn(a, n, 'a'), asColumn(b, n, 'b'), this.#overflow));
     this.#decode(() => decodeBatchInto(bytes, results, 0, n));
     if (out === undefined) return results;
     out.set(results);
@@ -226,7 +229,7 @@ export class RemoteStream {
 
   async #binary(op: Operation, a: number | bigint, b: number | bigint): Promise<number | bigint> {
     const kind = checkOperands(a, b);
-    const bytes = await this.#send(encodeBinary(OPERATION_FIELD[op], BigInt(a), BigInt(b)));
+    const bytes = await this.#send(encodeBinary(OPERATION_FIELD[op], BigInt(a), BigInt(b), this.#overflow));
     const value = this.#decode(() => decodeValue(bytes));
     return kind === 'bigint' ? value : toNumber(value);
   }

@@ -6,9 +6,11 @@
 import {
   EXPRESSION_HEADER_MAX,
   MalformedResponse,
+  OVERFLOW_FIELD_MAX,
   batchValuesAt,
   decodeBigintResult,
   encodeExpressionHeader,
+  writeOverflow,
 } from '../codec.js';
 import {
   calculatorRequestColumnsAOffset,
@@ -21,21 +23,26 @@ import {
 export { MalformedResponse };
 
 const utf8 = new TextEncoder();
-/** Room for one binary request: a key, a one-byte length and a body of at most 22 bytes. */
+/** Room for one binary request: a key, a one-byte length, a body of at most 22 bytes, the overflow field. */
 const binaryScratch = new Uint8Array(32);
 
-/** `CalculatorRequest { <field>: BinaryOp { a, b } }` for two checked i64 operands. */
-export function encodeBinary(field: number, a: bigint, b: bigint): Uint8Array {
-  return binaryScratch.slice(0, encodeCalculatorRequestBinaryOpBigints(binaryScratch, 0, field, a, b));
+/**
+ * `CalculatorRequest { <field>: BinaryOp { a, b }, overflow }` for two checked i64 operands
+ * (`overflow` a wire value, left out when 0).
+ */
+export function encodeBinary(field: number, a: bigint, b: bigint, overflow: number): Uint8Array {
+  const end = encodeCalculatorRequestBinaryOpBigints(binaryScratch, 0, field, a, b);
+  return binaryScratch.slice(0, end + writeOverflow(binaryScratch, end, overflow));
 }
 
-/** `CalculatorRequest { expression: Expression { text } }`. */
-export function encodeExpression(text: string): Uint8Array {
+/** `CalculatorRequest { expression: Expression { text }, overflow }`. */
+export function encodeExpression(text: string, overflow: number): Uint8Array {
   const bytes = utf8.encode(text);
-  const u8 = new Uint8Array(EXPRESSION_HEADER_MAX + bytes.length);
+  const u8 = new Uint8Array(EXPRESSION_HEADER_MAX + bytes.length + OVERFLOW_FIELD_MAX);
   const at = encodeExpressionHeader(u8, bytes.length, 0);
   u8.set(bytes, at);
-  return u8.subarray(0, at + bytes.length);
+  const end = at + bytes.length;
+  return u8.subarray(0, end + writeOverflow(u8, end, overflow));
 }
 
 function bytesOf(column: BigInt64Array): Uint8Array {
@@ -43,16 +50,17 @@ function bytesOf(column: BigInt64Array): Uint8Array {
 }
 
 /**
- * `CalculatorRequest { columns: ColumnBatch { operation, a, b } }`, framed as in process: the
- * columns are copied in whole (packed `sfixed64` is the little-endian i64 array itself).
+ * `CalculatorRequest { columns: ColumnBatch { operation, a, b }, overflow }`, framed as in
+ * process: the columns are copied in whole (packed `sfixed64` is the little-endian i64 array itself).
  */
-export function encodeColumns(operation: number, a: BigInt64Array, b: BigInt64Array): Uint8Array {
+export function encodeColumns(operation: number, a: BigInt64Array, b: BigInt64Array, overflow: number): Uint8Array {
   const n = a.length;
-  const u8 = new Uint8Array(calculatorRequestColumnsLength(n));
+  const length = calculatorRequestColumnsLength(n);
+  const u8 = new Uint8Array(length + OVERFLOW_FIELD_MAX);
   encodeCalculatorRequestColumnsFrame(u8, 0, operation, n);
   u8.set(bytesOf(a), calculatorRequestColumnsAOffset(n));
   u8.set(bytesOf(b), calculatorRequestColumnsBOffset(n));
-  return u8;
+  return u8.subarray(0, length + writeOverflow(u8, length, overflow));
 }
 
 /** The `value` of a response as a bigint; an `error` response is thrown as a CalculatorError. */

@@ -14,6 +14,8 @@ export const SELFSIGNED_BIN = join(ROOT, 'target', 'release', 'nanocalc-selfsign
 
 export interface Server {
   address: string;
+  /** Where `GET /metrics` is served, when started with `--metrics-addr` (`metrics on ADDR`). */
+  metricsAddress: string | undefined;
   process: ChildProcess;
   /** Everything the server logged on stderr so far. */
   readonly logs: string;
@@ -58,6 +60,7 @@ export function startServer(
       clearTimeout(timer);
       const server: Server = {
         address: match[1]!,
+        metricsAddress: /metrics on (\S+)/.exec(stdout)?.[1],
         process: child,
         get logs() {
           return logs;
@@ -99,6 +102,76 @@ export function selfSignedCertificate(): { dir: string; cert: string; key: strin
     dir,
     cert: join(dir, 'cert.pem'),
     key: join(dir, 'key.pem'),
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/** Starts a server as {@link startServer} does, with its metrics served on a free port. */
+export function startServerWithMetrics(
+  args: string[] = [],
+  options: { env?: Record<string, string> } = {},
+): Promise<Server & { metricsAddress: string }> {
+  return startServer(['--metrics-addr', '127.0.0.1:0', ...args], options) as Promise<
+    Server & { metricsAddress: string }
+  >;
+}
+
+/** One sample of Prometheus's text format: `name{label="value",...} number`. */
+export interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** Fetches `http://ADDRESS/metrics` and parses its samples (comments skipped). */
+export async function scrapeMetrics(address: string): Promise<Sample[]> {
+  const response = await fetch(`http://${address}/metrics`);
+  if (response.status !== 200) throw new Error(`GET /metrics answered ${response.status}`);
+  const samples: Sample[] = [];
+  for (const line of (await response.text()).split('\n')) {
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (match === null) continue;
+    const labels: Record<string, string> = {};
+    for (const [, key, value] of (match[2] ?? '').matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) {
+      labels[key!] = value!;
+    }
+    samples.push({ name: match[1]!, labels, value: Number(match[3]) });
+  }
+  return samples;
+}
+
+/** The sum of the samples named `name` whose labels include `labels` (0 if none). */
+export function metric(samples: readonly Sample[], name: string, labels: Record<string, string> = {}): number {
+  let total = 0;
+  for (const sample of samples) {
+    if (sample.name !== name) continue;
+    if (Object.entries(labels).every(([key, value]) => sample.labels[key] === value)) total += sample.value;
+  }
+  return total;
+}
+
+/** Calls the nanocalc.v1.CalculatorService method `method` completed with each gRPC code. */
+export function handledCalls(samples: readonly Sample[], method: string, code?: string): number {
+  const labels: Record<string, string> = { grpc_service: 'nanocalc.v1.CalculatorService', grpc_method: method };
+  if (code !== undefined) labels.grpc_code = code;
+  return metric(samples, 'grpc_server_handled_total', labels);
+}
+
+/** A client authority and a client certificate it signed, with the server's self-signed certificate. */
+export function mutualTlsCertificates(): ReturnType<typeof selfSignedCertificate> & {
+  clientCa: string;
+  clientCert: string;
+  clientKey: string;
+} {
+  const dir = mkdtempSync(join(tmpdir(), 'nanocalc-mtls-'));
+  execFileSync(SELFSIGNED_BIN, [dir, '--client']);
+  return {
+    dir,
+    cert: join(dir, 'cert.pem'),
+    key: join(dir, 'key.pem'),
+    clientCa: join(dir, 'client-ca.pem'),
+    clientCert: join(dir, 'client.pem'),
+    clientKey: join(dir, 'client-key.pem'),
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
 }

@@ -44,6 +44,11 @@ pub struct Config {
     #[arg(long, env = "NANOCALC_ADDR", default_value = "127.0.0.1:50051")]
     pub addr: SocketAddr,
 
+    /// Serve Prometheus metrics on `GET http://ADDR/metrics` (a listener of its own; port 0 picks a
+    /// free port, printed as `metrics on ADDR` before `listening on`). Default: not served.
+    #[arg(long, env = "NANOCALC_METRICS_ADDR")]
+    pub metrics_addr: Option<SocketAddr>,
+
     /// Largest gRPC message accepted, in bytes; a larger one is refused with RESOURCE_EXHAUSTED.
     #[arg(long, env = "NANOCALC_MAX_MESSAGE_BYTES", default_value_t = Limits::DEFAULT_MAX_REQUEST_BYTES)]
     pub max_message_bytes: usize,
@@ -91,6 +96,11 @@ pub struct Config {
     /// TLS private key (PEM).
     #[arg(long, env = "NANOCALC_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+
+    /// Require client certificates (mutual TLS): a client must present a certificate signed by
+    /// this authority (PEM) or its TLS handshake fails, before any call. Needs --tls-cert.
+    #[arg(long, env = "NANOCALC_TLS_CLIENT_CA", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
 
     /// Bearer token every call must carry (`authorization: Bearer <token>`). Prefer the
     /// environment variable: a flag is visible to other users in the process list.
@@ -199,6 +209,12 @@ mod tests {
         assert_eq!(config.shutdown_grace, Duration::from_millis(500));
         assert_eq!(config.log_format, LogFormat::Json);
         assert!(Config::try_parse_from(["nanocalc-server", "--tls-cert", "c.pem"]).is_err(), "a cert needs a key");
+        let client_ca = ["nanocalc-server", "--tls-client-ca", "ca.pem"];
+        assert!(Config::try_parse_from(client_ca).is_err(), "client certificates need TLS");
+        let mtls = Config::try_parse_from([&client_ca[..], &["--tls-cert", "c.pem", "--tls-key", "k.pem"]].concat());
+        assert_eq!(mtls.unwrap().tls_client_ca, Some(PathBuf::from("ca.pem")));
+        let metrics = Config::try_parse_from(["nanocalc-server", "--metrics-addr", "127.0.0.1:0"]).unwrap();
+        assert_eq!(metrics.metrics_addr, Some("127.0.0.1:0".parse().unwrap()));
         assert!(Config::try_parse_from(["nanocalc-server", "--addr", "nowhere"]).is_err());
         for (flag, value) in [
             ("--concurrency-limit", "0"),

@@ -13,7 +13,6 @@
 //!   are open at once over all connections: one more ends at once with RESOURCE_EXHAUSTED, so that
 //!   streams opened and left waiting (headers and no body) cannot pile up memory.
 
-use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -25,6 +24,8 @@ use http_body::{Body as HttpBody, Frame, SizeHint};
 use tokio::sync::Notify;
 use tonic::Status;
 use tonic::body::Body;
+
+use crate::layer::{Around, BoxFuture, Watch, Watched};
 
 /// Bytes of a gRPC message's prefix: a compression flag and a big-endian u32 length.
 const PREFIX: usize = 5;
@@ -130,53 +131,26 @@ impl GuardLayer {
     }
 }
 
-impl<S> tower::Layer<S> for GuardLayer {
-    type Service = Guard<S>;
-
-    fn layer(&self, inner: S) -> Guard<S> {
-        Guard { inner, limits: self.clone() }
-    }
-}
-
-#[derive(Clone, Debug)]
-pub struct Guard<S> {
-    inner: S,
-    limits: GuardLayer,
-}
-
-type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
-
-impl<S> tower::Service<Request<Body>> for Guard<S>
-where
-    S: tower::Service<Request<Body>, Response = Response<Body>> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-{
-    type Response = Response<Body>;
-    type Error = S::Error;
-    type Future = BoxFuture<Response<Body>, S::Error>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request<Body>) -> Self::Future {
+impl Around for GuardLayer {
+    fn around<S>(&self, request: Request<Body>, mut inner: S) -> BoxFuture<Response<Body>, S::Error>
+    where
+        S: tower::Service<Request<Body>, Response = Response<Body>> + Send + 'static,
+        S::Future: Send + 'static,
+    {
         if !is_grpc_content_type(request.headers().get(header::CONTENT_TYPE)) {
             return Box::pin(async { Ok(unsupported_media_type()) });
         }
-        let Some(call) = self.limits.in_flight.enter(self.limits.max_open_calls) else {
+        let Some(call) = self.in_flight.enter(self.max_open_calls) else {
             let status = Status::resource_exhausted(format!(
                 "the server has its limit of open calls ({}, --max-open-calls); try again",
-                self.limits.max_open_calls
+                self.max_open_calls
             ));
             return Box::pin(async { Ok(status.into_http()) });
         };
-        let request = request.map(|body| Body::new(CheckedBody::new(body, self.limits.pending.clone())));
-        // The clone that was made ready is the one called (tower's usual swap).
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let request = request.map(|body| Body::new(CheckedBody::new(body, self.pending.clone())));
         Box::pin(async move {
             let response = inner.call(request).await?;
-            Ok(response.map(|body| Body::new(CountedBody { inner: body, _call: call })))
+            Ok(response.map(|body| Body::new(Watched { inner: body, watch: call })))
         })
     }
 }
@@ -205,27 +179,9 @@ impl HttpBody for OneFrame {
     }
 }
 
-/// A response body that keeps its call counted in flight until it ends or is dropped.
-struct CountedBody {
-    inner: Body,
-    _call: CallGuard,
-}
-
-impl HttpBody for CountedBody {
-    type Data = Bytes;
-    type Error = Status;
-
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Status>>> {
-        Pin::new(&mut self.inner).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
+/// A response body watched by its call keeps it counted in flight until it is dropped.
+impl Watch for CallGuard {
+    fn frame(&mut self, _: &Option<Result<Frame<Bytes>, Status>>) {}
 }
 
 /// Where a request body is in gRPC's framing.

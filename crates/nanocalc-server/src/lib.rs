@@ -11,6 +11,8 @@ pub mod codec;
 pub mod config;
 pub mod conn;
 pub mod guard;
+pub mod layer;
+pub mod metrics;
 pub mod service;
 
 use std::future::Future;
@@ -19,7 +21,7 @@ use std::time::Duration;
 
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::server::TcpIncoming;
-use tonic::transport::{Identity, Server, ServerTlsConfig};
+use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 
 pub use config::Config;
 pub use service::{Calculator, CalculatorServiceServer};
@@ -33,6 +35,9 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 pub struct Bound {
     incoming: TcpIncoming,
     pub local_addr: SocketAddr,
+    metrics: Option<tokio::net::TcpListener>,
+    /// Where `GET /metrics` is served, if anywhere ([`Bound::with_metrics`]).
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 /// Binds the listen address (no traffic is accepted until [`serve`]).
@@ -40,7 +45,20 @@ pub fn bind(addr: SocketAddr) -> Result<Bound, BoxError> {
     let incoming =
         TcpIncoming::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?.with_nodelay(Some(true));
     let local_addr = incoming.local_addr()?;
-    Ok(Bound { incoming, local_addr })
+    Ok(Bound { incoming, local_addr, metrics: None, metrics_addr: None })
+}
+
+impl Bound {
+    /// Also binds the metrics address (`--metrics-addr`), served from [`serve`] on.
+    pub fn with_metrics(mut self, addr: SocketAddr) -> Result<Bound, BoxError> {
+        let listener = std::net::TcpListener::bind(addr)
+            .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
+            .and_then(tokio::net::TcpListener::from_std)
+            .map_err(|e| format!("cannot listen on {addr} for metrics: {e}"))?;
+        self.metrics_addr = Some(listener.local_addr()?);
+        self.metrics = Some(listener);
+        Ok(self)
+    }
 }
 
 /// Streams a connection may have reset for its protocol errors before it is closed
@@ -68,8 +86,16 @@ pub async fn serve(config: &Config, bound: Bound, shutdown: impl Future<Output =
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<CalculatorServiceServer<Calculator>>().await;
 
+    // Counted always (atomic increments); exposed only with --metrics-addr. The task serving them
+    // ends with this function.
+    let metrics = metrics::Metrics::new();
+    let _metrics_server =
+        bound.metrics.map(|listener| AbortOnDrop(tokio::spawn(metrics::serve_metrics(listener, metrics.clone()))));
+
     let (stop_streams, streams_stopping) = tokio::sync::watch::channel(false);
-    let calculator = Calculator::new(limits, config.concurrency_limit).stopping_on(streams_stopping);
+    let calculator = Calculator::new(limits, config.concurrency_limit)
+        .stopping_on(streams_stopping)
+        .counting_in(metrics.engine.clone());
     let calculator = CalculatorServiceServer::new(calculator)
         .max_decoding_message_size(config.max_message_bytes)
         .max_encoding_message_size(usize::MAX);
@@ -102,10 +128,17 @@ pub async fn serve(config: &Config, bound: Bound, shutdown: impl Future<Output =
     if let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) {
         let cert = std::fs::read(cert).map_err(|e| format!("cannot read --tls-cert {}: {e}", cert.display()))?;
         let key = std::fs::read(key).map_err(|e| format!("cannot read --tls-key {}: {e}", key.display()))?;
-        builder = builder.tls_config(ServerTlsConfig::new().identity(Identity::from_pem(cert, key)))?;
+        let mut tls = ServerTlsConfig::new().identity(Identity::from_pem(cert, key));
+        if let Some(ca) = &config.tls_client_ca {
+            let ca = std::fs::read(ca).map_err(|e| format!("cannot read --tls-client-ca {}: {e}", ca.display()))?;
+            // Required, not optional: a client without a certificate signed by it fails the handshake.
+            tls = tls.client_ca_root(Certificate::from_pem(ca)).client_auth_optional(false);
+        }
+        builder = builder.tls_config(tls)?;
     }
     let router = builder
-        .layer(guard::GuardLayer::new(in_flight.clone(), config.max_open_calls, pending))
+        .layer(layer::AroundLayer(metrics::MetricsLayer::new(metrics)))
+        .layer(layer::AroundLayer(guard::GuardLayer::new(in_flight.clone(), config.max_open_calls, pending)))
         .layer(tower::util::MapResponseLayer::new(service::oversize_to_resource_exhausted::<tonic::body::Body>))
         // Health is left without the token so load balancers and probes can ask it; it computes nothing.
         .add_service(health_service)
@@ -160,6 +193,15 @@ pub async fn serve(config: &Config, bound: Bound, shutdown: impl Future<Output =
             tracing::info!("no call in flight; closing the connections still open");
             Ok(true)
         }
+    }
+}
+
+/// A task aborted when this is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -31,7 +31,10 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async {
-        let bound = match bind(config.addr) {
+        let bound = match bind(config.addr).and_then(|bound| match config.metrics_addr {
+            Some(addr) => bound.with_metrics(addr),
+            None => Ok(bound),
+        }) {
             Ok(bound) => bound,
             Err(e) => {
                 tracing::error!(error = %e, "cannot listen");
@@ -41,12 +44,18 @@ fn main() -> ExitCode {
         let addr = bound.local_addr;
         // Before the line below: from then on a SIGTERM is a graceful shutdown.
         let shutdown = termination_signal();
-        // The one line on stdout: how scripts and tests learn the port when --addr ends in :0.
+        // The lines on stdout, how scripts and tests learn the ports when an address ends in :0:
+        // `metrics on ADDR` (with --metrics-addr), then `listening on ADDR`, always last.
+        if let Some(metrics) = bound.metrics_addr {
+            println!("metrics on {metrics}");
+        }
         println!("listening on {addr}");
         let _ = std::io::stdout().flush();
         tracing::info!(
             %addr,
+            metrics_addr = ?bound.metrics_addr.map(|a| format!("http://{a}/metrics")),
             tls = config.tls_cert.is_some(),
+            client_certificates = config.tls_client_ca.is_some(),
             token = config.token.is_some(),
             max_message_bytes = config.max_message_bytes,
             max_request_bytes = config.max_request_bytes,

@@ -10,6 +10,8 @@ use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Code, Request, Response, Status, Streaming};
 
+use crate::metrics::EngineMetrics;
+
 /// The generated service (tonic-build's manual builder, raw-bytes codec; see build.rs).
 #[allow(clippy::all)]
 pub mod pb {
@@ -35,13 +37,21 @@ pub struct Calculator {
     limits: Limits,
     permits: Arc<Semaphore>,
     stopping: watch::Receiver<bool>,
+    engine: EngineMetrics,
 }
 
 impl Calculator {
     /// `concurrency` requests are computed at once at most; others wait for a turn.
     pub fn new(limits: Limits, concurrency: usize) -> Self {
         let (_, stopping) = watch::channel(false);
-        Calculator { limits, permits: Arc::new(Semaphore::new(concurrency.max(1))), stopping }
+        let engine = EngineMetrics::detached();
+        Calculator { limits, permits: Arc::new(Semaphore::new(concurrency.max(1))), stopping, engine }
+    }
+
+    /// Counts what the engine answers in `engine` (the served metrics' counters).
+    pub fn counting_in(mut self, engine: EngineMetrics) -> Self {
+        self.engine = engine;
+        self
     }
 
     /// Streams stop reading requests once `stopping` turns true: each answers what it has read
@@ -57,12 +67,15 @@ impl Calculator {
     pub async fn answer(&self, request: Bytes) -> Result<Bytes, Status> {
         let _permit = self.permits.acquire().await.map_err(|_| Status::unavailable("the server is shutting down"))?;
         let limits = self.limits;
-        if request.len() < BLOCKING_THRESHOLD {
-            return Ok(Bytes::from(nanocalc_core::process(&request, &limits)));
-        }
-        tokio::task::spawn_blocking(move || Bytes::from(nanocalc_core::process(&request, &limits)))
-            .await
-            .map_err(|e| Status::internal(format!("internal error: the calculation task failed: {e}")))
+        let answer = if request.len() < BLOCKING_THRESHOLD {
+            Bytes::from(nanocalc_core::process(&request, &limits))
+        } else {
+            tokio::task::spawn_blocking(move || Bytes::from(nanocalc_core::process(&request, &limits)))
+                .await
+                .map_err(|e| Status::internal(format!("internal error: the calculation task failed: {e}")))?
+        };
+        self.engine.count(&answer);
+        Ok(answer)
     }
 }
 

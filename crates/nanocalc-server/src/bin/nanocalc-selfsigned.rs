@@ -1,5 +1,7 @@
 //! `nanocalc-selfsigned --out-dir DIR`: writes a throwaway self-signed certificate (`cert.pem`) and
-//! its key (`key.pem`) into DIR, for tests and local trials of `nanocalc serve --tls-cert`. Not for
+//! its key (`key.pem`) into DIR, for tests and local trials of `nanocalc serve --tls-cert`; with
+//! `--client`, also a throwaway authority for client certificates (`client-ca.pem`) and a client
+//! certificate it signed (`client.pem`, `client-key.pem`), for `--tls-client-ca`. Not for
 //! production: use certificates from your own authority there.
 
 use std::net::IpAddr;
@@ -33,6 +35,11 @@ struct Args {
     /// An IP address the certificate is for (repeatable). Default: 127.0.0.1 and ::1.
     #[arg(long = "ip", value_name = "ADDRESS")]
     ips: Vec<IpAddr>,
+
+    /// Also write a client authority (client-ca.pem, for `--tls-client-ca`) and a client
+    /// certificate it signed (client.pem, client-key.pem), for trials of mutual TLS.
+    #[arg(long)]
+    client: bool,
 }
 
 fn main() -> ExitCode {
@@ -53,14 +60,47 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let mut files =
+        vec![("cert.pem", generated.cert.pem(), 0o644), ("key.pem", generated.signing_key.serialize_pem(), 0o600)];
+    if args.client {
+        match client_certificates() {
+            Ok(client) => files.extend(client),
+            Err(e) => {
+                eprintln!("nanocalc-selfsigned: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
     if let Err(e) = std::fs::create_dir_all(&dir)
-        .and_then(|()| write(&dir.join("cert.pem"), &generated.cert.pem(), 0o644))
-        .and_then(|()| write(&dir.join("key.pem"), &generated.signing_key.serialize_pem(), 0o600))
+        .and_then(|()| files.iter().try_for_each(|(name, text, mode)| write(&dir.join(name), text, *mode)))
     {
         eprintln!("nanocalc-selfsigned: cannot write into {}: {e}", dir.display());
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
+}
+
+/// A throwaway authority for client certificates and one client certificate it signed: the files
+/// `client-ca.pem`, `client.pem` and `client-key.pem`, with their contents and modes.
+fn client_certificates() -> Result<Vec<(&'static str, String, u32)>, rcgen::Error> {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair};
+    let mut ca = CertificateParams::new(Vec::new())?;
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, "nanocalc throwaway client CA");
+    let ca_key = KeyPair::generate()?;
+    let ca_cert = ca.self_signed(&ca_key)?;
+    let issuer = Issuer::new(ca, ca_key);
+
+    let mut client = CertificateParams::new(Vec::new())?;
+    client.distinguished_name.push(DnType::CommonName, "nanocalc client");
+    client.extended_key_usages.push(ExtendedKeyUsagePurpose::ClientAuth);
+    let client_key = KeyPair::generate()?;
+    let client_cert = client.signed_by(&client_key, &issuer)?;
+    Ok(vec![
+        ("client-ca.pem", ca_cert.pem(), 0o644),
+        ("client.pem", client_cert.pem(), 0o644),
+        ("client-key.pem", client_key.serialize_pem(), 0o600),
+    ])
 }
 
 /// Writes `text` to `path`, a new file readable by others only if `mode` says so (the key is not).
