@@ -277,8 +277,61 @@ const columnPair = fc
     ),
   );
 
+/** The API's overflow modes, and a pair of calculators for each (`undefined`: the default). */
+const MODES = [undefined, 'saturate', 'wrap', 'throw'] as const;
+type Mode = (typeof MODES)[number];
+const pairs = new Map<Mode, { native: Calculator; js: Calculator }>(
+  MODES.map((mode) => [mode, mode === undefined ? engines : pair({ overflow: mode })]),
+);
+const mode = fc.constantFrom(...MODES);
+
 describe('the typed API: the same values and errors on both engines', () => {
   const { native, js } = engines;
+
+  test('every overflow mode, per calculator and per call: single operations, batches, evaluate', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        mode,
+        mode,
+        fc.constantFrom(...OPS),
+        columnPair,
+        fc.oneof(expression, expressionSoup),
+        async (calculatorMode, callMode, op, [a, b], text) => {
+          const calculators = pairs.get(calculatorMode)!;
+          const options = callMode === undefined ? {} : { overflow: callMode };
+          const same = (what: string, call: (c: Calculator) => unknown) =>
+            assert.deepEqual(
+              outcome(() => call(calculators.js)),
+              outcome(() => call(calculators.native)),
+              what,
+            );
+          if (a.length > 0) same(`${op}(${a[0]}, ${b[0]})`, (c) => c[op](a[0]!, b[0]!));
+          same(`batch ${op}`, (c) => c.batch(op, BigInt64Array.from(a), BigInt64Array.from(b), options));
+          same(`batch ${op} of plain arrays`, (c) => c.batch(op, a, b, options));
+          const outs = [new BigInt64Array(a.length).fill(5n), new BigInt64Array(a.length).fill(5n)];
+          const [jsOut, nativeOut] = outs as [BigInt64Array, BigInt64Array];
+          assert.deepEqual(
+            outcome(() =>
+              calculators.js.batch(op, BigInt64Array.from(a), BigInt64Array.from(b), { ...options, out: jsOut }),
+            ),
+            outcome(() =>
+              calculators.native.batch(op, BigInt64Array.from(a), BigInt64Array.from(b), {
+                ...options,
+                out: nativeOut,
+              }),
+            ),
+          );
+          assert.deepEqual(Array.from(jsOut), Array.from(nativeOut), 'out as each left it');
+          same(`evaluate ${text}`, (c) => c.evaluate(text, options));
+          assert.deepEqual(
+            await asyncOutcome(() => calculators.js.batchAsync(op, a, b, options)),
+            await asyncOutcome(() => calculators.native.batchAsync(op, a, b, options)),
+          );
+        },
+      ),
+      { numRuns: 600 },
+    );
+  });
 
   test('single operations on numbers and bigints', () => {
     fc.assert(
