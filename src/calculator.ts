@@ -132,7 +132,8 @@ const utf8 = new TextEncoder();
 
 /** batch()'s fourth argument when it is not an array: `{ out, overflow }`, read once each. */
 function batchOptions(options: unknown): BatchOptions {
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+  // Another typed array (or one disguised as a BigInt64Array) is a wrong `out`, not options.
+  if (typeof options !== 'object' || options === null || Array.isArray(options) || ArrayBuffer.isView(options)) {
     throw new TypeError(`nanocalc: out must be a BigInt64Array or { out, overflow }, got ${describe(options)}`);
   }
   const { out, overflow } = options as BatchOptions;

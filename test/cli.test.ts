@@ -76,6 +76,32 @@ describe('nanocalc <expression>', () => {
     assert.equal(caretColumn(r.stderr, '1 + 6 / (3 - 3)'), 6);
   });
 
+  test('--overflow saturate, wrap or throw; the error points at the operator; a bad mode is exit 2', () => {
+    const sum = '9223372036854775807 + 1';
+    assert.deepEqual(run([sum]), { status: 0, stdout: '9223372036854775807\n', stderr: '' });
+    assert.equal(run(['--overflow', 'saturate', sum]).stdout, '9223372036854775807\n');
+    assert.deepEqual(run(['--overflow', 'wrap', sum]), { status: 0, stdout: '-9223372036854775808\n', stderr: '' });
+    assert.equal(run(['--overflow=wrap', sum]).stdout, '-9223372036854775808\n');
+    const r = run(['--overflow', 'throw', sum]);
+    assert.equal(r.status, 1);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /integer overflow at 20/);
+    assert.equal(caretColumn(r.stderr, sum), 20);
+    const piped = run(['--overflow', 'throw', '--json'], `${sum}\n1+1\n`);
+    assert.match(piped.stdout, /"code":"OVERFLOW".*"index":20/);
+    assert.match(piped.stdout, /"line":2,"value":"2"/);
+    for (const args of [
+      ['--overflow', 'checked', '1'],
+      ['--overflow'],
+      ['--overflow=', '1'],
+      ['--overflow', 'wrap', 'serve'],
+    ]) {
+      const bad = run(args);
+      assert.equal(bad.status, 2, args.join(' '));
+      assert.match(bad.stderr, /--overflow/);
+    }
+  });
+
   test('too deep: LIMIT_EXCEEDED at the parenthesis, exit 1', () => {
     const text = `${'('.repeat(300)}1${')'.repeat(300)}`;
     const r = run([text]);

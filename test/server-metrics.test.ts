@@ -36,7 +36,7 @@ const local = new Calculator();
 
 /** The bytes of one gRPC-framed request and of its answer (as the in-process engine answers it). */
 function framedBytes(op: 'add' | 'divide', a: bigint, b: bigint): { request: number; response: number } {
-  const request = encodeBinary(OPERATION_FIELD[op], a, b);
+  const request = encodeBinary(OPERATION_FIELD[op], a, b, 0);
   return { request: PREFIX + request.length, response: PREFIX + local.process(request).length };
 }
 

@@ -7,14 +7,15 @@ import fc from 'fast-check';
 
 const MIN = -(2n ** 63n);
 const MAX = 2n ** 63n - 1n;
-const clamp = (x: bigint): bigint => (x < MIN ? MIN : x > MAX ? MAX : x);
+/** What a step beyond the i64 range does (the `overflow` option). */
+export type Mode = 'saturate' | 'wrap' | 'throw';
 
 export const MAX_EXPRESSION_BYTES = 64 * 1024;
 export const MAX_EXPRESSION_DEPTH = 256;
 
 export type ExprOutcome =
   | { value: bigint }
-  | { code: 'SYNTAX_ERROR' | 'DIVISION_BY_ZERO' | 'LIMIT_EXCEEDED'; index: number };
+  | { code: 'SYNTAX_ERROR' | 'DIVISION_BY_ZERO' | 'LIMIT_EXCEEDED' | 'OVERFLOW'; index: number };
 
 type Tok =
   | { kind: 'num'; value: bigint; at: number }
@@ -23,9 +24,17 @@ type Tok =
 
 class Failure {
   constructor(
-    readonly code: 'SYNTAX_ERROR' | 'DIVISION_BY_ZERO' | 'LIMIT_EXCEEDED',
+    readonly code: 'SYNTAX_ERROR' | 'DIVISION_BY_ZERO' | 'LIMIT_EXCEEDED' | 'OVERFLOW',
     readonly index: number,
   ) {}
+}
+
+/** An exact result brought into the i64 range as `mode` says, or an OVERFLOW at the operator `at`. */
+function fit(x: bigint, mode: Mode, at: number): bigint {
+  if (x >= MIN && x <= MAX) return x;
+  if (mode === 'throw') throw new Failure('OVERFLOW', at);
+  if (mode === 'wrap') return BigInt.asIntN(64, x);
+  return x < MIN ? MIN : MAX;
 }
 
 /** Splits `text` into tokens; the first character outside the grammar ends the list as a failure. */
@@ -84,16 +93,19 @@ function check(tokens: Tok[], maxDepth: number): void {
 
 const PRECEDENCE: Record<string, number> = { '+': 1, '-': 1, '*': 2, '/': 2, '%': 2 };
 
-/** Pass 2 over checked tokens: precedence climbing, BigInt steps clamped to i64. */
+/** Pass 2 over checked tokens: precedence climbing, exact BigInt steps brought into i64 by `mode`. */
 class Climber {
   k = 0;
-  constructor(readonly tokens: Tok[]) {}
+  constructor(
+    readonly tokens: Tok[],
+    readonly mode: Mode,
+  ) {}
 
   primary(): bigint {
-    let minus = 0;
+    const minuses: number[] = []; // their offsets, outermost first
     let t = this.tokens[this.k]!;
     while (t.kind === 'op' && t.op === '-') {
-      minus++;
+      minuses.push(t.at);
       t = this.tokens[++this.k]!;
     }
     let value: bigint;
@@ -102,13 +114,14 @@ class Climber {
       value = t.value;
       if (value > MAX) {
         value = MIN; // 2^63 right after a minus: that minus is spent on it
-        minus--;
+        minuses.pop();
       }
     } else {
       value = this.climb(1);
       this.k++; // ')'
     }
-    for (let i = 0; i < minus; i++) value = clamp(-value);
+    // Each minus negates, innermost first.
+    for (let i = minuses.length - 1; i >= 0; i--) value = fit(-value, this.mode, minuses[i]!);
     return value;
   }
 
@@ -119,24 +132,24 @@ class Climber {
       if (t.kind !== 'op' || !(t.op in PRECEDENCE) || PRECEDENCE[t.op]! < minPrecedence) return left;
       this.k++;
       const right = this.climb(PRECEDENCE[t.op]! + 1);
-      left = step(t.op, left, right, t.at);
+      left = step(t.op, left, right, t.at, this.mode);
     }
   }
 }
 
-function step(op: string, a: bigint, b: bigint, at: number): bigint {
+function step(op: string, a: bigint, b: bigint, at: number, mode: Mode): bigint {
   if ((op === '/' || op === '%') && b === 0n) throw new Failure('DIVISION_BY_ZERO', at);
   switch (op) {
     case '+':
-      return clamp(a + b);
+      return fit(a + b, mode, at);
     case '-':
-      return clamp(a - b);
+      return fit(a - b, mode, at);
     case '*':
-      return clamp(a * b);
+      return fit(a * b, mode, at);
     case '/':
-      return clamp(a / b);
+      return fit(a / b, mode, at);
     default:
-      return clamp(a % b);
+      return fit(a % b, mode, at);
   }
 }
 
@@ -145,12 +158,13 @@ export function referenceEvaluate(
   text: string,
   maxDepth = MAX_EXPRESSION_DEPTH,
   maxBytes = MAX_EXPRESSION_BYTES,
+  mode: Mode = 'saturate',
 ): ExprOutcome {
   if (new TextEncoder().encode(text).length > maxBytes) return { code: 'LIMIT_EXCEEDED', index: 0 };
   try {
     const tokens = tokenize(text);
     check(tokens, maxDepth);
-    return { value: new Climber(tokens).climb(1) };
+    return { value: new Climber(tokens, mode).climb(1) };
   } catch (e) {
     if (e instanceof Failure) return { code: e.code, index: e.index };
     throw e;

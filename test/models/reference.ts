@@ -3,7 +3,7 @@
 // no code with src/ or the engine; tests compare the real thing against it.
 
 import fc from 'fast-check';
-import { referenceEvaluate } from './expressions.js';
+import { type Mode, referenceEvaluate } from './expressions.js';
 import { create } from '@bufbuild/protobuf';
 import {
   BatchOperationSchema,
@@ -31,31 +31,46 @@ export function clamp(x: bigint): bigint {
   return x < MIN ? MIN : x > MAX ? MAX : x;
 }
 
-/** `a op b` by the contract: the exact result clamped to i64; null for a division by zero. */
-export function reference(op: Op, a: bigint, b: bigint): bigint | null {
-  switch (op) {
-    case 'add':
-      return clamp(a + b);
-    case 'subtract':
-      return clamp(a - b);
-    case 'multiply':
-      return clamp(a * b);
-    case 'divide':
-      return b === 0n ? null : clamp(a / b); // BigInt division truncates toward zero
-    case 'remainder':
-      return b === 0n ? null : clamp(a % b); // sign of the dividend; MIN % -1 is 0
-  }
+export type { Mode } from './expressions.js';
+export const MODES: readonly Mode[] = ['saturate', 'wrap', 'throw'];
+/** The schema's Overflow enum value of each mode (saturate is the default, 0). */
+export const MODE_WIRE: Readonly<Record<Mode, number>> = { saturate: 0, wrap: 2, throw: 3 };
+
+/** Why an operation has no value in the model. */
+export type Failure = 'DIVISION_BY_ZERO' | 'OVERFLOW';
+
+/**
+ * The exact result of `a op b` (BigInt division truncates toward zero; `%` takes the dividend's
+ * sign), brought into i64 as `mode` says: clamped, wrapped modulo 2^64, or an OVERFLOW failure.
+ */
+export function exact(op: Op, a: bigint, b: bigint, mode: Mode = 'saturate'): bigint | Failure {
+  if ((op === 'divide' || op === 'remainder') && b === 0n) return 'DIVISION_BY_ZERO';
+  const x =
+    op === 'add' ? a + b : op === 'subtract' ? a - b : op === 'multiply' ? a * b : op === 'divide' ? a / b : a % b;
+  if (x >= MIN && x <= MAX) return x;
+  return mode === 'throw' ? 'OVERFLOW' : mode === 'wrap' ? BigInt.asIntN(64, x) : clamp(x);
 }
 
-export type BatchOutcome = { values: bigint[] } | { failsAt: number };
+/** `a op b` by the contract, saturating: the exact result clamped to i64; null for a division by zero. */
+export function reference(op: Op, a: bigint, b: bigint): bigint | null {
+  const r = exact(op, a, b);
+  return typeof r === 'bigint' ? r : null;
+}
 
-/** Element-wise `reference`; the first division by zero fails the whole batch. */
-export function referenceBatch(op: Op, a: readonly bigint[], b: readonly bigint[]): BatchOutcome {
+export type BatchOutcome = { values: bigint[] } | { failsAt: number; code: Failure };
+
+/** Element-wise `exact`; the first failing element fails the whole batch. */
+export function referenceBatch(
+  op: Op,
+  a: readonly bigint[],
+  b: readonly bigint[],
+  mode: Mode = 'saturate',
+): BatchOutcome {
   if (a.length !== b.length) throw new Error('referenceBatch: columns differ in length');
   const values: bigint[] = [];
   for (let i = 0; i < a.length; i++) {
-    const r = reference(op, a[i]!, b[i]!);
-    if (r === null) return { failsAt: i };
+    const r = exact(op, a[i]!, b[i]!, mode);
+    if (typeof r !== 'bigint') return { failsAt: i, code: r };
     values.push(r);
   }
   return { values };
@@ -115,10 +130,10 @@ function wireOp(value: number): Op | undefined {
   return OPS.find((o) => OP_WIRE[o] === value);
 }
 
-function batchResponse(op: Op, a: readonly bigint[], b: readonly bigint[]): ExpectedResponse {
-  const outcome = referenceBatch(op, a, b);
+function batchResponse(op: Op, a: readonly bigint[], b: readonly bigint[], mode: Mode): ExpectedResponse {
+  const outcome = referenceBatch(op, a, b, mode);
   return 'failsAt' in outcome
-    ? errorOf(ErrorCode.DIVISION_BY_ZERO, BigInt(outcome.failsAt))
+    ? errorOf(ErrorCode[outcome.code], BigInt(outcome.failsAt))
     : { case: 'batch', values: outcome.values };
 }
 
@@ -134,6 +149,8 @@ export function expectedResponse(
 ): ExpectedResponse {
   if (byteLength > limits.maxRequestBytes) return errorOf(ErrorCode.LIMIT_EXCEEDED);
   const { operation } = request;
+  const mode = (['saturate', 'saturate', 'wrap', 'throw'] as const)[request.overflow];
+  if (mode === undefined) return errorOf(ErrorCode.INVALID_REQUEST); // an unknown overflow mode
   switch (operation.case) {
     case undefined:
       return errorOf(ErrorCode.INVALID_REQUEST);
@@ -142,8 +159,8 @@ export function expectedResponse(
     case 'multiply':
     case 'divide':
     case 'remainder': {
-      const r = reference(operation.case, operation.value.a, operation.value.b);
-      return r === null ? errorOf(ErrorCode.DIVISION_BY_ZERO) : { case: 'value', value: r };
+      const r = exact(operation.case, operation.value.a, operation.value.b, mode);
+      return typeof r === 'bigint' ? { case: 'value', value: r } : errorOf(ErrorCode[r]);
     }
     case 'batch': {
       const op = wireOp(operation.value.operation);
@@ -154,6 +171,7 @@ export function expectedResponse(
         op,
         rows.map((r) => r.a),
         rows.map((r) => r.b),
+        mode,
       );
     }
     case 'columns': {
@@ -162,10 +180,10 @@ export function expectedResponse(
       const op = wireOp(operation.value.operation);
       if (op === undefined) return errorOf(ErrorCode.INVALID_REQUEST);
       if (a.length > limits.maxBatchLength) return errorOf(ErrorCode.LIMIT_EXCEEDED);
-      return batchResponse(op, a, b);
+      return batchResponse(op, a, b, mode);
     }
     case 'expression': {
-      const outcome = referenceEvaluate(operation.value.text);
+      const outcome = referenceEvaluate(operation.value.text, undefined, undefined, mode);
       return 'value' in outcome
         ? { case: 'value', value: outcome.value }
         : errorOf(ErrorCode[outcome.code], BigInt(outcome.index));
@@ -211,15 +229,29 @@ const rowBatch = fc
   .record({ operation: wireOperation, operations: fc.array(row, { maxLength: 40 }) })
   .map((v) => create(BatchOperationSchema, v));
 
-/** Any CalculatorRequest: every oneof case, and none. */
-export const request: fc.Arbitrary<CalculatorRequest> = fc.oneof(
-  fc.constant(create(CalculatorRequestSchema, {})),
-  ...(['add', 'subtract', 'multiply', 'divide', 'remainder'] as const).map((c) =>
-    fc.oneof(binaryOp, row).map((value) => create(CalculatorRequestSchema, { operation: { case: c, value } })),
-  ),
-  rowBatch.map((value) => create(CalculatorRequestSchema, { operation: { case: 'batch', value } })),
-  columnBatch.map((value) => create(CalculatorRequestSchema, { operation: { case: 'columns', value } })),
+/** The `overflow` field: mostly a mode, now and then an unknown value. */
+const overflowField = fc.oneof(
+  { weight: 8, arbitrary: fc.integer({ min: 0, max: 3 }) },
+  { weight: 1, arbitrary: fc.integer({ min: -2, max: 200 }) },
 );
+
+/** Any CalculatorRequest: every oneof case, and none; any overflow field. */
+export const request: fc.Arbitrary<CalculatorRequest> = fc
+  .tuple(
+    fc.oneof(
+      fc.constant(create(CalculatorRequestSchema, {})),
+      ...(['add', 'subtract', 'multiply', 'divide', 'remainder'] as const).map((c) =>
+        fc.oneof(binaryOp, row).map((value) => create(CalculatorRequestSchema, { operation: { case: c, value } })),
+      ),
+      rowBatch.map((value) => create(CalculatorRequestSchema, { operation: { case: 'batch', value } })),
+      columnBatch.map((value) => create(CalculatorRequestSchema, { operation: { case: 'columns', value } })),
+    ),
+    overflowField,
+  )
+  .map(([request, overflow]) => {
+    request.overflow = overflow;
+    return request;
+  });
 
 // ---- a strict decoder of CalculatorRequest: the wire rules of prost -------------------------
 //
@@ -368,9 +400,15 @@ export function decodeStrict(bytes: Uint8Array): { request: CalculatorRequest; n
   const wire = new Wire(bytes, notes);
   const budget = RECURSION_LIMIT;
   let request = create(CalculatorRequestSchema, {});
+  let overflow = 0;
   try {
     while (!wire.done) {
       const [field, wireType] = wire.key();
+      if (field === 9) {
+        // `Overflow overflow = 9`, an open enum: the varint's low 32 bits, the last one wins.
+        overflow = Number(BigInt.asIntN(32, wire.int64(wireType)));
+        continue;
+      }
       if (field < 1 || field > 8) {
         wire.skip(wireType, field, budget);
         continue;
@@ -426,5 +464,6 @@ export function decodeStrict(bytes: Uint8Array): { request: CalculatorRequest; n
     if (e instanceof WireError) return { error: e.message };
     throw e;
   }
+  request.overflow = overflow;
   return { request, notes };
 }
