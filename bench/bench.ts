@@ -306,6 +306,32 @@ for (const n of quick ? [1000] : [1000, 1_000_000]) {
   js.close();
 }
 
+// ---- overflow modes: the same batch wrapping and throwing, beside saturating ----------------------
+//
+// 'wrap' runs the plain wrapping loop; 'throw' first scans for an element that overflows (nothing
+// is written before it is known that none does), then computes. No element overflows here.
+
+const modes = { wrap: new Calculator({ overflow: 'wrap' }), throw: new Calculator({ overflow: 'throw' }) };
+for (const n of quick ? [1000] : [1000, 1_000_000]) {
+  const a = column(n, 1);
+  const b = column(n, 2);
+  const out = new BigInt64Array(n);
+  const label = n.toLocaleString('en-US');
+  for (const op of ['add', 'multiply'] as const) {
+    for (const [mode, modeCalc] of Object.entries(modes)) {
+      await row(
+        `batch('${op}') ×${label}, into out, overflow '${mode}'`,
+        () => modeCalc.batch(op, a, b, out),
+        'the same, saturating',
+        () => calc.batch(op, a, b, out),
+        n,
+      );
+    }
+  }
+}
+modes.wrap.close();
+modes.throw.close();
+
 // ---- the generic path a straightforward port would take, and protobufjs ------------------------
 //
 // Baselines for the same work done the usual way: a message codec in TypeScript, a napi-rs
