@@ -122,6 +122,13 @@ const TARGETS: Readonly<Record<string, Target>> = {
   "batch('add') ×1,000, new array / pure TS loop, new array": { maxNs: 2, maxRatio: 0.3 },
   "batch('add') ×1,000, into out / pure TS loop, into out": { maxNs: 0.8, maxRatio: 0.2 },
   "batch('add') ×1,000,000, new array / pure TS loop, new array": { maxNs: 3, maxRatio: 0.35 },
+  // Issue 15's goals for the TypeScript engine: single calls ≤ 2× the BigInt add, column batches ≤ 1.2× the loop.
+  "add(a, b), numbers, runtime: 'js' / pure TS BigInt saturating add": { maxRatio: 2 },
+  "add(a, b), bigints, runtime: 'js' / pure TS BigInt saturating add": { maxRatio: 2 },
+  "batch('add') ×1,000, new array, runtime: 'js' / pure TS loop, new array": { maxRatio: 1.2 },
+  "batch('add') ×1,000, into out, runtime: 'js' / pure TS loop, into out": { maxRatio: 1.2 },
+  "batch('add') ×1,000,000, new array, runtime: 'js' / pure TS loop, new array": { maxRatio: 1.2 },
+  "batch('add') ×1,000,000, into out, runtime: 'js' / pure TS loop, into out": { maxRatio: 1.2 },
 };
 /** Measures a row: `fn` beside `baseFn`, each performing `ops` operations per call; ns per operation. */
 async function row(name: string, fn: () => unknown, baseline: string, baseFn: () => unknown, ops = 1): Promise<void> {
@@ -178,23 +185,24 @@ const addRequest = toBinary(
   CalculatorRequestSchema,
   create(CalculatorRequestSchema, { operation: { case: 'add', value: create(BinaryOpSchema, { a: 2n, b: 3n }) } }),
 );
+const protobufEsAdd = () => {
+  for (let k = 0; k < INNER; k++) {
+    const request = fromBinary(CalculatorRequestSchema, addRequest);
+    const operands = request.operation.value as { a: bigint; b: bigint };
+    const value = saturatingAdd(operands.a, operands.b);
+    kept[k & 63] = toBinary(
+      CalculatorResponseSchema,
+      create(CalculatorResponseSchema, { result: { case: 'value', value } }),
+    );
+  }
+};
 await row(
   'process(add request)',
   () => {
     for (let k = 0; k < INNER; k++) kept[k & 63] = calc.process(addRequest);
   },
   'protobuf-es decode + add + encode',
-  () => {
-    for (let k = 0; k < INNER; k++) {
-      const request = fromBinary(CalculatorRequestSchema, addRequest);
-      const operands = request.operation.value as { a: bigint; b: bigint };
-      const value = saturatingAdd(operands.a, operands.b);
-      kept[k & 63] = toBinary(
-        CalculatorResponseSchema,
-        create(CalculatorResponseSchema, { result: { case: 'value', value } }),
-      );
-    }
-  },
+  protobufEsAdd,
   INNER,
 );
 
@@ -240,6 +248,62 @@ for (const n of quick ? [1000] : [1000, 1_000_000]) {
     },
     n,
   );
+}
+
+// ---- the TypeScript engine (`runtime: 'js'`), what a platform without a native binary gets -----
+//
+// The rows above again on `new Calculator({ runtime: 'js' })`, beside the same pure-TypeScript
+// baselines: the whole Calculator and the engine in TypeScript (src/js-engine), bytes included.
+{
+  const js = new Calculator({ runtime: 'js' });
+  await row(
+    "add(a, b), numbers, runtime: 'js'",
+    () => {
+      for (let k = 0; k < INNER; k++, i++) kept[k & 63] = js.add(numbers[i & 63]!, numbers[(i + 1) & 63]!);
+    },
+    'pure TS BigInt saturating add',
+    pureAdd,
+    INNER,
+  );
+  await row(
+    "add(a, b), bigints, runtime: 'js'",
+    () => {
+      for (let k = 0; k < INNER; k++, i++) kept[k & 63] = js.add(bigints[i & 63]!, bigints[(i + 1) & 63]!);
+    },
+    'pure TS BigInt saturating add',
+    pureAdd,
+    INNER,
+  );
+  await row(
+    "process(add request), runtime: 'js'",
+    () => {
+      for (let k = 0; k < INNER; k++) kept[k & 63] = js.process(addRequest);
+    },
+    'protobuf-es decode + add + encode',
+    protobufEsAdd,
+    INNER,
+  );
+  for (const n of quick ? [1000] : [1000, 1_000_000]) {
+    const a = column(n, 1);
+    const b = column(n, 2);
+    const out = new BigInt64Array(n);
+    const label = n.toLocaleString('en-US');
+    await row(
+      `batch('add') ×${label}, new array, runtime: 'js'`,
+      () => js.batch('add', a, b),
+      'pure TS loop, new array',
+      () => addNew(a, b),
+      n,
+    );
+    await row(
+      `batch('add') ×${label}, into out, runtime: 'js'`,
+      () => js.batch('add', a, b, out),
+      'pure TS loop, into out',
+      () => addInto(a, b, out),
+      n,
+    );
+  }
+  js.close();
 }
 
 // ---- overflow modes: the same batch wrapping and throwing, beside saturating ----------------------

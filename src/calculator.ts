@@ -195,8 +195,10 @@ export class Calculator {
     this.#overflowLength = this.#overflow === 0 ? 0 : OVERFLOW_FIELD_MAX;
     const maxThreads = integerOption(options.maxThreads, availableParallelism(), 'maxThreads', 1, MAX_THREADS_LIMIT);
     const runtime = options.runtime === undefined ? 'auto' : options.runtime;
-    if (runtime !== 'auto' && runtime !== 'node-api') {
-      throw new RangeError(`nanocalc: runtime must be 'auto' or 'node-api', got ${JSON.stringify(String(runtime))}`);
+    if (runtime !== 'auto' && runtime !== 'node-api' && runtime !== 'js') {
+      throw new RangeError(
+        `nanocalc: runtime must be 'auto', 'node-api' or 'js', got ${JSON.stringify(String(runtime))}`,
+      );
     }
     const buffer = new ArrayBuffer(INITIAL_CAPACITY);
     this.#u8 = new Uint8Array(buffer);

@@ -20,7 +20,7 @@ import {
   encodeCalculatorRequestColumnsFrame,
   REQUEST_OFFSET,
 } from './gen/nanocalc/v1/calculator_codec.js';
-import { scratch32, scratch64, writeVarint64 } from './wire.js';
+import { readVarint as readWireVarint, scratch32, scratch64, varintHi, varintLo, writeVarint64 } from './wire.js';
 
 export type { Operation } from './validate.js';
 
@@ -145,35 +145,13 @@ function malformed(what: string): MalformedResponse {
   return new MalformedResponse(what);
 }
 
-/** Reads a varint at `cursor` into `varLo`/`varHi`, checking it ends before `end`. */
+/** Reads a varint at `cursor` into `varLo`/`varHi`, checking it ends before `end` (src/wire.ts's reader). */
 function readVarint(u8: Uint8Array, end: number): void {
-  let lo = 0;
-  let hi = 0;
-  let shift = 0;
-  let byte: number;
-  // Low 28 bits.
-  do {
-    if (cursor >= end) throw malformed('truncated varint');
-    byte = u8[cursor++]!;
-    lo |= (byte & 127) << shift;
-    shift += 7;
-  } while (byte >= 128 && shift < 28);
-  if (byte >= 128) {
-    // Bits 28..34 straddle the halves.
-    if (cursor >= end) throw malformed('truncated varint');
-    byte = u8[cursor++]!;
-    lo |= (byte & 15) << 28;
-    hi = (byte & 127) >> 4;
-    shift = 3;
-    while (byte >= 128) {
-      if (cursor >= end || shift > 31) throw malformed('invalid varint');
-      byte = u8[cursor++]!;
-      hi |= (byte & 127) << shift;
-      shift += 7;
-    }
-  }
-  varLo = lo >>> 0;
-  varHi = hi >>> 0;
+  const next = readWireVarint(u8, cursor, end);
+  if (next < 0) throw malformed('invalid or truncated varint');
+  cursor = next;
+  varLo = varintLo;
+  varHi = varintHi;
 }
 
 function readLength(u8: Uint8Array, end: number): number {

@@ -83,3 +83,59 @@ export function writePaddedVarint(u8: Uint8Array, pos: number, value: number, wi
   u8[pos] = value;
   return pos + 1;
 }
+
+// ---- reading -------------------------------------------------------------------------------
+
+/** The low and high 32 bits of the varint {@link readVarint} read last (module state: no allocation). */
+export let varintLo = 0;
+export let varintHi = 0;
+
+/**
+ * Reads the varint at `pos` (before `end`) into {@link varintLo} and {@link varintHi}, accepting
+ * exactly what protobuf's decoders (prost, protobuf-es) accept: at most ten bytes, the tenth
+ * carrying only the top bit of a u64. Returns the position after it, or -1 when the bytes run out
+ * first or the varint is longer or larger than that. The one varint reader of the package.
+ */
+export function readVarint(u8: Uint8Array, pos: number, end: number): number {
+  if (pos >= end) return -1;
+  let byte = u8[pos++]!;
+  if (byte < 128) {
+    varintLo = byte;
+    varintHi = 0;
+    return pos;
+  }
+  // Bits 0..27: four bytes of seven bits.
+  let lo = byte & 127;
+  for (let shift = 7; shift < 28; shift += 7) {
+    if (pos >= end) return -1;
+    byte = u8[pos++]!;
+    lo |= (byte & 127) << shift;
+    if (byte < 128) {
+      varintLo = lo >>> 0;
+      varintHi = 0;
+      return pos;
+    }
+  }
+  // The fifth byte straddles the halves: bits 28..31 and 32..34.
+  if (pos >= end) return -1;
+  byte = u8[pos++]!;
+  lo |= (byte & 15) << 28;
+  let hi = (byte & 127) >> 4;
+  if (byte >= 128) {
+    for (let shift = 3; ; shift += 7) {
+      if (pos >= end) return -1;
+      byte = u8[pos++]!;
+      if (shift === 31) {
+        // The tenth byte: 0 or 1 (the top bit), and it must end the varint.
+        if (byte > 1) return -1;
+        hi |= byte << 31;
+        break;
+      }
+      hi |= (byte & 127) << shift;
+      if (byte < 128) break;
+    }
+  }
+  varintLo = lo >>> 0;
+  varintHi = hi >>> 0;
+  return pos;
+}

@@ -1,8 +1,8 @@
 // The engine behind a Calculator, whichever runtime runs it: one function that runs the request
 // in the shared buffer (see crates/nanocalc-core/src/shared_buffer.rs), plus the cold operations.
 
-/** How a Calculator reaches the Rust engine. */
-export type EngineKind = 'node-api' | 'bun-ffi' | 'deno-ffi';
+/** How a Calculator reaches the engine: the Rust engine three ways, or the TypeScript engine (`'js'`). */
+export type EngineKind = 'node-api' | 'bun-ffi' | 'deno-ffi' | 'js';
 
 /** The limits an engine holds requests to (already checked by the Calculator). */
 export interface EngineLimits {
@@ -11,8 +11,11 @@ export interface EngineLimits {
   maxThreads: number;
 }
 
-/** The `runtime` option: `'auto'` takes the fastest path of the runtime; `'node-api'` forces the addon. */
-export type RuntimeOption = 'auto' | 'node-api';
+/**
+ * The `runtime` option: `'auto'` takes the fastest path of the runtime; `'node-api'` forces the
+ * addon; `'js'` the engine in TypeScript (src/js-engine), which needs no native binary.
+ */
+export type RuntimeOption = 'auto' | 'node-api' | 'js';
 
 export interface Engine {
   readonly kind: EngineKind;

@@ -1,10 +1,14 @@
 // Opens the Rust engine on the runtime at hand: the Node-API addon on Node (./node.ts), or the C ABI
 // library of crates/nanocalc-ffi through bun:ffi on Bun (./bun.ts) and Deno.dlopen on Deno
-// (./deno.ts). Each is loaded on first use only.
+// (./deno.ts). Each is loaded on first use only. `runtime: 'js'` opens the engine in TypeScript
+// (./js.ts), which a loader also opens when no native binary fits (openJsEngine).
 import { openBunEngine } from './bun.js';
 import { openDenoEngine } from './deno.js';
 import type { Engine, EngineKind, EngineLimits, RuntimeOption } from './engine.js';
+import { openJsEngine } from './js.js';
 import { openNodeEngine } from './node.js';
+
+export { openJsEngine };
 
 /** The engine kind `'auto'` picks on this runtime. */
 export function autoEngineKind(): EngineKind {
@@ -16,6 +20,7 @@ export function autoEngineKind(): EngineKind {
 
 /** Opens an engine over the shared buffer `u8` with these limits (already checked). */
 export function openEngine(u8: Uint8Array, limits: EngineLimits, runtime: RuntimeOption): Engine {
+  if (runtime === 'js') return openJsEngine(u8, limits);
   const kind = runtime === 'node-api' ? 'node-api' : autoEngineKind();
   if (kind === 'bun-ffi') return openBunEngine(u8, limits);
   if (kind === 'deno-ffi') return openDenoEngine(u8, limits);

@@ -9,9 +9,14 @@
 // (a test build of the Node-API addon swapped in through Node's module cache), and any test file
 // with a line `// nanocalc-test: node-only`.
 // Prints the runner's output, then one line `<runtime>: N passed, N failed`.
+//
+// With NANOCALC_TEST_RUNTIME=js (npm run test:js), the suite runs on the TypeScript engine: every
+// Calculator a test makes without a `runtime` option is `runtime: 'js'` (test/support/js-runtime.ts,
+// mapped in for 'nanocalc' by a module hook on Node, a plugin on Bun, an import map on Deno), over
+// the files of jsContractFiles(); `node` is then a runtime too (`run.js node|bun|deno`).
 
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import process from 'node:process';
@@ -80,19 +85,65 @@ export function contractFiles(): string[] {
   return [...top, ...runtimes].sort().map((f) => relative(root, f));
 }
 
+/**
+ * The contract suite on the TypeScript engine: the files above but those that test something
+ * else than a Calculator's answers (the comparison of the two engines, which runs on every path
+ * anyway; the runtime option's defaults; the codec and bench report alone; child processes and
+ * garbage collection of the native engine).
+ */
+const NOT_ON_JS = [
+  /\/js-engine\.test\.js$/,
+  /\/runtimes\/runtime\.test\.js$/,
+  /\/codec\.test\.js$/,
+  /\/bench-report\.test\.js$/,
+  /\/hardening-(gc|soak|workers)\.test\.js$/,
+];
+export function jsContractFiles(): string[] {
+  return contractFiles().filter((f) => !NOT_ON_JS.some((pattern) => pattern.test(f)));
+}
+
+/** The file that maps 'nanocalc' to test/support/js-runtime.ts (a Node hook, or a Bun plugin). */
+const JS_REGISTER = 'dist/test/support/js-runtime-register.js';
+
+/** Deno's import map for the same: written next to it on first use. */
+function denoImportMap(): string {
+  const path = join(root, 'dist/test/support/js-runtime.import-map.json');
+  writeFileSync(path, JSON.stringify({ imports: { nanocalc: './js-runtime.js' } }));
+  return relative(root, path);
+}
+
 async function main(): Promise<void> {
   const runtime = process.argv[2];
-  if (runtime !== 'bun' && runtime !== 'deno') {
-    console.error('usage: node dist/test/runtimes/run.js bun|deno [file.test.js ...]');
+  const onJs = process.env.NANOCALC_TEST_RUNTIME === 'js';
+  if (runtime !== 'bun' && runtime !== 'deno' && !(onJs && runtime === 'node')) {
+    console.error('usage: [NANOCALC_TEST_RUNTIME=js] node dist/test/runtimes/run.js bun|deno|node [file.test.js ...]');
     process.exit(2);
   }
-  const files = process.argv.length > 3 ? process.argv.slice(3) : contractFiles();
-  const binary = runtimeBinary(runtime);
+  const files = process.argv.length > 3 ? process.argv.slice(3) : onJs ? jsContractFiles() : contractFiles();
+  const binary = runtime === 'node' ? process.execPath : runtimeBinary(runtime);
   const args =
-    runtime === 'bun'
-      ? ['test', '--timeout', '120000', ...files.map((f) => `./${f}`)]
-      : // FFI for the engine, the rest for the suite (reading files, running the README example).
-        ['test', '--no-check', '--allow-ffi', '--allow-read', '--allow-env', '--allow-run', '--allow-sys', ...files];
+    runtime === 'node'
+      ? ['--import', `./${JS_REGISTER}`, '--test', '--test-timeout=600000', ...files]
+      : runtime === 'bun'
+        ? [
+            'test',
+            '--timeout',
+            '120000',
+            ...(onJs ? ['--preload', `./${JS_REGISTER}`] : []),
+            ...files.map((f) => `./${f}`),
+          ]
+        : // FFI for the engine, the rest for the suite (reading files, running the README example).
+          [
+            'test',
+            '--no-check',
+            '--allow-ffi',
+            '--allow-read',
+            '--allow-env',
+            '--allow-run',
+            '--allow-sys',
+            ...(onJs ? [`--import-map=${denoImportMap()}`] : []),
+            ...files,
+          ];
   const version = await output(binary, ['--version']);
   console.log(`${runtime} ${version.split('\n')[0]!.trim()} (${relative(root, binary)}): ${files.length} files`);
   const child = spawn(binary, args, {
@@ -116,7 +167,11 @@ async function main(): Promise<void> {
   // open with a "name ..." line of its own (a block).
   let passed: number | undefined;
   let failed: number | undefined;
-  if (runtime === 'bun') {
+  if (runtime === 'node') {
+    // node --test ends with "# pass 199" / "# fail 0".
+    passed = Number(/^# pass (\d+)$/m.exec(text)?.[1]);
+    failed = Number(/^# fail (\d+)$/m.exec(text)?.[1]);
+  } else if (runtime === 'bun') {
     passed = Number(/^\s*(\d+) pass$/m.exec(text)?.[1]);
     failed = Number(/^\s*(\d+) fail$/m.exec(text)?.[1]);
   } else if (/^(ok|FAILED) \| \d+ passed/m.test(text)) {
@@ -137,7 +192,7 @@ async function main(): Promise<void> {
     console.error(`${runtime}: no test summary found`);
     process.exit(code === 0 ? 1 : code);
   }
-  console.log(`${runtime}: ${passed} passed, ${failed} failed`);
+  console.log(`${runtime}${onJs ? " (runtime: 'js')" : ''}: ${passed} passed, ${failed} failed`);
   process.exit(code !== 0 ? code : failed > 0 ? 1 : 0);
 }
 
