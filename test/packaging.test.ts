@@ -1,3 +1,4 @@
+// nanocalc-test: node-only
 // The packages as a user gets them (issue 15): what the tarballs hold, the binaries' glibc floor,
 // the third-party notices, publint and attw on the packed tarball, and a consumer project that
 // installs the two tarballs with no cargo on PATH, type-checks with `tsc --strict` (no
