@@ -8,10 +8,10 @@ import assert from 'node:assert/strict';
 import { type SpawnSyncOptions, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { runtimeBinary } from './runtimes/run.js';
-import { packBoth, ROOT } from './support/pack.js';
+import { packBoth, pathWithoutCargo, ROOT } from './support/pack.js';
 import { packDependencies, publish, type Registry, startRegistry } from './support/registry.js';
 
 const BIN = join(ROOT, 'node_modules', '.bin');
@@ -37,14 +37,6 @@ console.log(String(await remote.add(2, 3)));
 remote.close();
 server.kill('SIGTERM');
 `;
-
-/** `PATH` without any directory holding cargo: a user's machine with no Rust toolchain. */
-function pathWithoutCargo(): string {
-  return (process.env.PATH ?? '')
-    .split(delimiter)
-    .filter((dir) => !existsSync(join(dir, 'cargo')))
-    .join(delimiter);
-}
 
 describe('install from a registry (verdaccio on 127.0.0.1)', { timeout: 300_000 }, () => {
   let work: string;

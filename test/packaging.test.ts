@@ -7,11 +7,11 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type * as Generated from '../native/index.js';
 import type { NativeBinding } from '../src/runtime/node.js';
-import { PLATFORM_DIR, type Packed, ROOT, packBoth } from './support/pack.js';
+import { PLATFORM_DIR, type Packed, pathWithoutCargo, ROOT, packBoth } from './support/pack.js';
 
 // The hand-written binding interface (src/runtime/node.ts) must fit napi-rs's generated typings:
 // this line fails to compile when the addon's functions change.
@@ -22,14 +22,6 @@ const BIN = join(ROOT, 'node_modules', '.bin');
 const GLIBC_FLOOR = /GLIBC_FLOOR = '([\d.]+)'/.exec(
   readFileSync(join(ROOT, 'scripts', 'build-platform.mjs'), 'utf8'),
 )![1]!;
-
-/** `PATH` without any directory holding cargo: a user's machine with no Rust toolchain. */
-function pathWithoutCargo(): string {
-  return (process.env.PATH ?? '')
-    .split(delimiter)
-    .filter((dir) => spawnSync('test', ['-x', join(dir, 'cargo')]).status !== 0)
-    .join(delimiter);
-}
 
 function ensureObjdump() {
   if (spawnSync('objdump', ['--version']).status === 0) return;

@@ -1,9 +1,9 @@
 // Packs the main package and the platform package (npm pack, without running `prepare`, which would
 // rebuild everything) into a temporary directory, for the packaging and install tests.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url)); // dist/test/support → the package root
@@ -31,4 +31,12 @@ function pack(dir: string, destination: string): Packed {
 export function packBoth(): { dir: string; main: Packed; platform: Packed } {
   const dir = mkdtempSync(join(tmpdir(), 'nanocalc-pack-'));
   return { dir, main: pack(ROOT, dir), platform: pack(PLATFORM_DIR, dir) };
+}
+
+/** `PATH` without any directory holding cargo: a user's machine with no Rust toolchain. */
+export function pathWithoutCargo(): string {
+  return (process.env.PATH ?? '')
+    .split(delimiter)
+    .filter((dir) => !existsSync(join(dir, 'cargo')))
+    .join(delimiter);
 }
