@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { runtimeBinary } from './runtimes/run.js';
-import { packBoth, pathWithoutCargo, ROOT } from './support/pack.js';
+import { packBoth, ROOT, userEnv } from './support/pack.js';
 import { packDependencies, publish, type Registry, startRegistry } from './support/registry.js';
 
 const BIN = join(ROOT, 'node_modules', '.bin');
@@ -78,8 +78,7 @@ describe('install from a registry (verdaccio on 127.0.0.1)', { timeout: 300_000 
     for (const tarball of [...packDependencies(packs), platform.tarball, main.tarball])
       await publish(registry, tarball);
     env = {
-      ...process.env,
-      PATH: pathWithoutCargo(),
+      ...userEnv(),
       // Every client asks only the private registry, with caches of its own (nothing from the machine's).
       npm_config_registry: `${registry.url}/`,
       NPM_CONFIG_REGISTRY: `${registry.url}/`,
@@ -90,10 +89,6 @@ describe('install from a registry (verdaccio on 127.0.0.1)', { timeout: 300_000 
       BUN_INSTALL_CACHE_DIR: join(work, 'bun-cache'),
       DENO_DIR: join(work, 'deno-dir'),
     };
-    // Not this checkout's own variables: the installed package must find its binaries by itself.
-    delete env.NANOCALC_NATIVE_DIR;
-    delete env.NANOCALC_SERVER_BIN;
-    delete env.npm_config_prefix;
   });
   after(async () => {
     await registry?.stop();

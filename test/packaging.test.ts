@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type * as Generated from '../native/index.js';
 import type { NativeBinding } from '../src/runtime/node.js';
-import { PLATFORM_DIR, type Packed, pathWithoutCargo, ROOT, packBoth } from './support/pack.js';
+import { PLATFORM_DIR, type Packed, userEnv, ROOT, packBoth } from './support/pack.js';
 
 // The hand-written binding interface (src/runtime/node.ts) must fit napi-rs's generated typings:
 // this line fails to compile when the addon's functions change.
@@ -124,7 +124,7 @@ describe('packaging', () => {
     const project = mkdtempSync(join(tmpdir(), 'nanocalc-consumer-'));
     try {
       writeFileSync(join(project, 'package.json'), '{ "name": "consumer", "private": true, "type": "module" }\n');
-      const env = { ...process.env, PATH: pathWithoutCargo(), npm_config_audit: 'false', npm_config_fund: 'false' };
+      const env = { ...userEnv(), npm_config_audit: 'false', npm_config_fund: 'false' };
       const types = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).devDependencies['@types/node'];
       execFileSync(
         'npm',

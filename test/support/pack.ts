@@ -40,3 +40,16 @@ export function pathWithoutCargo(): string {
     .filter((dir) => !existsSync(join(dir, 'cargo')))
     .join(delimiter);
 }
+
+/**
+ * The environment of a user's shell: no cargo on PATH, and none of the npm_* variables that
+ * `npm test` (npm run) sets for its scripts, which would steer a nested npm, pnpm or Bun.
+ */
+export function userEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!/^npm_/i.test(key) && !key.startsWith('NANOCALC_')) env[key] = value;
+  }
+  env.PATH = pathWithoutCargo();
+  return env;
+}
