@@ -169,6 +169,10 @@ describe('packaging', () => {
       );
       const cli = spawnSync(join(project, 'node_modules', '.bin', 'nanocalc'), ['1 + 2'], { env, encoding: 'utf8' });
       assert.equal(cli.stdout, '3\n', cli.stderr);
+      // The benchmark (and mitata, a devDependency) is not in the package: it says where it runs.
+      const bench = spawnSync(join(project, 'node_modules', '.bin', 'nanocalc'), ['bench'], { env, encoding: 'utf8' });
+      assert.equal(bench.status, 1);
+      assert.match(bench.stderr, /runs from a clone of the repository/);
     } finally {
       rmSync(project, { recursive: true, force: true });
     }
