@@ -64,9 +64,18 @@ export function platformPackageName(): string {
 /** The package root: this file runs from dist/src/runtime/. */
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
+/** NANOCALC_NATIVE_DIR; unset where reading the environment is not allowed (Deno without --allow-env). */
+function nativeDirOverride(): string | undefined {
+  try {
+    return process.env.NANOCALC_NATIVE_DIR;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The directories to look in, in order, each with where it comes from. */
 function candidateDirectories(): { dir: string; source: string }[] {
-  const explicit = process.env.NANOCALC_NATIVE_DIR;
+  const explicit = nativeDirOverride();
   if (explicit !== undefined && explicit !== '') return [{ dir: explicit, source: 'NANOCALC_NATIVE_DIR' }];
   const dirs = [{ dir: join(ROOT, 'native'), source: 'the development build' }];
   const name = platformPackageName();
