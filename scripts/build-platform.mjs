@@ -133,11 +133,24 @@ function buildPackage(id = HOST.id) {
   const main = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
   const dir = join(ROOT, 'npm', id);
   const files = [FILES.addon(), FILES.library(target.os), FILES.server(target.os)];
+  mkdirSync(dir, { recursive: true });
   for (const file of files) {
     install(join(ROOT, 'native', file), join(dir, file));
     if (file === FILES.server(target.os)) chmodSync(join(dir, file), 0o755);
   }
   for (const file of ['LICENSE', 'THIRD_PARTY_NOTICES.md']) install(join(ROOT, file), join(dir, file));
+  // A target built for the first time (on its CI runner) gets its manifest from TARGETS.
+  if (!existsSync(join(dir, 'package.json'))) {
+    const fields = { os: [target.os], cpu: [target.cpu], ...(target.libc ? { libc: [target.libc] } : {}) };
+    const manifest = {
+      name: `@nanocalc/${id}`,
+      version: main.version,
+      license: main.license,
+      ...fields,
+      files: [...files, 'LICENSE', 'THIRD_PARTY_NOTICES.md'],
+    };
+    writeFileSync(join(dir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  }
   const manifest = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
   if (manifest.version !== main.version) {
     manifest.version = main.version;
