@@ -42,6 +42,7 @@ describe('install from a registry (verdaccio on 127.0.0.1)', { timeout: 300_000 
   let work: string;
   let registry: Registry;
   let env: NodeJS.ProcessEnv;
+  let packedDir: string | undefined;
 
   /** A clean project with the quickstart and the checks in it. */
   function project(name: string): string {
@@ -73,7 +74,8 @@ describe('install from a registry (verdaccio on 127.0.0.1)', { timeout: 300_000 
     work = mkdtempSync(join(tmpdir(), 'nanocalc-install-'));
     const packs = join(work, 'packs');
     mkdirSync(packs);
-    const { main, platform } = packBoth();
+    const { dir: packed, main, platform } = packBoth();
+    packedDir = packed;
     registry = await startRegistry(join(work, 'registry'));
     for (const tarball of [...packDependencies(packs), platform.tarball, main.tarball])
       await publish(registry, tarball);
@@ -93,6 +95,7 @@ describe('install from a registry (verdaccio on 127.0.0.1)', { timeout: 300_000 
   after(async () => {
     await registry?.stop();
     if (work !== undefined) rmSync(work, { recursive: true, force: true });
+    if (packedDir !== undefined) rmSync(packedDir, { recursive: true, force: true });
   });
 
   test('npm install nanocalc: the quickstart, npx nanocalc, serve and a RemoteCalculator', () => {

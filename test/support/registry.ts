@@ -52,8 +52,12 @@ log: { type: stdout, format: pretty, level: error }
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let exited = false;
+  // Stopped with the test process too, even when a failed hook keeps `stop()` from being called.
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
   child.on('exit', () => {
     exited = true;
+    process.off('exit', killOnExit);
   });
   // It listens after a few seconds: poll its ping endpoint (bounded, it stops by itself).
   for (let attempt = 0; ; attempt++) {
