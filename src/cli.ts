@@ -17,6 +17,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { Calculator, OverflowMode } from './calculator.js';
 import { formatError, repl, resultLine } from './cli/lines.js';
+import { requireNative } from './runtime/locate.js';
 
 interface Command {
   /** One line for the command list. */
@@ -28,9 +29,12 @@ interface Command {
 /** The package root: this file is dist/src/cli.js. */
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-/** The server binary `npm install` builds (`npm run build:server`); NANOCALC_SERVER_BIN overrides it. */
+/**
+ * The server binary: NANOCALC_SERVER_BIN, else where src/runtime/locate.ts finds it (NANOCALC_NATIVE_DIR,
+ * a clone's build, the platform package); throws a NativeNotFoundError naming what was tried.
+ */
 export function serverBinary(): string {
-  return process.env.NANOCALC_SERVER_BIN ?? join(ROOT, 'target', 'release', 'nanocalc-server');
+  return process.env.NANOCALC_SERVER_BIN ?? requireNative('server');
 }
 
 const FORWARDED_SIGNALS: NodeJS.Signals[] = ['SIGTERM', 'SIGINT', 'SIGHUP'];
@@ -82,7 +86,11 @@ function benchScript(): string {
 function runBench(args: string[]): Promise<number> {
   const script = benchScript();
   if (!existsSync(script)) {
-    process.stderr.write(`nanocalc: the benchmark is not built (${script}); run: npm run build\n`);
+    // The benchmark and its harness (mitata) are development parts, not in the published package.
+    process.stderr.write(
+      `nanocalc: the benchmark is not built here (${script}): it runs from a clone of the repository ` +
+        '(git clone, npm install, npx nanocalc bench), not from an installed package\n',
+    );
     return Promise.resolve(1);
   }
   return new Promise((resolve) => {
@@ -156,7 +164,13 @@ const commands: Record<string, Command> = {
         process.stdout.write(version());
         return 0;
       }
-      const binary = serverBinary();
+      let binary: string;
+      try {
+        binary = serverBinary();
+      } catch (error) {
+        process.stderr.write(`${(error as Error).message}\n`);
+        return 1;
+      }
       if (!existsSync(binary)) {
         process.stderr.write(`nanocalc: the server is not built (${binary}); run: npm run build:server\n`);
         return 1;

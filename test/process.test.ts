@@ -101,7 +101,7 @@ describe('requests encoded by protobuf-es match the reference model', () => {
       INVALID,
     );
     // Only unknown fields: still no operation.
-    assert.deepEqual(answer(calc, new Uint8Array([0x48, 0x01, 0x52, 0x00])).summary, INVALID);
+    assert.deepEqual(answer(calc, new Uint8Array([0x50, 0x01, 0x5a, 0x00])).summary, INVALID);
   });
 
   test('batch operations unspecified or unknown are INVALID_REQUEST, in both forms', () => {
@@ -441,7 +441,7 @@ describe('disagreements between protobuf-es and the engine (which follows prost)
     ['a nested message read past its end', '0a01089601', 'add { a: 150 }'],
     ['a length varint beyond 32 bits', '0a8280808010' + '0805', 'add { a: 5 }'],
     ['a 10-byte varint whose last byte is above 1', '0a0b08ffffffffffffffffff02', 'add { a: MAX }'],
-    ['an 11-byte varint in an unknown field', '48ffffffffffffffffffff01' + '0a020805', 'add { a: 5 }'],
+    ['an 11-byte varint in an unknown field', '50ffffffffffffffffffff01' + '0a020805', 'add { a: 5 }'],
   ];
   for (const [name, hex, what] of lenient) {
     test(`${name}: protobuf-es reads ${what}, the engine says INVALID_REQUEST`, () => {

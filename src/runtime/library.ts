@@ -1,36 +1,13 @@
-// Where the C ABI library of crates/nanocalc-ffi is, for bun:ffi and Deno.dlopen.
-import { existsSync } from 'node:fs';
-import process from 'node:process';
-import { fileURLToPath } from 'node:url';
+// The engine over the C ABI library of crates/nanocalc-ffi, shared by bun:ffi and Deno.dlopen; the
+// library's path comes from ./locate.ts.
 import { RESPONSE_LENGTH_WORD } from '../codec.js';
 import { typedArrayLength } from '../validate.js';
 import type { Engine, EngineLimits } from './engine.js';
+import { requireNative } from './locate.js';
 
-/** The library's file name on this platform, as cargo names a cdylib. */
-export function ffiLibraryName(platform: string = process.platform): string {
-  if (platform === 'win32') return 'nanocalc_ffi.dll';
-  if (platform === 'darwin') return 'libnanocalc_ffi.dylib';
-  return 'libnanocalc_ffi.so';
-}
-
-/**
- * The library's path: the copy `npm run build` puts in native/ (it ships with the package), or
- * else cargo's release build in target/release/ (a checkout built with cargo alone).
- */
+/** The library's path (./locate.ts); throws a NativeNotFoundError when none fits this machine. */
 export function ffiLibraryPath(): string {
-  const name = ffiLibraryName();
-  // This file runs from dist/src/runtime/.
-  const candidates = [`../../../native/${name}`, `../../../target/release/${name}`].map((relative) =>
-    fileURLToPath(new URL(relative, import.meta.url)),
-  );
-  const found = candidates.find((path) => existsSync(path));
-  if (found === undefined) {
-    throw new Error(
-      `nanocalc: the C ABI library ${name} is not built (looked in ${candidates.join(' and ')}); ` +
-        "run `npm run build`, or pass { runtime: 'node-api' } to use the Node-API addon",
-    );
-  }
-  return found;
+  return requireNative('library');
 }
 
 /** `nanocalc_core::shared_buffer::COLUMN_LENGTH_DIFFERS`, raised as a TypeError as the Node-API addon does. */

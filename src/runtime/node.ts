@@ -1,18 +1,28 @@
-// The engine on Node: the Node-API addon built from crates/nanocalc-node (its typings are generated
-// by napi-rs), loaded on first use (Bun and Deno use it only when asked to).
+// The engine on Node: the Node-API addon built from crates/nanocalc-node, found by ./locate.ts and
+// loaded on first use (Bun and Deno use it only when asked to).
 import { createRequire } from 'node:module';
-import type * as Binding from '../../native/index.js';
 import type { Engine, EngineLimits } from './engine.js';
+import { requireNative } from './locate.js';
 
-export type NativeBinding = typeof Binding;
+/**
+ * The addon's functions used here. Written out rather than imported from napi-rs's generated
+ * typings, which are not in the package (test/packaging-types.test.ts checks the two agree).
+ */
+export interface NativeBinding {
+  engineOpen(buffer: Uint8Array, maxRequestBytes: number, maxBatchLength: number, maxThreads: number): () => void;
+  engineColumns(engine: unknown): (a: BigInt64Array, b: BigInt64Array, out: BigInt64Array) => boolean;
+  engineRunAsync(engine: unknown, buffer: Uint8Array): Promise<void>;
+  engineAttach(engine: unknown, buffer: Uint8Array): void;
+  engineClose(engine: unknown): void;
+  memoryOverlaps(x: unknown, y: unknown): boolean;
+}
 
 const require = createRequire(import.meta.url);
 let addon: NativeBinding | undefined;
 
-/** The Node-API addon (loaded on first use: Bun and Deno use it only when asked to). */
+/** The Node-API addon (loaded on first use); throws a NativeNotFoundError when none fits this machine. */
 export function nodeAddon(): NativeBinding {
-  // This file runs from dist/src/runtime/.
-  if (addon === undefined) addon = require('../../../native/nanocalc.node') as NativeBinding;
+  if (addon === undefined) addon = require(requireNative('addon')) as NativeBinding;
   return addon;
 }
 

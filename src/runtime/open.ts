@@ -6,6 +6,7 @@ import { openBunEngine } from './bun.js';
 import { openDenoEngine } from './deno.js';
 import type { Engine, EngineKind, EngineLimits, RuntimeOption } from './engine.js';
 import { openJsEngine } from './js.js';
+import { locateNative } from './locate.js';
 import { openNodeEngine } from './node.js';
 
 export { openJsEngine };
@@ -22,6 +23,12 @@ export function autoEngineKind(): EngineKind {
 export function openEngine(u8: Uint8Array, limits: EngineLimits, runtime: RuntimeOption): Engine {
   if (runtime === 'js') return openJsEngine(u8, limits);
   const kind = runtime === 'node-api' ? 'node-api' : autoEngineKind();
+  // No binary fits this machine (no platform package for it, or it was skipped): the TypeScript
+  // engine, with the same answers. Asked for by name, a native runtime throws instead, naming the
+  // platform and every path tried (./locate.ts).
+  if (runtime === 'auto' && locateNative(kind === 'node-api' ? 'addon' : 'library') === undefined) {
+    return openJsEngine(u8, limits);
+  }
   if (kind === 'bun-ffi') return openBunEngine(u8, limits);
   if (kind === 'deno-ffi') return openDenoEngine(u8, limits);
   return openNodeEngine(u8, limits);

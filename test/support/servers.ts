@@ -2,15 +2,21 @@
 // address read from the 'listening on ADDR' line, and stopped by the tests (after hooks).
 
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url)); // dist/test/support → the package root
-export const SERVER_BIN = join(ROOT, 'target', 'release', 'nanocalc-server');
-export const SELFSIGNED_BIN = join(ROOT, 'target', 'release', 'nanocalc-selfsigned');
+// The server `npm run build:server` puts beside the addon (scripts/build-platform.mjs); the
+// self-signed helper stays where cargo built it (zigbuild's target directory on linux-x64).
+export const SERVER_BIN = join(ROOT, 'native', 'nanocalc-server');
+export const SELFSIGNED_BIN =
+  [
+    join(ROOT, 'target', 'x86_64-unknown-linux-gnu', 'release', 'nanocalc-selfsigned'),
+    join(ROOT, 'target', 'release', 'nanocalc-selfsigned'),
+  ].find((path) => existsSync(path)) ?? join(ROOT, 'target', 'release', 'nanocalc-selfsigned');
 
 export interface Server {
   address: string;
