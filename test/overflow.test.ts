@@ -7,7 +7,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { fromBinary, toBinary } from '@bufbuild/protobuf';
-import { Calculator, CalculatorError, type OverflowMode } from 'nanocalc';
+import { Calculator, type OverflowMode } from 'nanocalc';
 import { CalculatorRequestSchema, CalculatorResponseSchema } from '../gen/nanocalc/v1/calculator_pb.js';
 import {
   EDGES,
@@ -26,23 +26,13 @@ import {
   summarize,
 } from './models/reference.js';
 import { expression, referenceEvaluate } from './models/expressions.js';
-import { assertCalculatorError, show } from './support/helpers.js';
+import { assertCalculatorError, outcome, outcomeAsync, show } from './support/helpers.js';
 
 const calculators = Object.fromEntries(MODES.map((mode) => [mode, new Calculator({ overflow: mode })])) as Record<
   OverflowMode,
   Calculator
 >;
 const mode = fc.constantFrom(...MODES);
-
-/** Runs `f` and returns its value, or the CalculatorError it threw as `{ code, index }`. */
-function outcome<T>(f: () => T): T | { code: string; index: number | undefined } {
-  try {
-    return f();
-  } catch (error) {
-    if (!(error instanceof CalculatorError)) throw error;
-    return { code: error.code, index: error.index };
-  }
-}
 
 /** The model's answer to one operation, as `outcome` gives it. */
 function expectedSingle(o: Op, a: bigint, b: bigint, m: OverflowMode) {
@@ -174,14 +164,7 @@ describe('batches in every mode match the model', () => {
               out.every((v) => v === 0n),
               'out untouched',
             );
-          let async: BigInt64Array | { code: string; index: number | undefined };
-          try {
-            async = await calculators[m].batchAsync(o, x, y);
-          } catch (error) {
-            assert.ok(error instanceof CalculatorError);
-            async = { code: error.code, index: error.index };
-          }
-          check(async);
+          check(await outcomeAsync(() => calculators[m].batchAsync(o, x, y)));
         }
       }
     }
@@ -192,12 +175,7 @@ describe('batches in every mode match the model', () => {
     for (const m of MODES) {
       const a = BigInt64Array.from([1n, MAX]);
       const b = BigInt64Array.from([1n, 1n]);
-      let got: unknown;
-      try {
-        got = Array.from(await plain.batchAsync('add', a, b, { overflow: m }));
-      } catch (error) {
-        got = { code: (error as CalculatorError).code, index: (error as CalculatorError).index };
-      }
+      const got = await outcomeAsync(async () => Array.from(await plain.batchAsync('add', a, b, { overflow: m })));
       assert.deepEqual(got, expectedBatch('add', [1n, MAX], [1n, 1n], m));
     }
     await assert.rejects(plain.batchAsync('add', [1n], [1n], { overflow: 'x' as OverflowMode }), RangeError);

@@ -4,11 +4,11 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { CalculatorError, type OverflowMode } from 'nanocalc';
+import type { OverflowMode } from 'nanocalc';
 import { RemoteCalculator } from 'nanocalc/remote';
 import { EDGES, MAX, MIN, MODES, OPS, type Op, exact, i64, op, referenceBatch } from './models/reference.js';
 import { expression, referenceEvaluate } from './models/expressions.js';
-import { show } from './support/helpers.js';
+import { outcomeAsync as outcome, show } from './support/helpers.js';
 import { type Server, startServer, stopAll } from './support/servers.js';
 
 let server: Server;
@@ -30,16 +30,6 @@ after(async () => {
 
 const mode = fc.constantFrom(...MODES);
 const operand = fc.oneof(fc.constantFrom(...EDGES), i64, fc.bigInt({ min: -(2n ** 33n), max: 2n ** 33n }));
-
-/** Awaits `f` and returns its value, or the CalculatorError it rejected with as `{ code, index }`. */
-async function outcome<T>(f: () => Promise<T>): Promise<T | { code: string; index: number | undefined }> {
-  try {
-    return await f();
-  } catch (error) {
-    if (!(error instanceof CalculatorError)) throw error;
-    return { code: error.code, index: error.index };
-  }
-}
 
 function expectedSingle(o: Op, a: bigint, b: bigint, m: OverflowMode) {
   const r = exact(o, a, b, m);

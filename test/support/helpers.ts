@@ -8,6 +8,35 @@ export function show(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
 }
 
+/** A CalculatorError as its code and index, for comparing with a model's answer. */
+export interface ErrorOutcome {
+  code: string;
+  index: number | undefined;
+}
+
+function errorOutcome(error: unknown): ErrorOutcome {
+  if (!(error instanceof CalculatorError)) throw error;
+  return { code: error.code, index: error.index };
+}
+
+/** `f()`'s value, or the CalculatorError it threw as `{ code, index }` (any other error is rethrown). */
+export function outcome<T>(f: () => T): T | ErrorOutcome {
+  try {
+    return f();
+  } catch (error) {
+    return errorOutcome(error);
+  }
+}
+
+/** {@link outcome} for a promise. */
+export async function outcomeAsync<T>(f: () => Promise<T>): Promise<T | ErrorOutcome> {
+  try {
+    return await f();
+  } catch (error) {
+    return errorOutcome(error);
+  }
+}
+
 /** Asserts that `fn` throws a CalculatorError with `code` (and, when given, `index`); returns it. */
 export function assertCalculatorError(
   fn: () => unknown,

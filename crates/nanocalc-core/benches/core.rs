@@ -146,17 +146,28 @@ fn threads(c: &mut Criterion) {
                     ..Limits::default()
                 };
                 let name = format!("{}/{n}/{max_threads}", operation.as_str_name());
-                group.bench_function(name, |bench| {
-                    bench.iter(|| {
-                        let outcome = process_into(black_box(&request), bytemuck_bytes(&mut out), &limits);
-                        assert!(matches!(outcome, Outcome::Written { .. }));
-                        black_box(outcome)
-                    })
-                });
+                bench_process(&mut group, name, &request, &mut out, &limits);
             }
         }
     }
     group.finish();
+}
+
+/// `process_into` of `request` into `out`, which must answer (not ask for room), as bench `name`.
+fn bench_process(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: String,
+    request: &[u8],
+    out: &mut [u64],
+    limits: &Limits,
+) {
+    group.bench_function(name, |bench| {
+        bench.iter(|| {
+            let outcome = process_into(black_box(request), bytemuck_bytes(out), limits);
+            assert!(matches!(outcome, Outcome::Written { .. }));
+            black_box(outcome)
+        })
+    });
 }
 
 /// Column batches of 1,000 (no element overflows) in each overflow mode: `saturate` and `wrap` run
@@ -176,13 +187,7 @@ fn overflow_modes(c: &mut Criterion) {
                     .encode_to_vec();
             let mut out = out_buffer(request.len() + 256);
             let name = format!("{}_{}", operation.as_str_name(), overflow.as_str_name()).to_lowercase();
-            group.bench_function(name, |bench| {
-                bench.iter(|| {
-                    let outcome = process_into(black_box(&request), bytemuck_bytes(&mut out), &limits);
-                    assert!(matches!(outcome, Outcome::Written { .. }));
-                    black_box(outcome)
-                })
-            });
+            bench_process(&mut group, name, &request, &mut out, &limits);
         }
     }
     group.finish();
