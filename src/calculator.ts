@@ -102,7 +102,9 @@ export interface CalculatorOptions {
   maxThreads?: number | undefined;
   /**
    * How to reach the engine: `'auto'` (the default) takes the runtime's fastest path (bun:ffi on
-   * Bun, Deno.dlopen on Deno, the Node-API addon on Node); `'node-api'` forces the Node-API addon.
+   * Bun, Deno.dlopen on Deno, the Node-API addon on Node; the engine in TypeScript where no binary
+   * fits the machine); `'node-api'` forces the Node-API addon (an error naming the platform and the
+   * paths tried when it is missing); `'js'` takes the TypeScript engine (same answers, no binary).
    */
   runtime?: RuntimeOption | undefined;
   /**
@@ -211,7 +213,7 @@ export class Calculator {
     this.#runColumns = this.#engine.columns;
   }
 
-  /** How this calculator reaches the engine: `'node-api'`, `'bun-ffi'` or `'deno-ffi'`. */
+  /** How this calculator reaches the engine: `'node-api'`, `'bun-ffi'`, `'deno-ffi'` or `'js'`. */
   get runtime(): EngineKind {
     return this.#engine.kind;
   }
