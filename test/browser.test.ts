@@ -7,29 +7,20 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
-import { build, type Metafile } from 'esbuild';
+import type { Metafile } from 'esbuild';
 import * as nanocalc from 'nanocalc';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { type Case, type Mode, type Op, type Package, runContractCases } from './support/browser-cases.js';
+import { bundleForBrowser, launchChromium } from './support/chromium.js';
 import { pseudoRandomI64 } from './support/helpers.js';
 import { ROOT } from './support/servers.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const EXAMPLE = join(ROOT, 'examples', 'browser');
 /** The test's output folder: the bundle, and the page's screenshot. */
 const OUT = join(ROOT, 'target', 'browser-test');
-
-/** Installs Debian's chromium with apt-get when missing (a fresh machine). */
-function ensureChromium(): void {
-  if (existsSync(CHROMIUM)) return;
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  execFileSync('apt-get', ['update'], { stdio: 'ignore', env });
-  execFileSync('apt-get', ['install', '-y', 'chromium'], { stdio: 'ignore', env });
-}
 
 let metafile: Metafile;
 let bundle: string;
@@ -56,26 +47,14 @@ function serve(): Promise<Server> {
 }
 
 before(async () => {
-  ensureChromium();
   rmSync(OUT, { recursive: true, force: true });
   mkdirSync(OUT, { recursive: true });
-  // platform 'browser': the `browser` condition, and a `node:` import would fail the build.
-  const result = await build({
-    entryPoints: [join(EXAMPLE, 'main.ts')],
-    bundle: true,
-    platform: 'browser',
-    format: 'esm',
-    target: 'es2022',
-    outfile: join(OUT, 'main.js'),
-    metafile: true,
-    logLevel: 'silent',
-  });
-  metafile = result.metafile;
-  bundle = readFileSync(join(OUT, 'main.js'), 'utf8');
+  ({ metafile, code: bundle } = await bundleForBrowser({ entryPoints: [join(EXAMPLE, 'main.ts')] }));
+  writeFileSync(join(OUT, 'main.js'), bundle);
   server = await serve();
   const address = server.address() as { port: number };
   origin = `http://127.0.0.1:${address.port}`;
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+  browser = await launchChromium();
   page = await browser.newPage();
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));
