@@ -1,6 +1,17 @@
-// The arrays a batch returns: each a new BigInt64Array with memory of its own.
-import { Buffer } from 'node:buffer';
+// The arrays a batch returns: each a new BigInt64Array with memory of its own. No `node:` import
+// (a browser bundles this file): the Node entry (./calculator.ts) hands in Buffer.allocUnsafeSlow.
 import { i64View } from './validate.js';
+
+/** Allocates `bytes` bytes of memory of their own, not necessarily zeroed. */
+export type AllocateBytes = (bytes: number) => Uint8Array;
+
+// A browser's ArrayBuffer (zeroed), until an entry with a faster allocator sets one.
+let allocateBytes: AllocateBytes = (bytes) => new Uint8Array(bytes);
+
+/** Sets how result arrays past ON_HEAP_RESULT_MAX get their memory (the Node entry: Buffer.allocUnsafeSlow). */
+export function setAllocateBytes(allocate: AllocateBytes): void {
+  allocateBytes = allocate;
+}
 
 /** Up to this many elements, V8 keeps a new typed array's elements in its heap object. */
 export const ON_HEAP_RESULT_MAX = 8;
@@ -13,7 +24,7 @@ export const ON_HEAP_RESULT_MAX = 8;
  */
 export function newResultArray(n: number): BigInt64Array {
   if (n <= ON_HEAP_RESULT_MAX) return new BigInt64Array(n);
-  const bytes = Buffer.allocUnsafeSlow(8 * n);
+  const bytes = allocateBytes(8 * n);
   return new BigInt64Array(bytes.buffer, bytes.byteOffset, n);
 }
 
