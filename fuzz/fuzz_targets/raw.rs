@@ -7,7 +7,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use nanocalc_core::decode::{self, Request};
+use nanocalc_core::decode::{self, Decoded, Request};
 use nanocalc_core::pb::{self, calculator_response::Result as Answer};
 use nanocalc_core::{Limits, shared_buffer};
 use nanocalc_testkit::{decode_response, reference};
@@ -31,7 +31,7 @@ fuzz_target!(|data: &[u8]| {
     // The same batch with its lists read where they are and its values written elsewhere.
     let mut in_place = None;
     if let Some((a, b)) = shared_buffer::column_lists(&buffer) {
-        let Ok(Request::Columns { a: read_a, b: read_b, .. }) = decode::decode(data) else {
+        let Ok(Decoded { request: Request::Columns { a: read_a, b: read_b, .. }, .. }) = decode::decode(data) else {
             panic!("column lists found in a request that is not a column batch: {data:02x?}")
         };
         assert_eq!((&buffer[a.clone()], &buffer[b.clone()]), (read_a.bytes(), read_b.bytes()));
