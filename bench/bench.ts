@@ -162,24 +162,28 @@ const kept: unknown[] = new Array(64);
 const pureAdd = () => {
   for (let k = 0; k < INNER; k++, i++) kept[k & 63] = saturatingAdd(bigints[i & 63]!, bigints[(i + 1) & 63]!);
 };
-await row(
-  'add(a, b), numbers',
-  () => {
-    for (let k = 0; k < INNER; k++, i++) kept[k & 63] = calc.add(numbers[i & 63]!, numbers[(i + 1) & 63]!);
-  },
-  'pure TS BigInt saturating add',
-  pureAdd,
-  INNER,
-);
-await row(
-  'add(a, b), bigints',
-  () => {
-    for (let k = 0; k < INNER; k++, i++) kept[k & 63] = calc.add(bigints[i & 63]!, bigints[(i + 1) & 63]!);
-  },
-  'pure TS BigInt saturating add',
-  pureAdd,
-  INNER,
-);
+/** The single-call rows of `calculator`, numbers and bigints, named with `suffix`. */
+async function addRows(calculator: Calculator, suffix: string): Promise<void> {
+  await row(
+    `add(a, b), numbers${suffix}`,
+    () => {
+      for (let k = 0; k < INNER; k++, i++) kept[k & 63] = calculator.add(numbers[i & 63]!, numbers[(i + 1) & 63]!);
+    },
+    'pure TS BigInt saturating add',
+    pureAdd,
+    INNER,
+  );
+  await row(
+    `add(a, b), bigints${suffix}`,
+    () => {
+      for (let k = 0; k < INNER; k++, i++) kept[k & 63] = calculator.add(bigints[i & 63]!, bigints[(i + 1) & 63]!);
+    },
+    'pure TS BigInt saturating add',
+    pureAdd,
+    INNER,
+  );
+}
+await addRows(calc, '');
 
 const addRequest = toBinary(
   CalculatorRequestSchema,
@@ -206,25 +210,33 @@ await row(
   INNER,
 );
 
-for (const n of quick ? [1000] : [1000, 1_000_000]) {
+/** The column-batch rows of `calculator` for `n` elements, new array and into `out`, named with `suffix`. */
+async function batchRows(calculator: Calculator, n: number, suffix: string): Promise<void> {
   const a = column(n, 1);
   const b = column(n, 2);
   const out = new BigInt64Array(n);
   const label = n.toLocaleString('en-US');
   await row(
-    `batch('add') ×${label}, new array`,
-    () => calc.batch('add', a, b),
+    `batch('add') ×${label}, new array${suffix}`,
+    () => calculator.batch('add', a, b),
     'pure TS loop, new array',
     () => addNew(a, b),
     n,
   );
   await row(
-    `batch('add') ×${label}, into out`,
-    () => calc.batch('add', a, b, out),
+    `batch('add') ×${label}, into out${suffix}`,
+    () => calculator.batch('add', a, b, out),
     'pure TS loop, into out',
     () => addInto(a, b, out),
     n,
   );
+}
+
+for (const n of quick ? [1000] : [1000, 1_000_000]) {
+  await batchRows(calc, n, '');
+  const a = column(n, 1);
+  const b = column(n, 2);
+  const label = n.toLocaleString('en-US');
   const rowsRequest = toBinary(
     CalculatorRequestSchema,
     create(CalculatorRequestSchema, {
@@ -256,24 +268,7 @@ for (const n of quick ? [1000] : [1000, 1_000_000]) {
 // baselines: the whole Calculator and the engine in TypeScript (src/js-engine), bytes included.
 {
   const js = new Calculator({ runtime: 'js' });
-  await row(
-    "add(a, b), numbers, runtime: 'js'",
-    () => {
-      for (let k = 0; k < INNER; k++, i++) kept[k & 63] = js.add(numbers[i & 63]!, numbers[(i + 1) & 63]!);
-    },
-    'pure TS BigInt saturating add',
-    pureAdd,
-    INNER,
-  );
-  await row(
-    "add(a, b), bigints, runtime: 'js'",
-    () => {
-      for (let k = 0; k < INNER; k++, i++) kept[k & 63] = js.add(bigints[i & 63]!, bigints[(i + 1) & 63]!);
-    },
-    'pure TS BigInt saturating add',
-    pureAdd,
-    INNER,
-  );
+  await addRows(js, ", runtime: 'js'");
   await row(
     "process(add request), runtime: 'js'",
     () => {
@@ -283,26 +278,7 @@ for (const n of quick ? [1000] : [1000, 1_000_000]) {
     protobufEsAdd,
     INNER,
   );
-  for (const n of quick ? [1000] : [1000, 1_000_000]) {
-    const a = column(n, 1);
-    const b = column(n, 2);
-    const out = new BigInt64Array(n);
-    const label = n.toLocaleString('en-US');
-    await row(
-      `batch('add') ×${label}, new array, runtime: 'js'`,
-      () => js.batch('add', a, b),
-      'pure TS loop, new array',
-      () => addNew(a, b),
-      n,
-    );
-    await row(
-      `batch('add') ×${label}, into out, runtime: 'js'`,
-      () => js.batch('add', a, b, out),
-      'pure TS loop, into out',
-      () => addInto(a, b, out),
-      n,
-    );
-  }
+  for (const n of quick ? [1000] : [1000, 1_000_000]) await batchRows(js, n, ", runtime: 'js'");
   js.close();
 }
 
