@@ -336,16 +336,22 @@ function decodeGeneral(u8: Uint8Array, start: number, end: number): number {
   return 0;
 }
 
+/** The `operation` field (1, a varint) of either batch form into `request.operation`: the position after it, or an error. */
+function mergeOperation(u8: Uint8Array, pos: number, end: number): number {
+  if (keyWireType !== VARINT) return UNEXPECTED_WIRE_TYPE;
+  pos = varint(u8, pos, end);
+  if (pos >= 0) request.operation = varintLo | 0;
+  return pos;
+}
+
 function mergeRows(u8: Uint8Array, pos: number, end: number, depth: number): number {
   while (pos < end) {
     pos = readKey(u8, pos, end);
     if (pos < 0) return pos;
     const field = keyField;
     if (field === 1) {
-      if (keyWireType !== VARINT) return UNEXPECTED_WIRE_TYPE;
-      pos = varint(u8, pos, end);
+      pos = mergeOperation(u8, pos, end);
       if (pos < 0) return pos;
-      request.operation = varintLo | 0;
     } else if (field === 2) {
       if (keyWireType !== LEN) return UNEXPECTED_WIRE_TYPE;
       if (depth === 0) return RECURSION_LIMIT_REACHED;
@@ -370,10 +376,8 @@ function mergeColumns(u8: Uint8Array, pos: number, end: number, depth: number): 
     if (pos < 0) return pos;
     const field = keyField;
     if (field === 1) {
-      if (keyWireType !== VARINT) return UNEXPECTED_WIRE_TYPE;
-      pos = varint(u8, pos, end);
+      pos = mergeOperation(u8, pos, end);
       if (pos < 0) return pos;
-      request.operation = varintLo | 0;
     } else if (field === 2 || field === 3) {
       pos = mergeColumn(u8, pos, end, keyWireType, field === 2 ? request.aChunks : request.bChunks);
       if (pos < 0) return pos;
