@@ -195,7 +195,9 @@ describe('metrics', () => {
     let samples = before;
     for (let i = 0; i < 100; i++) {
       samples = await scrapeMetrics(server.metricsAddress);
-      if (handledCalls(samples, 'CalculateStream') > handledCalls(before, 'CalculateStream')) break;
+      // The reset completes the call on the server after the client has let go: wait for both counts.
+      const completed = handledCalls(samples, 'CalculateStream') > handledCalls(before, 'CalculateStream');
+      if (completed && inFlight(samples) === 0) break;
       await new Promise((r) => setTimeout(r, 20));
     }
     const delta = (code?: string) =>

@@ -263,10 +263,13 @@ impl Call {
         if std::mem::replace(&mut self.done, true) {
             return;
         }
+        // Out of flight first: a scrape reads `grpc_server_handled_total` before
+        // `nanocalc_calls_in_flight` (families are gathered by name), so a call it sees completed
+        // is never also still in flight.
         let method = self.method();
+        method.in_flight.dec();
         method.handled[code].inc();
         method.handling.observe(self.started.elapsed().as_secs_f64());
-        method.in_flight.dec();
     }
 }
 
