@@ -317,11 +317,11 @@ function decodeGeneral(u8: Uint8Array, start: number, end: number): number {
     }
     const failed =
       field === ROWS
-        ? mergeRows(u8, body, stop, inner)
+        ? mergeMessage(u8, body, stop, inner, mergeRowsField)
         : field === COLUMNS
-          ? mergeColumns(u8, body, stop, inner)
+          ? mergeMessage(u8, body, stop, inner, mergeColumnsField)
           : field === EXPRESSION
-            ? mergeExpression(u8, body, stop, inner)
+            ? mergeMessage(u8, body, stop, inner, mergeExpressionField)
             : mergeBinaryOp(u8, body, stop, inner);
     if (failed < 0) return failed;
   }
@@ -344,70 +344,64 @@ function mergeOperation(u8: Uint8Array, pos: number, end: number): number {
   return pos;
 }
 
-function mergeRows(u8: Uint8Array, pos: number, end: number, depth: number): number {
+/** What a member's field function returns for a field it does not know: the caller skips it. */
+const UNKNOWN_FIELD = -100;
+
+/**
+ * Merges the fields of one message in `[pos, end)`: `mergeField` merges the field whose key was
+ * just read (module state `keyField`, `keyWireType`) and returns the position after it, a failure,
+ * or UNKNOWN_FIELD for a field that is skipped. The general path only (non-canonical requests).
+ */
+function mergeMessage(
+  u8: Uint8Array,
+  pos: number,
+  end: number,
+  depth: number,
+  mergeField: (u8: Uint8Array, pos: number, end: number, depth: number) => number,
+): number {
   while (pos < end) {
     pos = readKey(u8, pos, end);
     if (pos < 0) return pos;
-    const field = keyField;
-    if (field === 1) {
-      pos = mergeOperation(u8, pos, end);
-      if (pos < 0) return pos;
-    } else if (field === 2) {
-      if (keyWireType !== LEN) return UNEXPECTED_WIRE_TYPE;
-      if (depth === 0) return RECURSION_LIMIT_REACHED;
-      const rowDepth = depth - 1;
-      const row = lengthDelimited(u8, pos, end);
-      if (row < 0) return row;
-      pos = bodyEnd;
-      const failed = mergeBinaryOp(u8, row, pos, rowDepth);
-      if (failed < 0) return failed;
-      request.count++;
-    } else {
-      pos = skip(u8, pos, end, keyWireType, field, depth);
-      if (pos < 0) return pos;
-    }
+    const next = mergeField(u8, pos, end, depth);
+    pos = next === UNKNOWN_FIELD ? skip(u8, pos, end, keyWireType, keyField, depth) : next;
+    if (pos < 0) return pos;
   }
   return 0;
 }
 
-function mergeColumns(u8: Uint8Array, pos: number, end: number, depth: number): number {
-  while (pos < end) {
-    pos = readKey(u8, pos, end);
-    if (pos < 0) return pos;
-    const field = keyField;
-    if (field === 1) {
-      pos = mergeOperation(u8, pos, end);
-      if (pos < 0) return pos;
-    } else if (field === 2 || field === 3) {
-      pos = mergeColumn(u8, pos, end, keyWireType, field === 2 ? request.aChunks : request.bChunks);
-      if (pos < 0) return pos;
-    } else {
-      pos = skip(u8, pos, end, keyWireType, field, depth);
-      if (pos < 0) return pos;
-    }
-  }
-  return 0;
+/** A field of `RowBatch`: `operation` or one more row. */
+function mergeRowsField(u8: Uint8Array, pos: number, end: number, depth: number): number {
+  if (keyField === 1) return mergeOperation(u8, pos, end);
+  if (keyField !== 2) return UNKNOWN_FIELD;
+  if (keyWireType !== LEN) return UNEXPECTED_WIRE_TYPE;
+  if (depth === 0) return RECURSION_LIMIT_REACHED;
+  const row = lengthDelimited(u8, pos, end);
+  if (row < 0) return row;
+  const rowEnd = bodyEnd;
+  const failed = mergeBinaryOp(u8, row, rowEnd, depth - 1);
+  if (failed < 0) return failed;
+  request.count++;
+  return rowEnd;
 }
 
-function mergeExpression(u8: Uint8Array, pos: number, end: number, depth: number): number {
-  while (pos < end) {
-    pos = readKey(u8, pos, end);
-    if (pos < 0) return pos;
-    if (keyField === 1) {
-      // A string: the last occurrence wins, each must be UTF-8 (as prost checks).
-      if (keyWireType !== LEN) return UNEXPECTED_WIRE_TYPE;
-      const text = lengthDelimited(u8, pos, end);
-      if (text < 0) return text;
-      pos = bodyEnd;
-      if (!isUtf8(u8, text, pos)) return INVALID_UTF8;
-      request.textStart = text;
-      request.textEnd = pos;
-    } else {
-      pos = skip(u8, pos, end, keyWireType, keyField, depth);
-      if (pos < 0) return pos;
-    }
-  }
-  return 0;
+/** A field of `ColumnBatch`: `operation`, or a chunk of column `a` or `b`. */
+function mergeColumnsField(u8: Uint8Array, pos: number, end: number, _depth: number): number {
+  const field = keyField;
+  if (field === 1) return mergeOperation(u8, pos, end);
+  if (field !== 2 && field !== 3) return UNKNOWN_FIELD;
+  return mergeColumn(u8, pos, end, keyWireType, field === 2 ? request.aChunks : request.bChunks);
+}
+
+/** A field of `Expression`: `text`, a string (the last occurrence wins, each must be UTF-8, as prost checks). */
+function mergeExpressionField(u8: Uint8Array, pos: number, end: number, _depth: number): number {
+  if (keyField !== 1) return UNKNOWN_FIELD;
+  if (keyWireType !== LEN) return UNEXPECTED_WIRE_TYPE;
+  const text = lengthDelimited(u8, pos, end);
+  if (text < 0) return text;
+  if (!isUtf8(u8, text, bodyEnd)) return INVALID_UTF8;
+  request.textStart = text;
+  request.textEnd = bodyEnd;
+  return bodyEnd;
 }
 
 /**

@@ -3,34 +3,46 @@
 
 use crate::wire::{operation, overflow};
 
-/// One of the five operations of the schema's `Operation` enum (never `UNSPECIFIED`), its wire
-/// value as discriminant.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum Op {
-    Add = operation::ADD as u8,
-    Subtract = operation::SUBTRACT as u8,
-    Multiply = operation::MULTIPLY as u8,
-    Divide = operation::DIVIDE as u8,
-    Remainder = operation::REMAINDER as u8,
+/// A Rust enum over one of the schema's enums, its wire values as discriminants, with `ALL` (in
+/// wire order) and `from_wire` (the listed wire values, plus any `also` aliases; `None` otherwise).
+macro_rules! wire_enum {
+    ($(#[$doc:meta])* $name:ident from $module:ident { $($variant:ident = $wire:ident),+ $(,)? }
+     $(also $alias:ident => $aliased:ident)?) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[repr(u8)]
+        pub enum $name {
+            $($variant = $module::$wire as u8),+
+        }
+
+        impl $name {
+            pub const ALL: [$name; [$($name::$variant),+].len()] = [$($name::$variant),+];
+
+            /// The value for a wire value of the schema's enum; `None` for unknown values.
+            #[inline]
+            pub fn from_wire(value: i32) -> Option<$name> {
+                match value {
+                    $($module::$wire => Some($name::$variant),)+
+                    $($module::$alias => Some($name::$aliased),)?
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+wire_enum! {
+    /// One of the five operations of the schema's `Operation` enum (never `UNSPECIFIED`).
+    Op from operation {
+        Add = ADD,
+        Subtract = SUBTRACT,
+        Multiply = MULTIPLY,
+        Divide = DIVIDE,
+        Remainder = REMAINDER,
+    }
 }
 
 impl Op {
-    pub const ALL: [Op; 5] = [Op::Add, Op::Subtract, Op::Multiply, Op::Divide, Op::Remainder];
-
-    /// The operation for a wire value of the `Operation` enum; `None` for `UNSPECIFIED` and unknown values.
-    #[inline]
-    pub fn from_wire(value: i32) -> Option<Op> {
-        match value {
-            operation::ADD => Some(Op::Add),
-            operation::SUBTRACT => Some(Op::Subtract),
-            operation::MULTIPLY => Some(Op::Multiply),
-            operation::DIVIDE => Some(Op::Divide),
-            operation::REMAINDER => Some(Op::Remainder),
-            _ => None,
-        }
-    }
-
     /// Whether the operation can fail whatever the overflow mode (only on a zero divisor).
     #[inline]
     pub fn can_fail(self) -> bool {
@@ -38,29 +50,15 @@ impl Op {
     }
 }
 
-/// What an operation does when its exact result does not fit in 64 bits: the schema's `Overflow`
-/// enum (`UNSPECIFIED` is `Saturate`), its wire value as discriminant.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum Overflow {
-    Saturate = overflow::SATURATE as u8,
-    Wrap = overflow::WRAP as u8,
-    Error = overflow::ERROR as u8,
-}
-
-impl Overflow {
-    pub const ALL: [Overflow; 3] = [Overflow::Saturate, Overflow::Wrap, Overflow::Error];
-
-    /// The mode for a wire value of the `Overflow` enum; `None` for unknown values.
-    #[inline]
-    pub fn from_wire(value: i32) -> Option<Overflow> {
-        match value {
-            overflow::UNSPECIFIED | overflow::SATURATE => Some(Overflow::Saturate),
-            overflow::WRAP => Some(Overflow::Wrap),
-            overflow::ERROR => Some(Overflow::Error),
-            _ => None,
-        }
+wire_enum! {
+    /// What an operation does when its exact result does not fit in 64 bits: the schema's
+    /// `Overflow` enum (`UNSPECIFIED` is `Saturate`).
+    Overflow from overflow {
+        Saturate = SATURATE,
+        Wrap = WRAP,
+        Error = ERROR,
     }
+    also UNSPECIFIED => Saturate
 }
 
 /// Why an operation has no value.

@@ -19,6 +19,22 @@ pub mod wire;
 #[allow(clippy::all)]
 pub mod pb {
     include!(concat!(env!("OUT_DIR"), "/nanocalc.v1.rs"));
+
+    impl calculator_request::Operation {
+        /// A one-operation request's operation and operands; `None` for the batch and expression forms.
+        pub fn binary(&self) -> Option<(crate::Op, &BinaryOp)> {
+            use crate::Op;
+            use calculator_request::Operation as Member;
+            Some(match self {
+                Member::Add(operands) => (Op::Add, operands),
+                Member::Subtract(operands) => (Op::Subtract, operands),
+                Member::Multiply(operands) => (Op::Multiply, operands),
+                Member::Divide(operands) => (Op::Divide, operands),
+                Member::Remainder(operands) => (Op::Remainder, operands),
+                Member::Batch(_) | Member::Columns(_) | Member::Expression(_) => return None,
+            })
+        }
+    }
 }
 
 pub use arith::{Failure, Op, Overflow};

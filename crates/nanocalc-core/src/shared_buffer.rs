@@ -451,10 +451,6 @@ mod tests {
                 }
             }
         }
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
 
         /// `run_columns_over` with `out` over `a`'s or `b`'s memory at any shift: the answer to the
         /// columns as they were before the call, or the memory untouched on an error.

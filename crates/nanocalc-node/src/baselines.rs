@@ -99,11 +99,6 @@ pub fn process_buffer(request: Buffer) -> Buffer {
             Ok(pb::CalculatorRequest { operation: Some(member), overflow }) => {
                 let mode = Overflow::from_wire(overflow).unwrap_or(Overflow::Saturate);
                 match member {
-                    Member::Add(operands) => single(Op::Add, mode, &operands),
-                    Member::Subtract(operands) => single(Op::Subtract, mode, &operands),
-                    Member::Multiply(operands) => single(Op::Multiply, mode, &operands),
-                    Member::Divide(operands) => single(Op::Divide, mode, &operands),
-                    Member::Remainder(operands) => single(Op::Remainder, mode, &operands),
                     Member::Batch(rows) => {
                         batch(rows.operation, mode, rows.operations.iter().map(|r| (r.a, r.b)), &limits)
                     }
@@ -123,6 +118,10 @@ pub fn process_buffer(request: Buffer) -> Buffer {
                     ),
                     // Not part of the baseline: expressions are answered by the core.
                     Member::Expression(_) => return Buffer::from(nanocalc_core::process(&request, &limits)),
+                    one => {
+                        let (op, operands) = one.binary().expect("the other forms are matched above");
+                        single(op, mode, operands)
+                    }
                 }
             }
         }

@@ -67,11 +67,6 @@ pub fn reference(request: &[u8], limits: &Limits) -> pb::CalculatorResponse {
             }
             Ok(pb::CalculatorRequest { operation: None, .. }) => error(pb::ErrorCode::InvalidRequest, 0),
             Ok(pb::CalculatorRequest { operation: Some(member), overflow }) => match member {
-                Member::Add(op) => single(Op::Add, overflow, &op),
-                Member::Subtract(op) => single(Op::Subtract, overflow, &op),
-                Member::Multiply(op) => single(Op::Multiply, overflow, &op),
-                Member::Divide(op) => single(Op::Divide, overflow, &op),
-                Member::Remainder(op) => single(Op::Remainder, overflow, &op),
                 Member::Batch(rows) => {
                     batch(rows.operation, overflow, rows.operations.iter().map(|r| (r.a, r.b)), limits)
                 }
@@ -89,6 +84,10 @@ pub fn reference(request: &[u8], limits: &Limits) -> pb::CalculatorResponse {
                         Ok(value) => Answer::Value(value),
                         Err((code, at)) => error(code, at as u64),
                     }
+                }
+                one => {
+                    let (op, operands) = one.binary().expect("the other forms are matched above");
+                    single(op, overflow, operands)
                 }
             },
         }
