@@ -6,7 +6,11 @@
 //   npm run bench:remote -- --json out.json   also writes the rows as JSON (report.ts format)
 //
 // Beside the client's rows, the server's own capacity: h2load (Debian's nghttp2-client, installed with
-// apt-get when missing) sends unary adds to the same server, 4 connections × 32 streams.
+// apt-get when missing) sends unary adds to the same server, 4 connections × 32 streams; and the floor
+// of a client in Node: hand-framed gRPC unary calls on one `node:http2` session (no RemoteCalculator,
+// no retries or deadlines), sequential and 64 in flight. The rows with a goal of issue 17 (64 in
+// flight ≥ 50,000 calls/s, sequential p50 ≤ 100 µs and p99 ≤ 1 ms, pipelined stream ≥ 200,000 calls/s,
+// batch of 1,000,000 ≥ 50 M ops/s) are marked met (✓) or not (✗).
 //
 // The client and every replica share this machine's cores: on a 2-core machine, two replicas
 // cannot run faster than one, and the figures are those of the whole system on one box.
@@ -14,9 +18,10 @@ import { Calculator } from 'nanocalc';
 import { RemoteCalculator } from 'nanocalc/remote';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import * as http2 from 'node:http2';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { formatColumns, formatTable, writeReport, type Row } from './report.js';
+import { formatColumns, formatTable, formatTargetSummary, writeReport, type Row } from './report.js';
 import { type Server, startServer, stopAll } from '../test/support/servers.js';
 
 const args = process.argv.slice(2);
@@ -32,6 +37,17 @@ const COLUMN_RUNS = quick ? 3 : 9;
 
 const H2LOAD = '/usr/bin/h2load';
 const H2LOAD_CALLS = quick ? 50_000 : 200_000;
+/** One gRPC message: the 5-byte prefix, then CalculatorRequest { add { a: 2, b: 3 } }. */
+const ADD_FRAME = Uint8Array.of(0, 0, 0, 0, 6, 0x0a, 0x04, 0x08, 0x02, 0x10, 0x03);
+
+/** Issue 17's goals, as ns per call (or per op): the most each row may take. */
+const GOAL = {
+  p50: 100_000,
+  p99: 1_000_000,
+  concurrent: 1e9 / 50_000,
+  stream: 1e9 / 200_000,
+  batch: 1e9 / 50_000_000,
+};
 
 const rows: Row[] = [];
 const extra: string[][] = [];
@@ -105,12 +121,14 @@ async function measure(
       ns: p50,
       baseline: 'in-process add',
       baselineNs: baselineAdd,
+      ...goal(replicas, GOAL.p50),
     });
     rows.push({
       name: `remote add, sequential, p99, ${label}`,
       ns: p99,
       baseline: 'in-process add',
       baselineNs: baselineAdd,
+      ...goal(replicas, GOAL.p99),
     });
 
     // Unary add, many in flight: throughput of independent calls.
@@ -127,6 +145,7 @@ async function measure(
       ns: concurrentNs,
       baseline: 'in-process add',
       baselineNs: baselineAdd,
+      ...goal(replicas, GOAL.concurrent),
     });
 
     // Pipelined streams, one per replica, all requests sent at once.
@@ -147,6 +166,7 @@ async function measure(
       ns: streamNs,
       baseline: 'in-process add',
       baselineNs: baselineAdd,
+      ...goal(replicas, GOAL.stream),
     });
 
     // A column batch of 1,000,000 (split into parallel column requests over the replicas).
@@ -163,6 +183,7 @@ async function measure(
       ns: batchNs,
       baseline: "in-process batch('add') ×1,000,000",
       baselineNs: baselineBatch,
+      ...goal(replicas, GOAL.batch),
     });
 
     const opsPerSecond = (ns: number) => Math.round(1e9 / ns).toLocaleString('en-US');
@@ -180,6 +201,76 @@ async function measure(
   }
 }
 
+/** The goal of a RemoteCalculator row, on the one-replica rows (the goals are for one server). */
+function goal(replicas: Server[], maxNs: number): Pick<Row, 'target'> {
+  return replicas.length === 1 ? { target: { maxNs } } : {};
+}
+
+/** One hand-framed gRPC unary add on `session`: resolves once the trailers say grpc-status 0. */
+function rawAdd(session: http2.ClientHttp2Session, path: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const stream = session.request({
+      ':method': 'POST',
+      ':path': path,
+      'content-type': 'application/grpc',
+      te: 'trailers',
+    });
+    let bytes = 0;
+    stream.on('data', (chunk: Buffer) => (bytes += chunk.length));
+    stream.on('trailers', (trailers) => {
+      if (trailers['grpc-status'] === '0' && bytes > 5) resolve();
+      else reject(new Error(`grpc-status ${String(trailers['grpc-status'])}`));
+    });
+    stream.on('error', reject);
+    stream.on('close', () => reject(new Error('closed without trailers')));
+    stream.end(ADD_FRAME);
+  });
+}
+
+/**
+ * The floor of a gRPC client in Node: unary adds hand-framed on one `node:http2` session, sequential
+ * (p50, p99) and 64 in flight, against the same server.
+ */
+async function rawHttp2Floor(server: Server, baselineAdd: number): Promise<void> {
+  const session = http2.connect(`http://${server.address}`);
+  const path = '/nanocalc.v1.CalculatorService/Calculate';
+  try {
+    for (let i = 0; i < 500; i++) await rawAdd(session, path);
+    const latencies: number[] = [];
+    for (let i = 0; i < UNARY_CALLS; i++) {
+      const start = process.hrtime.bigint();
+      await rawAdd(session, path);
+      latencies.push(Number(process.hrtime.bigint() - start));
+    }
+    latencies.sort((x, y) => x - y);
+    let next = 0;
+    const start = process.hrtime.bigint();
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (next++ < CONCURRENT_CALLS) await rawAdd(session, path);
+      }),
+    );
+    const concurrentNs = Number(process.hrtime.bigint() - start) / CONCURRENT_CALLS;
+    const row = (name: string, ns: number) =>
+      rows.push({
+        name: `floor: node:http2 hand-framed add, ${name}, 1 replica`,
+        ns,
+        baseline: 'in-process add',
+        baselineNs: baselineAdd,
+      });
+    row('sequential, p50', percentile(latencies, 0.5));
+    row('sequential, p99', percentile(latencies, 0.99));
+    row(`${CONCURRENCY} in flight`, concurrentNs);
+    floor = {
+      p50: percentile(latencies, 0.5),
+      p99: percentile(latencies, 0.99),
+      concurrent: concurrentNs,
+    };
+  } finally {
+    session.close();
+  }
+}
+
 /** h2load's unary add calls/s against `server` (installing nghttp2-client when missing). */
 function h2loadCallsPerSecond(server: Server): number {
   if (!existsSync(H2LOAD)) {
@@ -189,9 +280,8 @@ function h2loadCallsPerSecond(server: Server): number {
   }
   const dir = mkdtempSync(join(tmpdir(), 'nanocalc-h2load-'));
   try {
-    // One gRPC message: the 5-byte prefix, then CalculatorRequest { add { a: 2, b: 3 } }.
     const body = join(dir, 'add.bin');
-    writeFileSync(body, Uint8Array.of(0, 0, 0, 0, 6, 0x0a, 0x04, 0x08, 0x02, 0x10, 0x03));
+    writeFileSync(body, ADD_FRAME);
     const url = `http://${server.address}/nanocalc.v1.CalculatorService/Calculate`;
     const headers = ['-H', 'content-type: application/grpc', '-H', 'te: trailers'];
     const args = ['-n', `${H2LOAD_CALLS}`, '-c', '4', '-m', '32', ...headers, '-d', body, url];
@@ -206,6 +296,7 @@ function h2loadCallsPerSecond(server: Server): number {
 }
 
 let serverCapacity: number | undefined;
+let floor: { p50: number; p99: number; concurrent: number } | undefined;
 
 const a = column(COLUMN_N, 1);
 const b = column(COLUMN_N, 2);
@@ -216,6 +307,8 @@ try {
     const replicas = await Promise.all(Array.from({ length: count }, () => startServer(['--log-level', 'warn'])));
     await measure(replicas, baselineAdd, baselineBatch, a, b);
     if (count === 1) {
+      await rawHttp2Floor(replicas[0]!, baselineAdd);
+      process.stderr.write('  measured the node:http2 floor\n');
       serverCapacity = h2loadCallsPerSecond(replicas[0]!);
       rows.push({
         name: 'server capacity: h2load unary add, 4 connections × 32 streams, 1 replica',
@@ -257,6 +350,16 @@ if (serverCapacity !== undefined) {
     `server capacity (h2load, the same server, 4 connections × 32 streams): ${Math.round(serverCapacity).toLocaleString('en-US')} unary calls/s`,
   );
 }
+if (floor !== undefined) {
+  console.log(
+    `floor (node:http2, hand-framed unary add on one session): p50 ${(floor.p50 / 1000).toFixed(1)} µs, p99 ${(floor.p99 / 1000).toFixed(1)} µs, ${CONCURRENCY} in flight ${Math.round(1e9 / floor.concurrent).toLocaleString('en-US')} calls/s`,
+  );
+}
+console.log(
+  `issue 17's goals (1 replica: ${CONCURRENCY} in flight ≥ 50,000 calls/s, p50 ≤ 100 µs, p99 ≤ 1 ms, stream ≥ 200,000 calls/s, batch ≥ 50 M ops/s), ${formatTargetSummary(rows)}; load average ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}`,
+);
 if (jsonPath) {
   writeReport(jsonPath, rows);
   console.log(`wrote ${jsonPath}`);
