@@ -1,6 +1,5 @@
 // RemoteCalculator: the Calculator's API over gRPC, each call sent to the next replica and
 // retried on another while it fails with UNAVAILABLE; long batches as column requests in parallel.
-import * as grpc from '@grpc/grpc-js';
 import { CalculatorError } from '../errors.js';
 import {
   type Operation,
@@ -21,19 +20,11 @@ import {
   encodeColumns,
   encodeExpression,
 } from './wire.js';
-import { RemoteError } from './errors.js';
-import {
-  CALCULATE,
-  type Endpoint,
-  RETRYABLE,
-  RoundRobin,
-  cancelled,
-  deserialize,
-  malformed,
-  serialize,
-  sleep,
-  toRemoteError,
-} from './endpoints.js';
+import { RemoteError, STATUS } from './errors.js';
+import { type Endpoint, RETRYABLE, RoundRobin, cancelled, malformed, sleep } from './endpoints.js';
+import { type ChannelOptions, GrpcJsChannel, grpcJsSettings } from './grpc-js.js';
+import { Http2Channel } from './http2.js';
+import { CALCULATE, type Channel, hostAndPort } from './transport.js';
 import { RemoteStream, type StreamRoute } from './stream.js';
 import { type BatchInput, asColumn, toNumber } from './values.js';
 
@@ -59,8 +50,15 @@ export interface RemoteCalculatorOptions {
   batchChunkLength?: number | undefined;
   /** Column requests of one batch in flight at once (default: twice the endpoints). */
   batchParallelism?: number | undefined;
-  /** Extra @grpc/grpc-js channel options. */
-  channelOptions?: grpc.ChannelOptions | undefined;
+  /**
+   * How calls travel: `'http2'`, a lean gRPC client on `node:http2` (one HTTP/2 session per endpoint;
+   * the default on Node when every endpoint is `host:port` and there are no `channelOptions`), or
+   * `'grpc-js'`, @grpc/grpc-js (gRPC targets such as `dns:///name:port` or `ipv4:a,b`, `channelOptions`;
+   * the default elsewhere and on Bun and Deno). Both keep the same contract.
+   */
+  transport?: 'http2' | 'grpc-js' | undefined;
+  /** Extra @grpc/grpc-js channel options (with the `'grpc-js'` transport, which they select by default). */
+  channelOptions?: ChannelOptions | undefined;
   /** What an operation does beyond the i64 range, as the in-process `Calculator`'s option (default `'saturate'`). */
   overflow?: OverflowMode | undefined;
 }
@@ -94,7 +92,6 @@ type Decoded<T> = (bytes: Uint8Array) => T;
  */
 export class RemoteCalculator {
   readonly #endpoints: RoundRobin;
-  readonly #token: string | undefined;
   readonly #timeoutMs: number;
   readonly #maxAttempts: number;
   readonly #chunkLength: number;
@@ -110,39 +107,25 @@ export class RemoteCalculator {
       throw new TypeError('nanocalc: endpoints must be one or more "host:port" strings');
     }
     if (typeof options !== 'object' || options === null) throw new TypeError('nanocalc: options must be an object');
-    this.#token = options.token;
     this.#timeoutMs = integerOption(options.timeoutMs, DEFAULT_TIMEOUT_MS, 'timeoutMs', 0);
     this.#maxAttempts = integerOption(options.maxAttempts, Math.max(3, 2 * list.length), 'maxAttempts', 1);
     this.#chunkLength = integerOption(options.batchChunkLength, DEFAULT_BATCH_CHUNK_LENGTH, 'batchChunkLength', 1);
     this.#parallelism = integerOption(options.batchParallelism, 2 * list.length, 'batchParallelism', 1);
     this.#overflow = overflowOption(options.overflow, 0, 'overflow');
-    const { tls } = options;
-    let credentials = grpc.credentials.createInsecure();
-    const channelOptions: grpc.ChannelOptions = {
-      'grpc.max_receive_message_length': -1,
-      'grpc.max_send_message_length': -1,
-      // A replica that comes back is used again soon.
-      'grpc.initial_reconnect_backoff_ms': 200,
-      'grpc.max_reconnect_backoff_ms': 2_000,
-      // RemoteCalculator retries itself; grpc-js's retry layer also buffers every message sent on
-      // a stream, which costs more than the call with many in flight.
-      'grpc.enable_retries': 0,
-    };
-    if (tls) {
-      const ca = typeof tls === 'object' && tls.ca !== undefined ? Buffer.from(tls.ca) : null;
-      const cert = typeof tls === 'object' && tls.cert !== undefined ? Buffer.from(tls.cert) : null;
-      const key = typeof tls === 'object' && tls.key !== undefined ? Buffer.from(tls.key) : null;
-      if ((cert === null) !== (key === null)) {
-        throw new TypeError('nanocalc: tls.cert and tls.key go together (a client certificate and its key)');
-      }
-      credentials = grpc.credentials.createSsl(ca, key, cert);
-      if (typeof tls === 'object' && tls.serverName !== undefined) {
-        channelOptions['grpc.ssl_target_name_override'] = tls.serverName;
-        channelOptions['grpc.default_authority'] = tls.serverName;
-      }
+    const tls = tlsOption(options.tls);
+    const transport = transportOption(options, list);
+    const token = options.token;
+    let channel: (address: string) => Channel;
+    if (transport === 'http2') {
+      channel = (address) => {
+        const { host, port } = hostAndPort(address)!;
+        return new Http2Channel(address, host, port, { tls, token });
+      };
+    } else {
+      const settings = grpcJsSettings(tls, options.channelOptions);
+      channel = (address) => new GrpcJsChannel(address, settings, token);
     }
-    Object.assign(channelOptions, options.channelOptions);
-    this.#endpoints = new RoundRobin(list, credentials, channelOptions);
+    this.#endpoints = new RoundRobin(list, channel);
   }
 
   /** `a + b`; beyond the i64 range as the `overflow` option says (saturated by default). */
@@ -288,13 +271,12 @@ export class RemoteCalculator {
         const skip = new Set(this.#endpoints.all.filter((e) => tried.has(e.address)));
         if (skip.size >= this.#endpoints.all.length) skip.clear();
         const endpoint = this.#endpoints.pick(skip);
-        return { client: endpoint.client, address: endpoint.address };
+        return { channel: endpoint.channel, address: endpoint.address };
       },
       failed: (address) => {
         const endpoint = this.#endpoints.all.find((e) => e.address === address);
         if (endpoint !== undefined) this.#endpoints.markDown(endpoint);
       },
-      metadata: () => this.#metadata(),
       maxAttempts: this.#maxAttempts,
     };
     return new RemoteStream(route, this.#deadline(options), options?.signal, this.#overflowOf(options));
@@ -334,12 +316,6 @@ export class RemoteCalculator {
     return kind === 'bigint' ? value : toNumber(value);
   }
 
-  #metadata(): grpc.Metadata {
-    const metadata = new grpc.Metadata();
-    if (this.#token !== undefined) metadata.set('authorization', `Bearer ${this.#token}`);
-    return metadata;
-  }
-
   #deadline(options: CallOptions | undefined): number {
     const timeout = options?.timeoutMs ?? this.#timeoutMs;
     return timeout > 0 ? Date.now() + timeout : Infinity;
@@ -361,9 +337,9 @@ export class RemoteCalculator {
         if (Date.now() >= deadline) break;
       }
       const endpoint = this.#endpoints.pick(tried);
-      let bytes: Buffer;
+      let bytes: Uint8Array;
       try {
-        bytes = await this.#attempt(endpoint, request, deadline, signal);
+        bytes = await endpoint.channel.unary(CALCULATE, request, deadline, signal);
       } catch (error) {
         if (!(error instanceof RemoteError) || !RETRYABLE.has(error.code) || this.#closed) throw error;
         lastError = error;
@@ -380,34 +356,40 @@ export class RemoteCalculator {
         throw error;
       }
     }
-    throw lastError ?? new RemoteError(grpc.status.DEADLINE_EXCEEDED, 'deadline exceeded before an attempt');
+    throw lastError ?? new RemoteError(STATUS.DEADLINE_EXCEEDED, 'deadline exceeded before an attempt');
   }
+}
 
-  #attempt(
-    endpoint: Endpoint,
-    request: Uint8Array,
-    deadline: number,
-    signal: AbortSignal | undefined,
-  ): Promise<Buffer> {
-    return new Promise((resolve, reject) => {
-      const callOptions: grpc.CallOptions = deadline === Infinity ? {} : { deadline };
-      const call = endpoint.client.makeUnaryRequest<Uint8Array, Buffer>(
-        CALCULATE,
-        serialize,
-        deserialize,
-        request,
-        this.#metadata(),
-        callOptions,
-        (error, value) => {
-          signal?.removeEventListener('abort', onAbort);
-          if (error) reject(toRemoteError(error, endpoint.address, signal));
-          else resolve(value!);
-        },
-      );
-      function onAbort(): void {
-        call.cancel();
-      }
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
+/** The `tls` option checked and read: undefined for plaintext. */
+function tlsOption(tls: RemoteCalculatorOptions['tls']) {
+  if (!tls) return undefined;
+  const ca = typeof tls === 'object' && tls.ca !== undefined ? Buffer.from(tls.ca) : null;
+  const cert = typeof tls === 'object' && tls.cert !== undefined ? Buffer.from(tls.cert) : null;
+  const key = typeof tls === 'object' && tls.key !== undefined ? Buffer.from(tls.key) : null;
+  if ((cert === null) !== (key === null)) {
+    throw new TypeError('nanocalc: tls.cert and tls.key go together (a client certificate and its key)');
   }
+  const serverName = typeof tls === 'object' ? tls.serverName : undefined;
+  return { ca, cert, key, serverName };
+}
+
+/** Node itself (not Bun or Deno, whose node:http2 clients differ). */
+const ON_NODE =
+  typeof process === 'object' &&
+  process.release?.name === 'node' &&
+  process.versions.bun === undefined &&
+  !('Deno' in globalThis);
+
+/** The `transport` option checked, or chosen. */
+function transportOption(options: RemoteCalculatorOptions, endpoints: readonly string[]): 'http2' | 'grpc-js' {
+  const { transport, channelOptions } = options;
+  const plain = endpoints.every((e) => hostAndPort(e) !== undefined);
+  if (transport === undefined) return ON_NODE && plain && channelOptions === undefined ? 'http2' : 'grpc-js';
+  if (transport === 'grpc-js') return transport;
+  if (transport !== 'http2') throw new TypeError(`nanocalc: transport must be 'http2' or 'grpc-js'`);
+  if (channelOptions !== undefined) throw new TypeError(`nanocalc: channelOptions are for the 'grpc-js' transport`);
+  if (!plain) {
+    throw new TypeError(`nanocalc: the 'http2' transport takes "host:port" endpoints (gRPC targets need 'grpc-js')`);
+  }
+  return transport;
 }

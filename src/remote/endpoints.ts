@@ -1,40 +1,35 @@
-// The replicas a RemoteCalculator reaches, and how one call reaches one: the round-robin that skips
-// a replica for a while after it fails (doubling up to 5 s), the RPCs' names and raw-bytes
-// serializers, the failures worth retrying, and the errors a call fails with.
-import * as grpc from '@grpc/grpc-js';
-import { RemoteError, explainTransport } from './errors.js';
+// The replicas a RemoteCalculator reaches: the round-robin that skips a replica for a while after it
+// fails (doubling up to 5 s), the failures worth retrying, and the errors a call fails with. How one
+// call reaches one replica is its Channel's (./transport.ts).
+import { RemoteError, STATUS } from './errors.js';
+import type { Channel } from './transport.js';
 import type { MalformedResponse } from './wire.js';
 
-export const CALCULATE = '/nanocalc.v1.CalculatorService/Calculate';
-export const CALCULATE_STREAM = '/nanocalc.v1.CalculatorService/CalculateStream';
 /** Failures after which the call is tried again on another replica (calculations are pure, so retrying is safe). */
-export const RETRYABLE = new Set<number>([grpc.status.UNAVAILABLE]);
+export const RETRYABLE = new Set<number>([STATUS.UNAVAILABLE]);
 /** How long a replica that failed is skipped by the round-robin, at first and at most. */
 const DOWN_MS_FIRST = 250;
 const DOWN_MS_MAX = 5_000;
 
-export const serialize = (u8: Uint8Array): Buffer => Buffer.from(u8.buffer, u8.byteOffset, u8.byteLength);
-export const deserialize = (buffer: Buffer): Buffer => buffer;
-
 export interface Endpoint {
   /** `host:port`. */
   address: string;
-  client: grpc.Client;
+  channel: Channel;
   /** Skipped by the round-robin until this time (`Date.now()`), after a failure. */
   downUntil: number;
   /** Failures since it last answered. */
   failures: number;
 }
 
-/** The replicas, a client each, in round-robin order. */
+/** The replicas, a channel each, in round-robin order. */
 export class RoundRobin {
   readonly all: readonly Endpoint[];
   #cursor = 0;
 
-  constructor(addresses: readonly string[], credentials: grpc.ChannelCredentials, channelOptions: grpc.ChannelOptions) {
+  constructor(addresses: readonly string[], channel: (address: string) => Channel) {
     this.all = addresses.map((address) => ({
       address,
-      client: new grpc.Client(address, credentials, channelOptions),
+      channel: channel(address),
       downUntil: 0,
       failures: 0,
     }));
@@ -71,29 +66,20 @@ export class RoundRobin {
     endpoint.downUntil = 0;
   }
 
-  /** Closes every client. */
+  /** Closes every channel. */
   close(): void {
-    for (const endpoint of this.all) endpoint.client.close();
+    for (const endpoint of this.all) endpoint.channel.close();
   }
 }
 
-export function toRemoteError(
-  error: grpc.ServiceError,
-  endpoint: string,
-  signal: AbortSignal | undefined,
-): RemoteError {
-  const cause = error.code === grpc.status.CANCELLED && signal?.aborted ? signal.reason : error;
-  return new RemoteError(error.code, explainTransport(error.details || error.message), endpoint, { cause });
-}
-
 export function cancelled(signal: AbortSignal): RemoteError {
-  return new RemoteError(grpc.status.CANCELLED, 'the call was cancelled by its AbortSignal', undefined, {
+  return new RemoteError(STATUS.CANCELLED, 'the call was cancelled by its AbortSignal', undefined, {
     cause: signal.reason,
   });
 }
 
 export function malformed(error: MalformedResponse, endpoint: string): RemoteError {
-  return new RemoteError(grpc.status.INTERNAL, `malformed response: ${error.message}`, endpoint, { cause: error });
+  return new RemoteError(STATUS.INTERNAL, `malformed response: ${error.message}`, endpoint, { cause: error });
 }
 
 export function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
