@@ -54,6 +54,12 @@ const rows: Row[] = [];
 const extra: string[][] = [];
 let sink: unknown;
 
+/** The client process's CPU time (user + system) since `start`, in µs per call. */
+function cpuPerCall(start: NodeJS.CpuUsage, calls: number): number {
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / calls;
+}
+
 function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 }
@@ -141,12 +147,14 @@ async function measure(
     // Unary add, many in flight: throughput of independent calls.
     let next = 0;
     const start = process.hrtime.bigint();
+    const cpuStart = process.cpuUsage();
     await Promise.all(
       Array.from({ length: CONCURRENCY }, async () => {
         while (next < CONCURRENT_CALLS) sink = await calc.add(next++, 1);
       }),
     );
     const concurrentNs = Number(process.hrtime.bigint() - start) / CONCURRENT_CALLS;
+    const concurrentCpu = cpuPerCall(cpuStart, CONCURRENT_CALLS);
     rows.push({
       name: `remote add, ${CONCURRENCY} in flight, ${label}`,
       ns: concurrentNs,
@@ -199,6 +207,7 @@ async function measure(
       `${(p50 / 1000).toFixed(1)} µs`,
       `${(p99 / 1000).toFixed(1)} µs`,
       opsPerSecond(concurrentNs),
+      `${concurrentCpu.toFixed(1)} µs`,
       opsPerSecond(streamNs),
       opsPerSecond(batchNs),
     ]);
@@ -255,12 +264,14 @@ async function rawHttp2Floor(server: Server, baselineAdd: number): Promise<void>
     latencies.sort((x, y) => x - y);
     let next = 0;
     const start = process.hrtime.bigint();
+    const cpuStart = process.cpuUsage();
     await Promise.all(
       Array.from({ length: CONCURRENCY }, async () => {
         while (next++ < CONCURRENT_CALLS) await rawAdd(session, path);
       }),
     );
     const concurrentNs = Number(process.hrtime.bigint() - start) / CONCURRENT_CALLS;
+    const concurrentCpu = cpuPerCall(cpuStart, CONCURRENT_CALLS);
     const row = (name: string, ns: number) =>
       rows.push({
         name: `floor: node:http2 hand-framed add, ${name}, 1 replica`,
@@ -275,6 +286,7 @@ async function rawHttp2Floor(server: Server, baselineAdd: number): Promise<void>
       p50: percentile(latencies, 0.5),
       p99: percentile(latencies, 0.99),
       concurrent: concurrentNs,
+      cpu: concurrentCpu,
     };
   } finally {
     session.close();
@@ -306,7 +318,7 @@ function h2loadCallsPerSecond(server: Server): number {
 }
 
 let serverCapacity: number | undefined;
-let floor: { p50: number; p99: number; concurrent: number } | undefined;
+let floor: { p50: number; p99: number; concurrent: number; cpu: number } | undefined;
 
 const a = column(COLUMN_N, 1);
 const b = column(COLUMN_N, 2);
@@ -347,11 +359,12 @@ console.log(
       'add p50',
       'add p99',
       `add ×${CONCURRENCY} in flight, ops/s`,
+      'client CPU per call there',
       'pipelined stream, ops/s',
       'batch ×1M, ops/s',
     ],
     extra,
-    [false, true, true, true, true, true],
+    [false, true, true, true, true, true, true],
   ),
 );
 console.log(
@@ -364,7 +377,7 @@ if (serverCapacity !== undefined) {
 }
 if (floor !== undefined) {
   console.log(
-    `floor (node:http2, hand-framed unary add on one session): p50 ${(floor.p50 / 1000).toFixed(1)} µs, p99 ${(floor.p99 / 1000).toFixed(1)} µs, ${CONCURRENCY} in flight ${Math.round(1e9 / floor.concurrent).toLocaleString('en-US')} calls/s`,
+    `floor (node:http2, hand-framed unary add on one session): p50 ${(floor.p50 / 1000).toFixed(1)} µs, p99 ${(floor.p99 / 1000).toFixed(1)} µs, ${CONCURRENCY} in flight ${Math.round(1e9 / floor.concurrent).toLocaleString('en-US')} calls/s (client CPU ${floor.cpu.toFixed(1)} µs per call)`,
   );
 }
 console.log(
