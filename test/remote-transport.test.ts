@@ -274,6 +274,40 @@ for (const transport of TRANSPORTS) {
   });
 }
 
+describe("keepalive ('http2' transport)", () => {
+  test('a replica stopped (SIGSTOP: no reset, no answer) is left after a PING goes unanswered; its calls are retried', async () => {
+    const [a, b] = await Promise.all([startServer(), startServer()]);
+    const calc = new RemoteCalculator([a.address, b.address], {
+      transport: 'http2',
+      keepaliveMs: 200,
+      timeoutMs: 20_000,
+    });
+    try {
+      for (let i = 0; i < 4; i++) assert.equal(await calc.add(i, 1), i + 1); // both connections open
+      b.process.kill('SIGSTOP');
+      const started = Date.now();
+      const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => calc.add(i, 2)));
+      assert.deepEqual(
+        answers,
+        Array.from({ length: 20 }, (_, i) => i + 2),
+      );
+      const took = Date.now() - started;
+      assert.ok(took < 5_000, `answered in ${took} ms: by keepalive, not by the 20 s deadline`);
+      // With keepalive off, a call to the stopped replica waits for its deadline.
+      const patient = new RemoteCalculator(b.address, { transport: 'http2', keepaliveMs: 0, timeoutMs: 1_000 });
+      await assert.rejects(patient.add(1, 1), status('DEADLINE_EXCEEDED'));
+      patient.close();
+      const alone = new RemoteCalculator(b.address, { transport: 'http2', keepaliveMs: 200, maxAttempts: 1 });
+      await assert.rejects(alone.add(1, 1), status('UNAVAILABLE', /keepalive/));
+      alone.close();
+    } finally {
+      b.process.kill('SIGCONT');
+      calc.close();
+      await Promise.all([a.stop(), b.stop()]);
+    }
+  });
+});
+
 test("the 'http2' transport takes host:port endpoints and no channelOptions", () => {
   assert.throws(() => new RemoteCalculator('dns:///calc.local:50051', { transport: 'http2' }), TypeError);
   assert.throws(() => new RemoteCalculator('127.0.0.1:1', { transport: 'http2', channelOptions: {} }), TypeError);
@@ -281,4 +315,6 @@ test("the 'http2' transport takes host:port endpoints and no channelOptions", ()
   assert.throws(() => new RemoteCalculator('127.0.0.1:1', { transport: 'h3' }), TypeError);
   new RemoteCalculator('dns:///calc.local:50051').close(); // gRPC targets: grpc-js by default
   new RemoteCalculator('[::1]:50051', { transport: 'http2' }).close();
+  assert.throws(() => new RemoteCalculator('127.0.0.1:1', { keepaliveMs: -1 }), RangeError);
+  assert.throws(() => new RemoteCalculator('127.0.0.1:1', { keepaliveMs: 2 ** 31 }), RangeError);
 });

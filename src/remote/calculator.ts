@@ -57,6 +57,14 @@ export interface RemoteCalculatorOptions {
    * the default elsewhere and on Bun and Deno). Both keep the same contract.
    */
   transport?: 'http2' | 'grpc-js' | undefined;
+  /**
+   * With the `'http2'` transport: while calls are in flight on a connection, it is PINGed every this
+   * many ms, and destroyed if a PING is still unanswered one period later, so that calls to a replica
+   * that vanished without a reset (host down, network cut, process stopped) end UNAVAILABLE and are
+   * retried on another replica instead of waiting for their deadline (default 10,000; 0 for none).
+   * With `'grpc-js'`, use the channel options `grpc.keepalive_time_ms` and `grpc.keepalive_timeout_ms`.
+   */
+  keepaliveMs?: number | undefined;
   /** Extra @grpc/grpc-js channel options (with the `'grpc-js'` transport, which they select by default). */
   channelOptions?: ChannelOptions | undefined;
   /** What an operation does beyond the i64 range, as the in-process `Calculator`'s option (default `'saturate'`). */
@@ -80,6 +88,7 @@ export interface RemoteBatchOptions extends CallOptions {
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
 export const DEFAULT_BATCH_CHUNK_LENGTH = 262_144;
+export const DEFAULT_KEEPALIVE_MS = 10_000;
 
 /** A response decoded, or the error it carries, with the endpoint that answered. */
 type Decoded<T> = (bytes: Uint8Array) => T;
@@ -115,11 +124,12 @@ export class RemoteCalculator {
     const tls = tlsOption(options.tls);
     const transport = transportOption(options, list);
     const token = options.token;
+    const keepaliveMs = integerOption(options.keepaliveMs, DEFAULT_KEEPALIVE_MS, 'keepaliveMs', 0, 2 ** 31 - 1);
     let channel: (address: string) => Channel;
     if (transport === 'http2') {
       channel = (address) => {
         const { host, port } = hostAndPort(address)!;
-        return new Http2Channel(address, host, port, { tls, token });
+        return new Http2Channel(address, host, port, { tls, token, keepaliveMs });
       };
     } else {
       const settings = grpcJsSettings(tls, options.channelOptions);

@@ -31,6 +31,8 @@ export interface Http2ChannelOptions {
   /** TLS, as RemoteCalculatorOptions' `tls` resolved; undefined for plaintext. */
   tls: { ca: Buffer | null; cert: Buffer | null; key: Buffer | null; serverName: string | undefined } | undefined;
   token: string | undefined;
+  /** PING period while calls are in flight, in ms (0: none); see RemoteCalculatorOptions.keepaliveMs. */
+  keepaliveMs: number;
 }
 
 /** One HTTP/2 session and what became of it. */
@@ -46,10 +48,54 @@ class Connection {
   error: Error | undefined;
   /** Calls on it not yet ended: the session keeps the process alive only while some are. */
   active = 0;
+  readonly #keepaliveMs: number;
+  #pinger: ReturnType<typeof setInterval> | undefined;
+  #pingUnanswered = false;
 
-  constructor(session: http2.ClientHttp2Session, plaintext: boolean) {
+  constructor(session: http2.ClientHttp2Session, plaintext: boolean, keepaliveMs: number) {
     this.session = session;
     this.plaintext = plaintext;
+    this.#keepaliveMs = keepaliveMs;
+  }
+
+  /** A call starts on it: the session keeps the process alive, and is PINGed while calls are in flight. */
+  callStarted(): void {
+    if (this.active++ !== 0) return;
+    this.session.ref();
+    if (this.#keepaliveMs > 0) {
+      this.#pinger = setInterval(() => this.#ping(), this.#keepaliveMs);
+      this.#pinger.unref();
+    }
+  }
+
+  callEnded(): void {
+    if (--this.active !== 0) return;
+    if (this.#pinger !== undefined) clearInterval(this.#pinger);
+    this.#pinger = undefined;
+    this.#pingUnanswered = false;
+    if (!this.session.destroyed) this.session.unref();
+  }
+
+  /**
+   * Keepalive: a PING each period while calls are in flight; one still unanswered a period later
+   * means the server or the path to it is gone (a host that vanished sends no reset): the session is
+   * destroyed, its calls end UNAVAILABLE and are retried on another replica.
+   */
+  #ping(): void {
+    const session = this.session;
+    if (session.destroyed) return;
+    if (this.#pingUnanswered) {
+      session.destroy(new Error(`keepalive: a PING was not answered within ${this.#keepaliveMs} ms`));
+      return;
+    }
+    this.#pingUnanswered = true;
+    try {
+      session.ping(() => {
+        this.#pingUnanswered = false;
+      });
+    } catch {
+      // too many PINGs unanswered or the session closing: the next period decides
+    }
   }
 
   /** The details of UNAVAILABLE for a call this connection's failure ended. */
@@ -72,9 +118,11 @@ export class Http2Channel implements Channel {
   readonly #headers: Record<string, string>;
   #connection: Connection | undefined;
   #closed = false;
+  readonly #keepaliveMs: number;
 
   constructor(address: string, host: string, port: number, options: Http2ChannelOptions) {
     this.#address = address;
+    this.#keepaliveMs = options.keepaliveMs;
     const { tls } = options;
     this.#plaintext = tls === undefined;
     this.#origin = `${tls === undefined ? 'http' : 'https'}://${host}:${port}`;
@@ -105,7 +153,7 @@ export class Http2Channel implements Channel {
     if (current !== undefined && !current.dropped && !current.draining) return current;
     if (this.#closed) throw new RemoteError(STATUS.UNAVAILABLE, 'the RemoteCalculator was closed', this.#address);
     const session = http2.connect(this.#origin, this.#options);
-    const connection = new Connection(session, this.#plaintext);
+    const connection = new Connection(session, this.#plaintext, this.#keepaliveMs);
     this.#connection = connection;
     session.on('connect', () => session.setLocalWindowSize(CONNECTION_WINDOW_BYTES));
     session.once('remoteSettings', () => {
@@ -291,7 +339,7 @@ class Http2Call implements StreamCall {
     }
     this.#connection = connection;
     this.#stream = stream;
-    if (connection.active++ === 0) connection.session.ref();
+    connection.callStarted();
     // The listeners are shared by every call (fewer closures per call: less garbage).
     (stream as OwnedStream)[CALL] = this;
     stream.on('response', Http2Call.#listeners.response);
@@ -554,10 +602,7 @@ class Http2Call implements StreamCall {
     this.#done = true;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     if (this.#onAbort !== undefined) this.#signal?.removeEventListener('abort', this.#onAbort);
-    const connection = this.#connection;
-    if (connection !== undefined && --connection.active === 0 && !connection.session.destroyed) {
-      connection.session.unref();
-    }
+    this.#connection?.callEnded();
     this.#onEnd(error);
   }
 }

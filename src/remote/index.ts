@@ -7,7 +7,12 @@
 // RemoteCalculator is in ./calculator.ts, RemoteStream in ./stream.ts, the replicas' round-robin
 // and retries in ./endpoints.ts, RemoteError in ./errors.ts.
 
-export { RemoteCalculator, DEFAULT_BATCH_CHUNK_LENGTH, DEFAULT_TIMEOUT_MS } from './calculator.js';
+export {
+  RemoteCalculator,
+  DEFAULT_BATCH_CHUNK_LENGTH,
+  DEFAULT_KEEPALIVE_MS,
+  DEFAULT_TIMEOUT_MS,
+} from './calculator.js';
 export type { CallOptions, RemoteBatchOptions, RemoteCalculatorOptions } from './calculator.js';
 export { RemoteStream } from './stream.js';
 export type { StreamRoute } from './stream.js';
