@@ -58,22 +58,28 @@ class Connection {
     this.#keepaliveMs = keepaliveMs;
   }
 
-  /** A call starts on it: the session keeps the process alive, and is PINGed while calls are in flight. */
+  /**
+   * A call starts on it: the session keeps the process alive while calls are in flight, and is PINGed
+   * then (the timer, started with the first call and stopped when the session closes, does nothing
+   * while it is idle: no timer set and cleared per call).
+   */
   callStarted(): void {
     if (this.active++ !== 0) return;
     this.session.ref();
-    if (this.#keepaliveMs > 0) {
+    if (this.#keepaliveMs > 0 && this.#pinger === undefined) {
       this.#pinger = setInterval(() => this.#ping(), this.#keepaliveMs);
       this.#pinger.unref();
     }
   }
 
   callEnded(): void {
-    if (--this.active !== 0) return;
+    if (--this.active === 0 && !this.session.destroyed) this.session.unref();
+  }
+
+  /** The session closed: no more PINGs. */
+  closed(): void {
+    this.dropped = true;
     if (this.#pinger !== undefined) clearInterval(this.#pinger);
-    this.#pinger = undefined;
-    this.#pingUnanswered = false;
-    if (!this.session.destroyed) this.session.unref();
   }
 
   /**
@@ -84,6 +90,10 @@ class Connection {
   #ping(): void {
     const session = this.session;
     if (session.destroyed) return;
+    if (this.active === 0) {
+      this.#pingUnanswered = false; // idle: nothing waits on it
+      return;
+    }
     if (this.#pingUnanswered) {
       session.destroy(new Error(`keepalive: a PING was not answered within ${this.#keepaliveMs} ms`));
       return;
@@ -167,7 +177,7 @@ export class Http2Channel implements Channel {
       if (this.#connection === connection) this.#connection = undefined;
     });
     session.on('close', () => {
-      connection.dropped = true;
+      connection.closed();
       if (this.#connection === connection) this.#connection = undefined;
     });
     session.unref(); // until a call is on it
