@@ -72,6 +72,8 @@ for (const transport of TRANSPORTS) {
       try {
         assert.equal(await calc.add(2, 3), 5);
         assert.equal(await calc.add(2n, 3n, { timeoutMs: 0 }), 5n);
+        // A deadline beyond one timer's reach (2^31 - 1 ms) is not one that fires at once.
+        assert.equal(await calc.add(2, 3, { timeoutMs: 2 ** 32 }), 5);
         // CalculatorRequest { add { a: 2, b: 3 } } behind the 5-byte prefix.
         assert.deepEqual(bodies[0], [0, 0, 0, 0, 6, 0x0a, 0x04, 0x08, 0x02, 0x10, 0x03]);
         const [first, second] = seen;

@@ -19,6 +19,8 @@ const {
 /** Flow-control windows: a stream's (a 2 MiB column answer in one window) and the connection's. */
 const STREAM_WINDOW_BYTES = 4 << 20;
 const CONNECTION_WINDOW_BYTES = 16 << 20;
+/** The longest a timer can wait (a longer delay fires after 1 ms, with a warning). */
+const TIMER_MAX_MS = 2 ** 31 - 1;
 /** Messages at least this long are written after their prefix, not copied behind it. */
 const COPY_MAX = 16 << 10;
 /** The call a stream belongs to, for the listeners every call shares. */
@@ -282,6 +284,7 @@ class Http2Call implements StreamCall {
   #connection: Connection | undefined;
   #stream: http2.ClientHttp2Stream | undefined;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #deadline = Infinity;
   #done = false;
   #httpStatus = 0;
   #grpcStatus = -1;
@@ -325,7 +328,8 @@ class Http2Call implements StreamCall {
         queueMicrotask(() => this.#finish(error));
         return;
       }
-      this.#timer = setTimeout(Http2Call.#deadlineFired, ms, this);
+      this.#deadline = deadline;
+      this.#timer = setTimeout(Http2Call.#deadlineFired, Math.min(ms, TIMER_MAX_MS), this);
     }
     if (signal !== undefined) {
       this.#onAbort = () => this.#cancelled();
@@ -419,6 +423,12 @@ class Http2Call implements StreamCall {
   #onAbort: (() => void) | undefined;
 
   static #deadlineFired(call: Http2Call): void {
+    const left = call.#deadline - Date.now();
+    if (left > 0) {
+      // A deadline beyond what one timer can wait (about 24.8 days): wait again.
+      call.#timer = setTimeout(Http2Call.#deadlineFired, Math.min(left, TIMER_MAX_MS), call);
+      return;
+    }
     call.#timer = undefined;
     call.#reset();
     call.#finish(new RemoteError(STATUS.DEADLINE_EXCEEDED, 'Deadline exceeded', call.#channel.address));
