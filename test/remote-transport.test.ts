@@ -91,6 +91,43 @@ for (const transport of TRANSPORTS) {
       }
     });
 
+    test('messages split across DATA frames at any byte, and several in one frame, are read whole and in order', async () => {
+      const server = await h2Server((stream, headers) => {
+        stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+        stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+        if (headers[':path'] === '/nanocalc.v1.CalculatorService/Calculate') {
+          // One answer (value: 5) a byte per DATA frame, each frame in its own turn.
+          const bytes = [0, 0, 0, 0, 2, 0x08, 0x05];
+          const next = () => {
+            const byte = bytes.shift();
+            if (byte === undefined) stream.end();
+            else stream.write(Buffer.of(byte), () => setImmediate(next));
+          };
+          next();
+        } else {
+          // A stream: three answers (1, 2, 3) once three requests have come, in one DATA frame, then done.
+          let requests = 0;
+          stream.on('data', (chunk: Buffer) => {
+            requests += chunk.length / 11;
+            if (requests === 3) {
+              stream.end(Buffer.from([0, 0, 0, 0, 2, 0x08, 1, 0, 0, 0, 0, 2, 0x08, 2, 0, 0, 0, 0, 2, 0x08, 3]));
+            }
+          });
+        }
+      });
+      const calc = new RemoteCalculator(server.address, { transport });
+      try {
+        assert.equal(await calc.add(2, 3), 5);
+        const stream = calc.stream();
+        const answers = [stream.add(2, 3), stream.add(2, 3), stream.add(2, 3)];
+        assert.deepEqual(await Promise.all(answers), [1, 2, 3]);
+        await stream.end();
+      } finally {
+        calc.close();
+        await server.close();
+      }
+    });
+
     test('HTTP statuses map as gRPC specifies: 502/503/504/429 UNAVAILABLE (retried), 401, 403, 404', async () => {
       const cases: [number, string][] = [
         [503, 'UNAVAILABLE'],
