@@ -25,7 +25,7 @@ import { RemoteError } from './errors.js';
 import {
   CALCULATE,
   type Endpoint,
-  RETRYABLE,
+  isRetryable,
   RoundRobin,
   cancelled,
   deserialize,
@@ -53,7 +53,7 @@ export interface RemoteCalculatorOptions {
   token?: string | undefined;
   /** Default deadline of each call, retries included, in ms (default 30,000; 0 for none). */
   timeoutMs?: number | undefined;
-  /** Attempts per call, over the replicas (default: twice the endpoints, at least 3). */
+  /** Attempts per call, over the replicas (default: twice the endpoints, at least 5; backing off 0.1, 0.2, 0.4 s... after each round of them). */
   maxAttempts?: number | undefined;
   /** Batches longer than this are sent as several column requests, in parallel (default 262,144). */
   batchChunkLength?: number | undefined;
@@ -112,7 +112,7 @@ export class RemoteCalculator {
     if (typeof options !== 'object' || options === null) throw new TypeError('nanocalc: options must be an object');
     this.#token = options.token;
     this.#timeoutMs = integerOption(options.timeoutMs, DEFAULT_TIMEOUT_MS, 'timeoutMs', 0);
-    this.#maxAttempts = integerOption(options.maxAttempts, Math.max(3, 2 * list.length), 'maxAttempts', 1);
+    this.#maxAttempts = integerOption(options.maxAttempts, Math.max(5, 2 * list.length), 'maxAttempts', 1);
     this.#chunkLength = integerOption(options.batchChunkLength, DEFAULT_BATCH_CHUNK_LENGTH, 'batchChunkLength', 1);
     this.#parallelism = integerOption(options.batchParallelism, 2 * list.length, 'batchParallelism', 1);
     this.#overflow = overflowOption(options.overflow, 0, 'overflow');
@@ -296,6 +296,7 @@ export class RemoteCalculator {
       },
       metadata: () => this.#metadata(),
       maxAttempts: this.#maxAttempts,
+      closed: () => this.#closed,
     };
     return new RemoteStream(route, this.#deadline(options), options?.signal, this.#overflowOf(options));
   }
@@ -345,7 +346,7 @@ export class RemoteCalculator {
     return timeout > 0 ? Date.now() + timeout : Infinity;
   }
 
-  /** Sends `request`, retrying on other replicas while it fails with UNAVAILABLE, and decodes the answer. */
+  /** Sends `request`, retrying on other replicas while it fails in a retryable way, and decodes the answer. */
   async #call<T>(request: Uint8Array, options: CallOptions | undefined, decode: Decoded<T>): Promise<T> {
     const signal = options?.signal;
     if (signal?.aborted) throw cancelled(signal);
@@ -365,7 +366,7 @@ export class RemoteCalculator {
       try {
         bytes = await this.#attempt(endpoint, request, deadline, signal);
       } catch (error) {
-        if (!(error instanceof RemoteError) || !RETRYABLE.has(error.code) || this.#closed) throw error;
+        if (!(error instanceof RemoteError) || !isRetryable(error) || this.#closed) throw error;
         lastError = error;
         this.#endpoints.markDown(endpoint);
         tried.add(endpoint);
