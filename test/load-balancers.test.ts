@@ -2,8 +2,8 @@
 // proxy on 127.0.0.1 (the shipped file with its addresses replaced by free ports), driven by
 // RemoteCalculator and `buf curl`. Calls spread over every replica (counted from each replica's
 // /metrics), the largest batch the defaults allow passes, an idle stream lives as long as the
-// configured timeout says, and one replica SIGKILLed and another SIGTERMed under load leave every
-// answer right. nginx and haproxy are installed with apt-get when missing.
+// configured timeout says, replicas killed and restarted in turn under load fail no call, and one
+// replica SIGKILLed and another SIGTERMed under load leave every answer right. nginx and haproxy are installed with apt-get when missing.
 // nanocalc-test: node-only
 
 import { after, before, describe, test } from 'node:test';
@@ -35,6 +35,11 @@ const SHIPPED_REPLICAS = ['127.0.0.1:50051', '127.0.0.1:50052', '127.0.0.1:50053
 const LARGEST_BATCH = 4_194_302;
 /** How long the idle stream waits: above the test-only short timeout, below the shipped one. */
 const IDLE_MS = 3_000;
+/** Replicas killed and restarted in turn: how many, and the time between two kills. */
+const RESTART_ROUNDS = 6;
+const ROUND_MS = 700;
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Installs nginx and haproxy with apt-get when missing (a fresh machine). */
 function ensureProxiesInstalled(): void {
@@ -290,13 +295,57 @@ for (const kind of [NGINX_KIND, HAPROXY_KIND]) {
       }
     });
 
+    test(`replicas SIGKILLed and restarted in turn under load (${RESTART_ROUNDS} rounds): no call fails`, async (t) => {
+      const calc = new RemoteCalculator(proxy.address, { timeoutMs: 20_000 });
+      const gen = pseudoRandomI64(29n);
+      let running = true;
+      let answered = 0;
+      const failures: string[] = [];
+      const worker = async () => {
+        for (let k = 0; running; k++) {
+          const op: Op = OPS[k % 4]!;
+          const a = gen.next().value as bigint;
+          const b = (gen.next().value as bigint) | 1n;
+          try {
+            assert.equal(await calc[op](a, b), reference(op, a, b));
+            answered++;
+          } catch (error) {
+            if (!(error instanceof RemoteError)) throw error; // a wrong answer fails the test
+            failures.push(error.message);
+          }
+        }
+      };
+      const workers = Array.from({ length: 16 }, worker);
+      try {
+        for (let round = 0; round < RESTART_ROUNDS; round++) {
+          await sleep(ROUND_MS);
+          const i = round % 3;
+          const killed = replicas[i]!;
+          killed.process.kill('SIGKILL');
+          await killed.exited;
+          replicas[i] = await startServerWithMetrics(['--shutdown-grace-seconds', '5'], { addr: killed.address });
+        }
+        await sleep(ROUND_MS);
+      } finally {
+        running = false;
+        await Promise.all(workers);
+        calc.close();
+      }
+      t.diagnostic(`${kind.name}: ${answered} answered right, ${failures.length} failed`);
+      // Two replicas are up at any time, the proxy retries what it can and the client the rest.
+      assert.deepEqual(failures.slice(0, 5), [], `${failures.length} calls failed`);
+      assert.ok(answered > RESTART_ROUNDS * 100, `calls went on: ${answered}`);
+    });
+
     test('one replica SIGKILLed and one SIGTERMed under load: every answer that arrives is right', async (t) => {
       const calc = new RemoteCalculator(proxy.address, { timeoutMs: 20_000 });
+      const logStart = proxy.logs().length; // what the proxy logs from here on is this test's
       const total = 3_000;
       const gen = pseudoRandomI64(17n);
       let started = 0;
       let answered = 0;
       const failures = new Map<string, number>();
+      const firstMessage = new Map<string, string>();
       const worker = async () => {
         while (started < total) {
           const k = started++;
@@ -309,6 +358,7 @@ for (const kind of [NGINX_KIND, HAPROXY_KIND]) {
           } catch (error) {
             if (!(error instanceof RemoteError)) throw error; // a wrong answer fails the test
             failures.set(error.status, (failures.get(error.status) ?? 0) + 1);
+            if (!firstMessage.has(error.status)) firstMessage.set(error.status, error.message);
           }
           if (k === 600) replicas[0]!.process.kill('SIGKILL');
           if (k === 1_500) void replicas[1]!.stop(10_000);
@@ -320,19 +370,21 @@ for (const kind of [NGINX_KIND, HAPROXY_KIND]) {
         calc.close();
       }
       const served = handledCalls(await scrapeMetrics(replicas[2]!.metricsAddress!), 'Calculate', 'OK');
-      const lines = proxy.logs().split('\n');
+      const lines = proxy.logs().slice(logStart).split('\n');
       const proxyRetried =
         kind.name === 'nginx'
           ? lines.filter((l) => /upstream=\S+, /.test(l)).length
           : lines.filter((l) => / [-A-Za-z]{4} \d+\/\d+\/\d+\/\d+\/\+?[1-9]\d* /.test(l)).length; // %rc: retries
       const clientSaw5xx = lines.filter((l) => / 50[234] /.test(l)).length;
       t.diagnostic(
-        `${kind.name}: ${answered}/${total} answered right, failed: ${JSON.stringify(Object.fromEntries(failures))}; ` +
+        `${kind.name}: ${answered}/${total} answered right, failed: ${JSON.stringify(Object.fromEntries(failures))} ` +
+          `${JSON.stringify(Object.fromEntries(firstMessage))}; ` +
           `calls the proxy sent to a second replica: ${proxyRetried}; answers 502-504 (the client retried): ${clientSaw5xx}; ` +
           `the last replica served ${served}`,
       );
       assert.equal(answered + [...failures.values()].reduce((x, y) => x + y, 0), total);
-      for (const status of failures.keys()) assert.equal(status, 'UNAVAILABLE', 'only retryable failures');
+      for (const [status, message] of firstMessage)
+        assert.equal(status, 'UNAVAILABLE', `only retryable failures, not: ${message}`);
       assert.ok(answered >= total * 0.99, `nearly every call answered: ${answered}/${total}`);
     });
   });

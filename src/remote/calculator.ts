@@ -21,7 +21,7 @@ import {
   encodeExpression,
 } from './wire.js';
 import { RemoteError, STATUS } from './errors.js';
-import { type Endpoint, RETRYABLE, RoundRobin, cancelled, malformed, sleep } from './endpoints.js';
+import { type Endpoint, RoundRobin, cancelled, isRetryable, malformed, sleep } from './endpoints.js';
 import { type ChannelOptions, GrpcJsChannel, grpcJsSettings } from './grpc-js.js';
 import { Http2Channel } from './http2.js';
 import { CALCULATE, type Channel, hostAndPort } from './transport.js';
@@ -44,7 +44,7 @@ export interface RemoteCalculatorOptions {
   token?: string | undefined;
   /** Default deadline of each call, retries included, in ms (default 30,000; 0 for none). */
   timeoutMs?: number | undefined;
-  /** Attempts per call, over the replicas (default: twice the endpoints, at least 3). */
+  /** Attempts per call, over the replicas (default: twice the endpoints, at least 5; backing off 0.1, 0.2, 0.4 s... after each round of them). */
   maxAttempts?: number | undefined;
   /** Batches longer than this are sent as several column requests, in parallel (default 262,144). */
   batchChunkLength?: number | undefined;
@@ -117,7 +117,7 @@ export class RemoteCalculator {
     }
     if (typeof options !== 'object' || options === null) throw new TypeError('nanocalc: options must be an object');
     this.#timeoutMs = integerOption(options.timeoutMs, DEFAULT_TIMEOUT_MS, 'timeoutMs', 0);
-    this.#maxAttempts = integerOption(options.maxAttempts, Math.max(3, 2 * list.length), 'maxAttempts', 1);
+    this.#maxAttempts = integerOption(options.maxAttempts, Math.max(5, 2 * list.length), 'maxAttempts', 1);
     this.#chunkLength = integerOption(options.batchChunkLength, DEFAULT_BATCH_CHUNK_LENGTH, 'batchChunkLength', 1);
     this.#parallelism = integerOption(options.batchParallelism, 2 * list.length, 'batchParallelism', 1);
     this.#overflow = overflowOption(options.overflow, 0, 'overflow');
@@ -288,6 +288,7 @@ export class RemoteCalculator {
         if (endpoint !== undefined) this.#endpoints.markDown(endpoint);
       },
       maxAttempts: this.#maxAttempts,
+      closed: () => this.#closed,
     };
     return new RemoteStream(route, this.#deadline(options), options?.signal, this.#overflowOf(options));
   }
@@ -331,7 +332,7 @@ export class RemoteCalculator {
     return timeout > 0 ? Date.now() + timeout : Infinity;
   }
 
-  /** Sends `request`, retrying on other replicas while it fails with UNAVAILABLE, and decodes the answer. */
+  /** Sends `request`, retrying on other replicas while it fails in a retryable way, and decodes the answer. */
   async #call<T>(request: Uint8Array, options: CallOptions | undefined, decode: Decoded<T>): Promise<T> {
     const signal = options?.signal;
     if (signal?.aborted) throw cancelled(signal);
@@ -351,7 +352,7 @@ export class RemoteCalculator {
       try {
         bytes = await endpoint.channel.unary(CALCULATE, request, deadline, signal);
       } catch (error) {
-        if (!(error instanceof RemoteError) || !RETRYABLE.has(error.code) || this.#closed) throw error;
+        if (!(error instanceof RemoteError) || !isRetryable(error) || this.#closed) throw error;
         lastError = error;
         this.#endpoints.markDown(endpoint);
         tried.add(endpoint);

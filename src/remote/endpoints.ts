@@ -5,8 +5,18 @@ import { RemoteError, STATUS } from './errors.js';
 import type { Channel } from './transport.js';
 import type { MalformedResponse } from './wire.js';
 
-/** Failures after which the call is tried again on another replica (calculations are pure, so retrying is safe). */
-export const RETRYABLE = new Set<number>([STATUS.UNAVAILABLE]);
+/**
+ * Whether a failed call is tried again, on another replica when there is one (calculations are
+ * pure, so sending one twice is safe): UNAVAILABLE, and a call whose stream was reset before the
+ * server's status arrived — what a proxy does when the replica behind it dies mid-answer (both
+ * transports report it as INTERNAL, "Received RST_STREAM with code N", as the gRPC spec maps a reset).
+ */
+export function isRetryable(error: RemoteError): boolean {
+  return (
+    error.code === STATUS.UNAVAILABLE ||
+    (error.code === STATUS.INTERNAL && error.details.startsWith('Received RST_STREAM'))
+  );
+}
 /** How long a replica that failed is skipped by the round-robin, at first and at most. */
 const DOWN_MS_FIRST = 250;
 const DOWN_MS_MAX = 5_000;

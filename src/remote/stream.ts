@@ -1,10 +1,10 @@
 // RemoteStream: calls pipelined on one CalculateStream, answered in order, moved to another
-// replica if this one fails with UNAVAILABLE.
+// replica if this one fails in a retryable way (UNAVAILABLE, or reset before its status).
 import { CalculatorError } from '../errors.js';
 import { type Operation, OPERATION_FIELD, checkBatchShape, checkOperands, checkOperation } from '../validate.js';
 import { MalformedResponse, decodeBatchInto, decodeValue, encodeBinary, encodeColumns } from './wire.js';
 import { RemoteError, STATUS } from './errors.js';
-import { RETRYABLE, malformed } from './endpoints.js';
+import { isRetryable, malformed } from './endpoints.js';
 import { CALCULATE_STREAM, type Channel, type StreamCall } from './transport.js';
 import { type BatchInput, asColumn, toNumber } from './values.js';
 
@@ -24,14 +24,16 @@ export interface StreamRoute {
   /** A replica failed: skip it for a while. */
   failed(address: string): void;
   maxAttempts: number;
+  /** Whether the RemoteCalculator was closed: its clients take no new call, so nothing is retried. */
+  closed(): boolean;
 }
 
 const EMPTY_PENDING: Pending = { request: new Uint8Array(0), resolve: () => {}, reject: () => {} };
 
 /**
  * A pipelined CalculateStream: the Calculator's methods, each sent at once (up to 512 unanswered,
- * the rest queued here) and answered in order. If the replica fails or shuts down (UNAVAILABLE),
- * the unanswered calls are sent again, in order, on a new stream to another replica (calculations
+ * the rest queued here) and answered in order. If the replica fails or shuts down (UNAVAILABLE, or
+ * the stream reset before its status), the unanswered calls are sent again, in order, on a new stream to another replica (calculations
  * are pure, so this is safe); other failures reject every unanswered call with a RemoteError.
  * Call `end()` when done.
  */
@@ -54,10 +56,12 @@ export class RemoteStream {
   #ended = false;
   #endSent = false;
   #finished = false;
+  /** The stream failed with nothing unanswered and was not reopened: the next call reopens it. */
+  #broken = false;
   #resolveDone!: () => void;
   #rejectDone!: (error: unknown) => void;
   readonly #done: Promise<void>;
-  readonly #onAbort = () => this.#call.cancel();
+  readonly #onAbort = () => this.cancel();
 
   /** @internal Use `RemoteCalculator.stream()`. */
   constructor(route: StreamRoute, deadline: number, signal?: AbortSignal, overflow = 0) {
@@ -137,14 +141,17 @@ export class RemoteStream {
   end(): Promise<void> {
     if (!this.#ended) {
       this.#ended = true;
-      this.#flush();
+      if (this.#broken)
+        this.#finish(); // every call was answered before the stream failed
+      else this.#flush();
     }
     return this.#done;
   }
 
   /** Abandons the stream: unanswered calls reject with CANCELLED. */
   cancel(): void {
-    this.#call.cancel();
+    if (this.#broken) this.#fail(new RemoteError(STATUS.CANCELLED, 'the stream was cancelled', this.#endpoint));
+    else this.#call.cancel();
   }
 
   /** Opens the stream on the next replica and writes what is unanswered. */
@@ -185,11 +192,12 @@ export class RemoteStream {
     this.#flush();
   }
 
-  /** The stream failed: UNAVAILABLE moves the unanswered calls to another replica, while attempts remain. */
+  /** The stream failed: a retryable failure moves the unanswered calls to another replica, while attempts remain. */
   #failed(error: RemoteError): void {
     const retry =
-      RETRYABLE.has(error.code) &&
+      isRetryable(error) &&
       this.#attempts < this.#route.maxAttempts &&
+      !this.#route.closed() &&
       !this.#signal?.aborted &&
       Date.now() < this.#deadline;
     if (!retry) {
@@ -198,7 +206,10 @@ export class RemoteStream {
     }
     this.#route.failed(this.#endpoint);
     this.#tried.add(this.#endpoint);
-    this.#open();
+    // Nothing unanswered (an idle stream a proxy cut, a replica shutting down): the next call
+    // opens the new stream, so an idle stream is not reopened again and again.
+    if (this.#head === this.#pending.length) this.#broken = true;
+    else this.#open();
   }
 
   /**
@@ -239,7 +250,12 @@ export class RemoteStream {
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
     return new Promise((resolve, reject) => {
       this.#pending.push({ request, resolve, reject });
-      this.#flush();
+      if (this.#broken) {
+        this.#broken = false;
+        this.#open();
+      } else {
+        this.#flush();
+      }
     });
   }
 

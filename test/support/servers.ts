@@ -35,14 +35,15 @@ const running = new Set<Server>();
 
 /**
  * Starts `nanocalc-server --addr 127.0.0.1:0 ...args` (or another command with the same
- * contract, e.g. the CLI) and resolves once it listens.
+ * contract, e.g. the CLI; `addr` for a fixed address, e.g. a replica restarted where it was)
+ * and resolves once it listens.
  */
 export function startServer(
   args: string[] = [],
-  options: { env?: Record<string, string>; command?: string[] } = {},
+  options: { env?: Record<string, string>; command?: string[]; addr?: string } = {},
 ): Promise<Server> {
   const command = options.command ?? [SERVER_BIN];
-  const child = spawn(command[0]!, [...command.slice(1), '--addr', '127.0.0.1:0', ...args], {
+  const child = spawn(command[0]!, [...command.slice(1), '--addr', options.addr ?? '127.0.0.1:0', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NANOCALC_LOG_FORMAT: 'text', ...options.env },
   });
@@ -115,7 +116,7 @@ export function selfSignedCertificate(): { dir: string; cert: string; key: strin
 /** Starts a server as {@link startServer} does, with its metrics served on a free port. */
 export function startServerWithMetrics(
   args: string[] = [],
-  options: { env?: Record<string, string> } = {},
+  options: { env?: Record<string, string>; addr?: string } = {},
 ): Promise<Server & { metricsAddress: string }> {
   return startServer(['--metrics-addr', '127.0.0.1:0', ...args], options) as Promise<
     Server & { metricsAddress: string }
