@@ -250,6 +250,17 @@ describe("the browser's RemoteCalculator (gRPC-Web over fetch), run on Node's fe
   });
 });
 
+test('a SIGTERM with an idle HTTP/1.1 keep-alive connection from a gRPC-Web client stops the server at once', async () => {
+  const served = await serve(['--shutdown-grace-seconds', '30']);
+  const remote = new web.RemoteCalculator(served.address, { token: TOKEN });
+  assert.equal(await remote.add(2n, 3n), 5n); // fetch keeps the connection open
+  const started = Date.now();
+  const { code } = await served.stop(10_000);
+  assert.equal(code, 0, served.logs);
+  assert.ok(Date.now() - started < 3_000, `exited after ${Date.now() - started} ms (grace 30 s)`);
+  assert.doesNotMatch(served.logs, /still in flight/);
+});
+
 test('nanocalc serve --help lists --cors-origin and its variable', () => {
   const help = execFileSync(process.execPath, [CLI, 'serve', '--help'], { encoding: 'utf8' });
   assert.match(help, /--cors-origin <ORIGIN>/);
