@@ -85,7 +85,8 @@ pub struct Config {
     #[arg(long, env = "NANOCALC_MAX_PENDING_REQUEST_BYTES", default_value_t = DEFAULT_MAX_PENDING_REQUEST_BYTES)]
     pub max_pending_request_bytes: usize,
 
-    /// Seconds a new connection has to send HTTP/2's 24-byte preface before it is closed.
+    /// Seconds a new connection has to send HTTP/2's 24-byte preface (over HTTP/1.1, its first 24
+    /// bytes) before it is closed.
     #[arg(long = "handshake-timeout-seconds", env = "NANOCALC_HANDSHAKE_TIMEOUT_SECONDS", default_value = "10", value_parser = parse_seconds)]
     pub handshake_timeout: Duration,
 
