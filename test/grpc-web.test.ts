@@ -8,6 +8,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
+import { createServer } from 'node:http';
 import net from 'node:net';
 import { join } from 'node:path';
 import { Calculator, CalculatorError } from 'nanocalc';
@@ -248,6 +249,72 @@ describe("the browser's RemoteCalculator (gRPC-Web over fetch), run on Node's fe
     assert.equal(unavailable.status, 'UNAVAILABLE');
     await second.stop();
   });
+});
+
+test("the browser's RemoteCalculator reads what a server or proxy may answer, each as its RemoteError", async () => {
+  // A real HTTP server on 127.0.0.1 that answers each path as told: what nanocalc serve never sends
+  // but a proxy in between, or a broken server, could.
+  const frame = (flags: number, payload: Buffer) => {
+    const head = Buffer.alloc(5);
+    head[0] = flags;
+    head.writeUInt32BE(payload.length, 1);
+    return Buffer.concat([head, payload]);
+  };
+  const trailers = (text: string) => frame(0x80, Buffer.from(text));
+  const value5 = frame(0, Buffer.from([0x08, 0x05]));
+  const web200 = { 'content-type': 'application/grpc-web+proto' };
+  const answers: Record<string, [number, Record<string, string>, Buffer]> = {
+    ok: [200, web200, Buffer.concat([value5, trailers('grpc-status:0\r\n')])],
+    headersOnly: [200, { ...web200, 'grpc-status': '8', 'grpc-message': 'too%20big' }, Buffer.alloc(0)],
+    inTrailers: [200, web200, trailers('grpc-status: 7\r\ngrpc-message: not%20you\r\n')],
+    cutFrame: [200, web200, value5.subarray(0, 6)],
+    compressed: [200, web200, Buffer.concat([frame(1, Buffer.from([0x08, 0x05])), trailers('grpc-status:0\r\n')])],
+    twoMessages: [200, web200, Buffer.concat([value5, value5, trailers('grpc-status:0\r\n')])],
+    noStatus: [200, web200, value5],
+    htmlPage: [200, { 'content-type': 'text/html' }, Buffer.from('<html>a proxy page</html>')],
+    notFound: [404, {}, Buffer.from('no such route')],
+    badGateway: [502, {}, Buffer.alloc(0)],
+  };
+  const hits: string[] = [];
+  const http = createServer((request, response) => {
+    const kind = request.url!.split('/')[1]!;
+    hits.push(kind);
+    request.resume();
+    const [status, headers, body] = answers[kind]!;
+    response.writeHead(status, headers).end(body);
+  });
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${(http.address() as net.AddressInfo).port}`;
+  const outcome = (kind: string, options: { maxAttempts?: number } = {}) =>
+    new web.RemoteCalculator(`${base}/${kind}`, { maxAttempts: 1, ...options }).add(2, 3).then(
+      (value) => value,
+      (e: web.RemoteError) => [e.name, e.status, e.details],
+    );
+  try {
+    assert.equal(await outcome('ok'), 5);
+    assert.deepEqual(await outcome('headersOnly'), ['RemoteError', 'RESOURCE_EXHAUSTED', 'too big']);
+    assert.deepEqual(await outcome('inTrailers'), ['RemoteError', 'PERMISSION_DENIED', 'not you']);
+    for (const [kind, why] of [
+      ['cutFrame', /a cut frame/],
+      ['compressed', /compressed/],
+      ['twoMessages', /2 messages/],
+      ['noStatus', /no grpc-status/],
+      ['htmlPage', /not a gRPC-Web answer \(HTTP 200, content-type text\/html\)/],
+    ] as const) {
+      const [, status, details] = (await outcome(kind)) as string[];
+      assert.equal(status, 'INTERNAL', kind);
+      assert.match(details!, why, kind);
+    }
+    assert.deepEqual(((await outcome('notFound')) as string[]).slice(0, 2), ['RemoteError', 'UNIMPLEMENTED']);
+    // A proxy's 502 is UNAVAILABLE, and retried on the next replica.
+    hits.length = 0;
+    const replicas = new web.RemoteCalculator([`${base}/badGateway`, `${base}/ok`], { maxAttempts: 2 });
+    assert.equal(await replicas.add(2, 3), 5);
+    assert.deepEqual(hits, ['badGateway', 'ok']);
+    assert.deepEqual(((await outcome('badGateway')) as string[]).slice(0, 2), ['RemoteError', 'UNAVAILABLE']);
+  } finally {
+    await new Promise((resolve) => http.close(resolve));
+  }
 });
 
 test('a SIGTERM with an idle HTTP/1.1 keep-alive connection from a gRPC-Web client stops the server at once', async () => {

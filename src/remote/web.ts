@@ -69,6 +69,10 @@ export function readAnswer(httpStatus: number, headers: Headers, body: Uint8Arra
     const why = httpStatus === 403 ? ' (is this page’s origin in the server’s --cors-origin?)' : '';
     return fail(statusOfHttp(httpStatus), `HTTP ${httpStatus}${why}${text ? `: ${text}` : ''}`, endpoint);
   }
+  const type = headers.get('content-type') ?? '';
+  if (!/^application\/grpc-web(\+proto)?\s*(;|$)/i.test(type)) {
+    return fail(Status.INTERNAL, `not a gRPC-Web answer (HTTP 200, content-type ${type || 'none'})`, endpoint);
+  }
   const messages: Uint8Array[] = [];
   let status = headers.get('grpc-status');
   let message = headers.get('grpc-message') ?? '';
