@@ -26,7 +26,15 @@ import {
 } from './support/browser-cases.js';
 import { bundleForBrowser, launchChromium } from './support/chromium.js';
 import { pseudoRandomI64 } from './support/helpers.js';
-import { ROOT, type Server as CalcServer, metric, scrapeMetrics, startServer, stopAll } from './support/servers.js';
+import {
+  ROOT,
+  type Server as CalcServer,
+  metric,
+  scrapeMetrics,
+  selfSignedCertificate,
+  startServer,
+  stopAll,
+} from './support/servers.js';
 
 const EXAMPLE = join(ROOT, 'examples', 'browser');
 /** The test's output folder: the bundle, and the page's screenshot. */
@@ -427,5 +435,54 @@ test('a page of another origin is refused by the server: nothing computed, the p
   } finally {
     await stranger.close();
     await new Promise((resolve) => other.close(resolve));
+  }
+});
+
+test('over TLS the page calls the server over HTTP/2 (ALPN h2), answers and errors as over HTTP/1.1', async () => {
+  const certificate = selfSignedCertificate();
+  const tlsServer = await startServer(
+    ['--cors-origin', origin, '--tls-cert', certificate.cert, '--tls-key', certificate.key],
+    {
+      command: [process.execPath, CLI, 'serve'],
+      env: { NANOCALC_TOKEN: TOKEN },
+    },
+  );
+  // The certificate is a throwaway self-signed one: this context trusts any.
+  const context = await browser.newContext({ ignoreHTTPSErrors: true });
+  try {
+    const tlsPage = await context.newPage();
+    const cdp = await context.newCDPSession(tlsPage);
+    await cdp.send('Network.enable');
+    const protocols: string[] = [];
+    const port = tlsServer.address.slice(tlsServer.address.lastIndexOf(':') + 1);
+    const endpoint = `https://localhost:${port}`;
+    cdp.on('Network.responseReceived', (event: { response: { url: string; protocol?: string } }) => {
+      if (event.response.url.startsWith(endpoint)) protocols.push(event.response.protocol ?? '?');
+    });
+    await tlsPage.goto(`${origin}/?server=${encodeURIComponent(endpoint)}&token=${TOKEN}`);
+    await tlsPage.waitForSelector('body[data-ready="true"]');
+    await tlsPage.fill('#expression', '6 * 7 - 1 / 0');
+    await serverAnswered(tlsPage, '6 * 7 - 1 / 0');
+    const inNode = (() => {
+      try {
+        return String(new nanocalc.Calculator().evaluate('6 * 7 - 1 / 0'));
+      } catch (error) {
+        return `${(error as nanocalc.CalculatorError).code}: ${(error as Error).message}`;
+      }
+    })();
+    assert.match(inNode, /^DIVISION_BY_ZERO: /);
+    assert.equal(await tlsPage.textContent('#remote'), inNode);
+    const seen = await tlsPage.evaluate(async (url) => {
+      const { nanocalcRemote } = globalThis as unknown as PageGlobals;
+      const calc = new nanocalcRemote.RemoteCalculator(url, { token: 'wrong' });
+      return calc.add(1, 2).then(String, (e: { status: string }) => e.status);
+    }, endpoint);
+    assert.equal(seen, 'UNAUTHENTICATED');
+    assert.ok(protocols.length >= 2, `responses seen: ${protocols.join(', ')}`);
+    assert.deepEqual([...new Set(protocols)], ['h2'], 'every call over HTTP/2');
+  } finally {
+    await context.close();
+    await tlsServer.stop();
+    certificate.remove();
   }
 });
