@@ -5,7 +5,8 @@ import { CalculatorError } from '../errors.js';
 import { type Operation, OPERATION_FIELD, checkBatchShape, checkOperands, checkOperation } from '../validate.js';
 import { MalformedResponse, decodeBatchInto, decodeValue, encodeBinary, encodeColumns } from './wire.js';
 import { RemoteError } from './errors.js';
-import { CALCULATE_STREAM, deserialize, isRetryable, malformed, serialize, toRemoteError } from './endpoints.js';
+import { CALCULATE_STREAM, isRetryable, malformed } from './endpoints.js';
+import { deserialize, serialize, toRemoteError } from './grpc.js';
 import { type BatchInput, asColumn, toNumber } from './values.js';
 
 /** Requests a stream keeps written and unanswered at most; more wait in the stream's own queue. */
