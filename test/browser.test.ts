@@ -3,7 +3,10 @@
 // condition of package.json's exports, served from 127.0.0.1 and driven in headless Chromium
 // (Debian's `chromium`, installed with apt-get when missing) by playwright-core. The contract cases
 // (test/support/browser-cases.ts) run in the page on the TypeScript engine and in this process on
-// the Rust engine, and must agree; the bundle must import nothing from `node:`.
+// the Rust engine, and must agree; the bundle must import nothing from `node:`. The page also calls
+// a real `nanocalc serve` on 127.0.0.1 (started here with --cors-origin set to the page's origin and
+// a token) through nanocalc/remote's browser entry, RemoteCalculator over gRPC-Web: the same cases
+// must agree with the in-process answers, and a token missing or an origin not allowed must fail.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,14 +16,31 @@ import { join } from 'node:path';
 import type { Metafile } from 'esbuild';
 import * as nanocalc from 'nanocalc';
 import type { Browser, Page } from 'playwright-core';
-import { type Case, type Mode, type Op, type Package, runContractCases } from './support/browser-cases.js';
+import {
+  type Case,
+  type Mode,
+  type Op,
+  type Package,
+  type RemoteUnderTest,
+  runContractCases,
+} from './support/browser-cases.js';
 import { bundleForBrowser, launchChromium } from './support/chromium.js';
 import { pseudoRandomI64 } from './support/helpers.js';
-import { ROOT } from './support/servers.js';
+import {
+  ROOT,
+  type Server as CalcServer,
+  metric,
+  scrapeMetrics,
+  selfSignedCertificate,
+  startServer,
+  stopAll,
+} from './support/servers.js';
 
 const EXAMPLE = join(ROOT, 'examples', 'browser');
 /** The test's output folder: the bundle, and the page's screenshot. */
 const OUT = join(ROOT, 'target', 'browser-test');
+const CLI = join(ROOT, 'dist', 'src', 'cli.js');
+const TOKEN = 'page-s3cret';
 
 let metafile: Metafile;
 let bundle: string;
@@ -28,6 +48,9 @@ let server: Server;
 let origin: string;
 let browser: Browser;
 let page: Page;
+/** `nanocalc serve`, allowing the page's origin only. */
+let calcServer: CalcServer;
+let serverUrl: string;
 
 /** Serves the example's page and the bundle from OUT. */
 function serve(): Promise<Server> {
@@ -54,11 +77,16 @@ before(async () => {
   server = await serve();
   const address = server.address() as { port: number };
   origin = `http://127.0.0.1:${address.port}`;
+  calcServer = await startServer(['--metrics-addr', '127.0.0.1:0', '--cors-origin', origin], {
+    command: [process.execPath, CLI, 'serve'],
+    env: { NANOCALC_TOKEN: TOKEN },
+  });
+  serverUrl = `http://${calcServer.address}`;
   browser = await launchChromium();
   page = await browser.newPage();
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(error.message));
-  await page.goto(`${origin}/`);
+  await page.goto(`${origin}/?server=${encodeURIComponent(serverUrl)}&token=${TOKEN}`);
   await page.waitForSelector('body[data-ready="true"]', { timeout: 20_000 }).catch(() => {
     throw new Error(`the example page did not start: ${errors.join('; ') || 'no error reported'}`);
   });
@@ -67,22 +95,34 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
+  await stopAll();
 });
 
-test('the bundle is built from the browser entry and imports nothing from node:', () => {
+test('the bundle is built from the browser entries and imports nothing from node:', () => {
   const inputs = Object.keys(metafile.inputs);
-  assert.ok(
-    inputs.some((path) => path.endsWith('dist/src/browser.js')),
-    `the browser entry is bundled: ${inputs.join(', ')}`,
-  );
+  for (const entry of ['dist/src/browser.js', 'dist/src/remote/browser.js', 'dist/src/remote/web.js']) {
+    assert.ok(
+      inputs.some((path) => path.endsWith(entry)),
+      `${entry} is bundled: ${inputs.join(', ')}`,
+    );
+  }
   for (const nodeOnly of [
     'dist/src/calculator.js',
     'dist/src/runtime/open.js',
     'dist/src/runtime/node.js',
     'dist/src/runtime/js.js',
+    'dist/src/remote/index.js',
+    'dist/src/remote/calculator.js',
+    'dist/src/remote/grpc.js',
+    'dist/src/remote/stream.js',
   ]) {
     assert.ok(!inputs.some((path) => path.endsWith(nodeOnly)), `${nodeOnly} is not in the bundle`);
   }
+  assert.deepEqual(
+    inputs.filter((path) => path.includes('@grpc/')),
+    [],
+    'no @grpc/grpc-js',
+  );
   const imports = Object.values(metafile.inputs).flatMap((input) => input.imports.map((i) => i.path));
   assert.deepEqual(
     imports.filter((path) => path.startsWith('node:')),
@@ -94,7 +134,7 @@ test('the bundle is built from the browser entry and imports nothing from node:'
   assert.deepEqual(output.imports, []);
 });
 
-test('the example page evaluates what is typed with the in-page engine, as Node does', async () => {
+test('the example page evaluates what is typed in the page and on the server, as Node does', async () => {
   const cases: [string, string][] = [
     ['2 * (3 + -4) % 5', '-2'],
     ['9223372036854775807 + 1', '9223372036854775807'],
@@ -112,11 +152,26 @@ test('the example page evaluates what is typed with the in-page engine, as Node 
     }
     assert.equal(shown, inNode, text);
     assert.ok(shown.startsWith(expected), `${text}: ${shown}`);
+    // The server's answer, shown once it has come for this text.
+    await serverAnswered(page, text);
+    assert.equal(await page.textContent('#remote'), inNode, `${text}, from the server`);
   }
+  const before = metric(await scrapeMetrics(calcServer.metricsAddress!), 'nanocalc_engine_requests_total');
   await page.fill('#expression', '(1 + 2) * 3 - 4 / 2 % 7');
+  await serverAnswered(page, '(1 + 2) * 3 - 4 / 2 % 7');
+  assert.equal(await page.textContent('#remote'), '7');
+  const after = metric(await scrapeMetrics(calcServer.metricsAddress!), 'nanocalc_engine_requests_total');
+  assert.ok(after > before, 'the server computed it');
   await page.screenshot({ path: join(OUT, 'page.png') });
   assert.ok(existsSync(join(OUT, 'page.png')));
 });
+
+/** Waits until the example page shows the server's answer for `text` (or, without one, any answer). */
+function serverAnswered(on: Page, text?: string): Promise<unknown> {
+  const shown = "document.querySelector('#remote').dataset.expression";
+  const done = text === undefined ? `${shown} !== undefined` : `${shown} === ${JSON.stringify(text)}`;
+  return on.waitForFunction(done, undefined, { timeout: 10_000 });
+}
 
 const MAX = 2n ** 63n - 1n;
 const MIN = -(2n ** 63n);
@@ -245,4 +300,189 @@ test('the page stays responsive while batchAsync runs, and the engine is the Typ
   assert.equal(result.runtime, 'js');
   assert.equal(result.last, `${2 * (1_000_000 - 1)}`);
   assert.ok(result.turns >= 1, `the page's own task ran between chunks (${result.turns} turns)`);
+});
+
+/** The page's globals (examples/browser/main.ts): the two packages' browser entries. */
+interface PageGlobals {
+  nanocalc: Package;
+  nanocalcRemote: typeof import('../src/remote/browser.js');
+}
+
+const engineRequests = async () =>
+  metric(await scrapeMetrics(calcServer.metricsAddress!), 'nanocalc_engine_requests_total');
+
+test('RemoteCalculator over gRPC-Web in Chromium answers the contract cases as the in-process Calculator', async () => {
+  const cases = contractCases().filter((c) => ['op', 'batch', 'evaluate', 'misuse'].includes(c.kind));
+  const inNode = await runContractCases(nanocalc as unknown as Package, cases);
+  const before = await engineRequests();
+  const inPage = await page.evaluate(
+    ([source, list, endpoint, token]) => {
+      const run = new Function(`return (${source})`)() as typeof runContractCases;
+      const { nanocalc: local, nanocalcRemote } = globalThis as unknown as PageGlobals;
+      const remote: RemoteUnderTest = {
+        RemoteCalculator: nanocalcRemote.RemoteCalculator as RemoteUnderTest['RemoteCalculator'],
+        endpoint,
+        token,
+      };
+      return run(local, list, remote);
+    },
+    [runContractCases.toString(), cases, serverUrl, TOKEN] as const,
+  );
+  assert.equal(inPage.length, cases.length);
+  for (let i = 0; i < cases.length; i++) {
+    const there = inPage[i]!;
+    // The one message that differs, on purpose: a closed calculator says which class it is.
+    if ('thrown' in there && there.thrown.code === 'CLOSED') {
+      assert.equal(there.thrown.message, 'nanocalc: this RemoteCalculator is closed');
+      there.thrown.message = there.thrown.message.replace('RemoteCalculator', 'Calculator');
+    }
+    assert.deepStrictEqual(there, inNode[i], `case ${i}: ${JSON.stringify(cases[i]).slice(0, 200)}`);
+  }
+  // Computed by the server: one engine request per operation, batch and expression that was sent.
+  const sent = cases.filter((c) => c.kind !== 'misuse').length;
+  assert.ok((await engineRequests()) - before >= sent, `the server computed the ${sent} calls`);
+  const zeroAt37 = inPage.filter((_, i) => {
+    const c = cases[i]!;
+    return c.kind === 'batch' && c.op === 'divide' && c.b[37] === '0';
+  });
+  assert.equal(zeroAt37.length, 3);
+  for (const outcome of zeroAt37) {
+    assert.ok('thrown' in outcome);
+    assert.deepEqual(
+      [outcome.thrown.name, outcome.thrown.calculatorError, outcome.thrown.code, outcome.thrown.index],
+      ['CalculatorError', true, 'DIVISION_BY_ZERO', 37],
+    );
+  }
+});
+
+test('in Chromium: DIVISION_BY_ZERO is a CalculatorError, no token is UNAUTHENTICATED, stream() is UNIMPLEMENTED', async () => {
+  const seen = await page.evaluate(
+    async ([endpoint, token]) => {
+      const { nanocalc: local, nanocalcRemote } = globalThis as unknown as PageGlobals;
+      const Local = local as unknown as { CalculatorError: typeof nanocalcRemote.CalculatorError };
+      const describe = (e: unknown) => {
+        const error = e as { name: string; code?: unknown; status?: unknown; index?: unknown; message: string };
+        return {
+          name: error.name,
+          calculatorError: e instanceof Local.CalculatorError,
+          remoteError: e instanceof nanocalcRemote.RemoteError,
+          code: error.code ?? null,
+          status: error.status ?? null,
+          index: error.index ?? null,
+          message: error.message,
+        };
+      };
+      const calc = new nanocalcRemote.RemoteCalculator(endpoint, { token });
+      const anonymous = new nanocalcRemote.RemoteCalculator(endpoint);
+      let stream: unknown = 'no error';
+      try {
+        calc.stream();
+      } catch (e) {
+        stream = describe(e);
+      }
+      return {
+        value: String(await calc.multiply(-3037000499n, 3037000499n)),
+        zero: await calc.divide(1n, 0n).then(String, describe),
+        anonymous: await anonymous.add(1, 2).then(String, describe),
+        stream,
+      };
+    },
+    [serverUrl, TOKEN] as const,
+  );
+  assert.equal(seen.value, `${-3037000499n * 3037000499n}`);
+  assert.deepEqual(seen.zero, {
+    name: 'CalculatorError',
+    calculatorError: true,
+    remoteError: false,
+    code: 'DIVISION_BY_ZERO',
+    status: null,
+    index: null,
+    message: 'nanocalc: division by zero',
+  });
+  assert.ok(typeof seen.anonymous === 'object');
+  assert.deepEqual(
+    [seen.anonymous.name, seen.anonymous.remoteError, seen.anonymous.code, seen.anonymous.status],
+    ['RemoteError', true, 16, 'UNAUTHENTICATED'],
+  );
+  assert.match(seen.anonymous.message, /missing bearer token/, 'grpc-message is exposed to the page');
+  const stream = seen.stream as { name?: string; status?: unknown };
+  assert.deepEqual([stream.name, stream.status], ['RemoteError', 'UNIMPLEMENTED']);
+});
+
+test('a page of another origin is refused by the server: nothing computed, the page sees UNAVAILABLE', async () => {
+  const other = await serve();
+  const otherOrigin = `http://127.0.0.1:${(other.address() as { port: number }).port}`;
+  const samples = await scrapeMetrics(calcServer.metricsAddress!);
+  const [started, computed] = [
+    metric(samples, 'grpc_server_started_total'),
+    metric(samples, 'nanocalc_engine_requests_total'),
+  ];
+  const stranger = await browser.newPage();
+  try {
+    await stranger.goto(`${otherOrigin}/?server=${encodeURIComponent(serverUrl)}&token=${TOKEN}`);
+    await stranger.waitForSelector('body[data-ready="true"]');
+    await serverAnswered(stranger);
+    assert.match((await stranger.textContent('#remote'))!, /^UNAVAILABLE: .*--cors-origin/);
+    const seen = await stranger.evaluate(async (endpoint) => {
+      const { nanocalcRemote } = globalThis as unknown as PageGlobals;
+      const calc = new nanocalcRemote.RemoteCalculator(endpoint, { maxAttempts: 1 });
+      return calc.add(1, 2).then(String, (e: { name: string; status: string }) => [e.name, e.status]);
+    }, serverUrl);
+    assert.deepEqual(seen, ['RemoteError', 'UNAVAILABLE']);
+    const after = await scrapeMetrics(calcServer.metricsAddress!);
+    assert.equal(metric(after, 'grpc_server_started_total'), started, 'no call reached the service');
+    assert.equal(metric(after, 'nanocalc_engine_requests_total'), computed, 'nothing was computed');
+  } finally {
+    await stranger.close();
+    await new Promise((resolve) => other.close(resolve));
+  }
+});
+
+test('over TLS the page calls the server over HTTP/2 (ALPN h2), answers and errors as over HTTP/1.1', async () => {
+  const certificate = selfSignedCertificate();
+  const tlsServer = await startServer(
+    ['--cors-origin', origin, '--tls-cert', certificate.cert, '--tls-key', certificate.key],
+    {
+      command: [process.execPath, CLI, 'serve'],
+      env: { NANOCALC_TOKEN: TOKEN },
+    },
+  );
+  // The certificate is a throwaway self-signed one: this context trusts any.
+  const context = await browser.newContext({ ignoreHTTPSErrors: true });
+  try {
+    const tlsPage = await context.newPage();
+    const cdp = await context.newCDPSession(tlsPage);
+    await cdp.send('Network.enable');
+    const protocols: string[] = [];
+    const port = tlsServer.address.slice(tlsServer.address.lastIndexOf(':') + 1);
+    const endpoint = `https://localhost:${port}`;
+    cdp.on('Network.responseReceived', (event: { response: { url: string; protocol?: string } }) => {
+      if (event.response.url.startsWith(endpoint)) protocols.push(event.response.protocol ?? '?');
+    });
+    await tlsPage.goto(`${origin}/?server=${encodeURIComponent(endpoint)}&token=${TOKEN}`);
+    await tlsPage.waitForSelector('body[data-ready="true"]');
+    await tlsPage.fill('#expression', '6 * 7 - 1 / 0');
+    await serverAnswered(tlsPage, '6 * 7 - 1 / 0');
+    const inNode = (() => {
+      try {
+        return String(new nanocalc.Calculator().evaluate('6 * 7 - 1 / 0'));
+      } catch (error) {
+        return `${(error as nanocalc.CalculatorError).code}: ${(error as Error).message}`;
+      }
+    })();
+    assert.match(inNode, /^DIVISION_BY_ZERO: /);
+    assert.equal(await tlsPage.textContent('#remote'), inNode);
+    const seen = await tlsPage.evaluate(async (url) => {
+      const { nanocalcRemote } = globalThis as unknown as PageGlobals;
+      const calc = new nanocalcRemote.RemoteCalculator(url, { token: 'wrong' });
+      return calc.add(1, 2).then(String, (e: { status: string }) => e.status);
+    }, endpoint);
+    assert.equal(seen, 'UNAUTHENTICATED');
+    assert.ok(protocols.length >= 2, `responses seen: ${protocols.join(', ')}`);
+    assert.deepEqual([...new Set(protocols)], ['h2'], 'every call over HTTP/2');
+  } finally {
+    await context.close();
+    await tlsServer.stop();
+    certificate.remove();
+  }
 });

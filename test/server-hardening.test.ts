@@ -468,11 +468,11 @@ describe('item 7: a stream that ends inside a message ends with an error status'
   });
 });
 
-describe('item 8: a content type other than gRPC is answered HTTP 415', { timeout: 120_000 }, () => {
-  test('text/plain, application/json and none: 415; application/grpc and application/grpc+proto: served', async () => {
+describe("item 8: a content type other than gRPC's (or gRPC-Web's) is answered HTTP 415", { timeout: 120_000 }, () => {
+  test('text/plain, application/json and none: 415; application/grpc, application/grpc+proto and application/grpc-web: served', async () => {
     const server = await start();
     const body = message(ADD_2_3);
-    for (const contentType of ['text/plain', 'application/json', undefined, 'application/grpc-web']) {
+    for (const contentType of ['text/plain', 'application/json', undefined, 'application/grpcx']) {
       const headers: http2.OutgoingHttpHeaders = { ':path': CALCULATE };
       if (contentType !== undefined) headers['content-type'] = contentType;
       const answer = await http2Call(server.address, headers, (stream) => void stream.end(body));
@@ -489,6 +489,16 @@ describe('item 8: a content type other than gRPC is answered HTTP 415', { timeou
       assert.equal(answer.grpcStatus, '0', contentType);
       assert.equal(answer.messages.length, 1, contentType);
     }
+    // gRPC-Web over HTTP/2 (issue 19): the answer, then its status in a trailers frame of the body.
+    const web = await http2Call(
+      server.address,
+      { ':path': CALCULATE, 'content-type': 'application/grpc-web' },
+      (stream) => void stream.end(body),
+    );
+    assert.equal(web.status, 200, 'application/grpc-web');
+    assert.equal(web.grpcStatus, undefined, 'no HTTP/2 trailers: the status is in the body');
+    assert.deepEqual(web.messages[0], Buffer.from([0x08, 0x05]), 'value: 5');
+    assert.match(web.messages[1]?.toString('latin1') ?? '', /^grpc-status: ?0\r\n/);
     await answersAdd(server); // @grpc/grpc-js
   });
 });

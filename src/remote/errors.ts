@@ -21,11 +21,6 @@ export const GRPC_STATUS_NAMES = [
 
 export type GrpcStatusName = (typeof GRPC_STATUS_NAMES)[number];
 
-/** gRPC status numbers by name, e.g. `STATUS.UNAVAILABLE === 14`. */
-export const STATUS = Object.fromEntries(GRPC_STATUS_NAMES.map((name, code) => [name, code])) as {
-  readonly [K in GrpcStatusName]: number;
-};
-
 /** What a server that closes the connection before HTTP/2's settings likely is. */
 export const CLOSED_BEFORE_HTTP2 =
   ' — the server closed the connection before speaking HTTP/2: if it serves TLS (nanocalc serve --tls-cert), pass tls: true or { ca } to RemoteCalculator';

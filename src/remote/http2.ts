@@ -4,7 +4,8 @@
 // (https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md, http-grpc-status-mapping.md) and
 // as @grpc/grpc-js words them, so a RemoteError is the same whichever channel carried the call.
 import * as http2 from 'node:http2';
-import { CLOSED_BEFORE_HTTP2, RemoteError, STATUS, explainTransport } from './errors.js';
+import { Status, statusOfHttp } from './endpoints.js';
+import { CLOSED_BEFORE_HTTP2, RemoteError, explainTransport } from './errors.js';
 import type { Channel, StreamCall, StreamHandlers } from './transport.js';
 
 const {
@@ -163,7 +164,7 @@ export class Http2Channel implements Channel {
   connection(): Connection {
     const current = this.#connection;
     if (current !== undefined && !current.dropped && !current.draining) return current;
-    if (this.#closed) throw new RemoteError(STATUS.UNAVAILABLE, 'the RemoteCalculator was closed', this.#address);
+    if (this.#closed) throw new RemoteError(Status.UNAVAILABLE, 'the RemoteCalculator was closed', this.#address);
     const session = http2.connect(this.#origin, this.#options);
     const connection = new Connection(session, this.#plaintext, this.#keepaliveMs);
     this.#connection = connection;
@@ -208,12 +209,12 @@ export class Http2Channel implements Channel {
         signal,
         (bytes) => {
           if (++count === 1) response = bytes;
-          else call.fail(STATUS.UNIMPLEMENTED, 'Too many responses received');
+          else call.fail(Status.UNIMPLEMENTED, 'Too many responses received');
         },
         (error) => {
           if (error !== undefined) reject(error);
           else if (response === undefined)
-            reject(new RemoteError(STATUS.UNIMPLEMENTED, 'No message received', this.#address));
+            reject(new RemoteError(Status.UNIMPLEMENTED, 'No message received', this.#address));
           else resolve(response);
         },
       );
@@ -248,27 +249,6 @@ function grpcTimeout(ms: number): string {
   const s = Math.ceil(m / 1000);
   if (s < 100_000_000) return `${s}S`;
   return `${Math.min(99_999_999, Math.ceil(s / 3600))}H`;
-}
-
-/** HTTP status → gRPC status, as http-grpc-status-mapping.md (and grpc-js) say. */
-function fromHttpStatus(status: number): number {
-  switch (status) {
-    case 400:
-      return STATUS.INTERNAL;
-    case 401:
-      return STATUS.UNAUTHENTICATED;
-    case 403:
-      return STATUS.PERMISSION_DENIED;
-    case 404:
-      return STATUS.UNIMPLEMENTED;
-    case 429:
-    case 502:
-    case 503:
-    case 504:
-      return STATUS.UNAVAILABLE;
-    default:
-      return STATUS.UNKNOWN;
-  }
 }
 
 /**
@@ -324,7 +304,7 @@ class Http2Call implements StreamCall {
     if (deadline !== Infinity) {
       const ms = deadline - Date.now();
       if (ms <= 0) {
-        const error = new RemoteError(STATUS.DEADLINE_EXCEEDED, 'Deadline exceeded', channel.address);
+        const error = new RemoteError(Status.DEADLINE_EXCEEDED, 'Deadline exceeded', channel.address);
         queueMicrotask(() => this.#finish(error));
         return;
       }
@@ -345,7 +325,7 @@ class Http2Call implements StreamCall {
       const remote =
         error instanceof RemoteError
           ? error
-          : new RemoteError(STATUS.UNAVAILABLE, `Connection dropped: ${(error as Error).message}`, channel.address, {
+          : new RemoteError(Status.UNAVAILABLE, `Connection dropped: ${(error as Error).message}`, channel.address, {
               cause: error,
             });
       queueMicrotask(() => this.#finish(remote));
@@ -417,7 +397,7 @@ class Http2Call implements StreamCall {
   #cancelled(): void {
     this.#reset();
     const cause = this.#signal?.aborted ? this.#signal.reason : undefined;
-    this.#finish(new RemoteError(STATUS.CANCELLED, 'Cancelled on client', this.#channel.address, { cause }));
+    this.#finish(new RemoteError(Status.CANCELLED, 'Cancelled on client', this.#channel.address, { cause }));
   }
 
   #onAbort: (() => void) | undefined;
@@ -431,7 +411,7 @@ class Http2Call implements StreamCall {
     }
     call.#timer = undefined;
     call.#reset();
-    call.#finish(new RemoteError(STATUS.DEADLINE_EXCEEDED, 'Deadline exceeded', call.#channel.address));
+    call.#finish(new RemoteError(Status.DEADLINE_EXCEEDED, 'Deadline exceeded', call.#channel.address));
   }
 
   #reset(): void {
@@ -467,7 +447,7 @@ class Http2Call implements StreamCall {
     } else if (this.#httpStatus === 200) {
       const type = headers['content-type'];
       if (typeof type !== 'string' || !type.startsWith('application/grpc')) {
-        this.fail(STATUS.UNKNOWN, `Received invalid content-type ${String(type)}`);
+        this.fail(Status.UNKNOWN, `Received invalid content-type ${String(type)}`);
       }
     }
   }
@@ -543,7 +523,7 @@ class Http2Call implements StreamCall {
   }
 
   #compressed(): void {
-    this.fail(STATUS.INTERNAL, 'Received a compressed message, but no compression was asked for');
+    this.fail(Status.INTERNAL, 'Received a compressed message, but no compression was asked for');
   }
 
   #onEndOfData(): void {
@@ -573,34 +553,34 @@ class Http2Call implements StreamCall {
     let details: string;
     let cause: Error | undefined = error;
     if (rstCode === NGHTTP2_REFUSED_STREAM) {
-      code = STATUS.UNAVAILABLE;
+      code = Status.UNAVAILABLE;
       details = 'Stream refused by server';
     } else if (this.#httpStatus !== 0 && this.#httpStatus !== 200) {
-      code = fromHttpStatus(this.#httpStatus);
+      code = statusOfHttp(this.#httpStatus);
       details = `Received HTTP status code ${this.#httpStatus}`;
     } else if (connectionFailed) {
-      code = STATUS.UNAVAILABLE;
+      code = Status.UNAVAILABLE;
       // Streams not yet sent when the session failed are cancelled with its error as their cause.
       connection.error ??= error?.cause instanceof Error ? error.cause : error;
       details = connection.failure();
       cause = connection.error;
     } else if (rstCode === NGHTTP2_NO_ERROR) {
-      code = STATUS.INTERNAL;
+      code = Status.INTERNAL;
       details = `Received RST_STREAM with code ${rstCode} (Call ended without gRPC status)`;
     } else if (rstCode === NGHTTP2_CANCEL) {
-      code = STATUS.CANCELLED;
+      code = Status.CANCELLED;
       details = 'Call cancelled';
     } else if (rstCode === NGHTTP2_ENHANCE_YOUR_CALM) {
-      code = STATUS.RESOURCE_EXHAUSTED;
+      code = Status.RESOURCE_EXHAUSTED;
       details = 'Bandwidth exhausted or memory limit exceeded';
     } else if (rstCode === NGHTTP2_INADEQUATE_SECURITY) {
-      code = STATUS.PERMISSION_DENIED;
+      code = Status.PERMISSION_DENIED;
       details = 'Protocol not secure enough';
     } else if (rstCode === NGHTTP2_INTERNAL_ERROR) {
-      code = STATUS.INTERNAL;
+      code = Status.INTERNAL;
       details = `Received RST_STREAM with code ${rstCode} (Internal server error)`;
     } else {
-      code = STATUS.INTERNAL;
+      code = Status.INTERNAL;
       details = `Received RST_STREAM with code ${rstCode}`;
     }
     this.#finish(new RemoteError(code, details, address, { cause }));
@@ -609,8 +589,8 @@ class Http2Call implements StreamCall {
   #finishWithStatus(): void {
     if (this.#done) return;
     if (this.#body !== undefined || this.#prefixRead !== 0) {
-      this.#finish(new RemoteError(STATUS.INTERNAL, 'the response ended inside a gRPC message', this.#channel.address));
-    } else if (this.#grpcStatus === STATUS.OK) {
+      this.#finish(new RemoteError(Status.INTERNAL, 'the response ended inside a gRPC message', this.#channel.address));
+    } else if (this.#grpcStatus === Status.OK) {
       this.#finish(undefined);
     } else {
       this.#finish(new RemoteError(this.#grpcStatus, this.#grpcMessage, this.#channel.address));

@@ -3,9 +3,9 @@
 import { CalculatorError } from '../errors.js';
 import { type Operation, OPERATION_FIELD, checkBatchShape, checkOperands, checkOperation } from '../validate.js';
 import { MalformedResponse, decodeBatchInto, decodeValue, encodeBinary, encodeColumns } from './wire.js';
-import { RemoteError, STATUS } from './errors.js';
-import { isRetryable, malformed } from './endpoints.js';
-import { CALCULATE_STREAM, type Channel, type StreamCall } from './transport.js';
+import { RemoteError } from './errors.js';
+import { CALCULATE_STREAM, Status, isRetryable, malformed } from './endpoints.js';
+import type { Channel, StreamCall } from './transport.js';
 import { type BatchInput, asColumn, toNumber } from './values.js';
 
 /** Requests a stream keeps written and unanswered at most; more wait in the stream's own queue. */
@@ -150,7 +150,7 @@ export class RemoteStream {
 
   /** Abandons the stream: unanswered calls reject with CANCELLED. */
   cancel(): void {
-    if (this.#broken) this.#fail(new RemoteError(STATUS.CANCELLED, 'the stream was cancelled', this.#endpoint));
+    if (this.#broken) this.#fail(new RemoteError(Status.CANCELLED, 'the stream was cancelled', this.#endpoint));
     else this.#call.cancel();
   }
 
@@ -168,7 +168,7 @@ export class RemoteStream {
         if (generation !== this.#generation) return;
         if (error !== undefined) this.#failed(error);
         else if (this.#head < this.#pending.length) {
-          this.#fail(new RemoteError(STATUS.INTERNAL, 'the stream ended before every call was answered', address));
+          this.#fail(new RemoteError(Status.INTERNAL, 'the stream ended before every call was answered', address));
         } else {
           this.#finish();
         }

@@ -1,11 +1,8 @@
 // How a RemoteCalculator reaches one replica: a Channel per endpoint, for unary calls and
 // bidirectional streams of raw gRPC messages. Two implementations: ./http2.ts (node:http2, the
-// default on Node for `host:port` endpoints) and ./grpc-js.ts (@grpc/grpc-js: gRPC name resolution
+// default on Node for `host:port` endpoints) and ./grpc.ts (@grpc/grpc-js: gRPC name resolution
 // such as `dns:///` and `ipv4:` targets, channelOptions, and the runtimes other than Node).
 import type { RemoteError } from './errors.js';
-
-export const CALCULATE = '/nanocalc.v1.CalculatorService/Calculate';
-export const CALCULATE_STREAM = '/nanocalc.v1.CalculatorService/CalculateStream';
 
 /** What a stream's channel tells its owner. */
 export interface StreamHandlers {

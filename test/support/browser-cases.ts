@@ -24,14 +24,33 @@ export interface Package {
   CalculatorError: abstract new (...args: never[]) => Error;
 }
 
-export async function runContractCases(nanocalc: Package, cases: readonly Case[]): Promise<Outcome[]> {
+/**
+ * With `remote`, the cases run on its RemoteCalculator of `endpoint` (with `token`) instead of
+ * `nanocalc`'s Calculator (kinds 'op', 'batch', 'evaluate' and 'misuse': a RemoteCalculator has no
+ * batchAsync); its errors must still be `nanocalc.CalculatorError`s.
+ */
+export interface RemoteUnderTest {
+  RemoteCalculator: new (endpoint: string, options?: { token?: string; overflow?: Mode }) => unknown;
+  endpoint: string;
+  token: string;
+}
+
+export async function runContractCases(
+  nanocalc: Package,
+  cases: readonly Case[],
+  remote?: RemoteUnderTest,
+): Promise<Outcome[]> {
   // biome-ignore lint/suspicious/noExplicitAny: the calculator is driven by name, as JSON says
   type Any = any;
+  const open = (options: { overflow?: Mode } = {}): Any =>
+    remote === undefined
+      ? new nanocalc.Calculator(options)
+      : new remote.RemoteCalculator(remote.endpoint, { token: remote.token, ...options });
   const calculators = new Map<string, Any>();
   const calculatorFor = (overflow: Mode): Any => {
     let calc = calculators.get(overflow);
     if (calc === undefined) {
-      calc = new nanocalc.Calculator({ overflow });
+      calc = open({ overflow });
       calculators.set(overflow, calc);
     }
     return calc;
@@ -42,13 +61,13 @@ export async function runContractCases(nanocalc: Package, cases: readonly Case[]
     switch (c.kind) {
       case 'op': {
         const calc = calculatorFor(c.overflow);
-        return String(c.numbers ? calc[c.op](Number(c.a), Number(c.b)) : calc[c.op](BigInt(c.a), BigInt(c.b)));
+        return String(await (c.numbers ? calc[c.op](Number(c.a), Number(c.b)) : calc[c.op](BigInt(c.a), BigInt(c.b))));
       }
       case 'batch': {
         const calc = calculatorFor('saturate');
         const a = c.typed ? column(c.a) : c.a.map((v) => BigInt(v));
         const b = c.typed ? column(c.b) : c.b.map((v) => BigInt(v));
-        return strings(calc.batch(c.op, a, b, { overflow: c.overflow }));
+        return strings(await calc.batch(c.op, a, b, { overflow: c.overflow }));
       }
       case 'batchAsync':
         return strings(
@@ -65,15 +84,15 @@ export async function runContractCases(nanocalc: Package, cases: readonly Case[]
         return [String(out.length), String(sum), String(out[0]), String(out[c.n - 1])];
       }
       case 'evaluate':
-        return String(calculatorFor('saturate').evaluate(c.text, { overflow: c.overflow }));
+        return String(await calculatorFor('saturate').evaluate(c.text, { overflow: c.overflow }));
       case 'misuse': {
-        const calc: Any = new nanocalc.Calculator();
-        if (c.what === 'mixed operands') return String(calc.add(1, 2n));
-        if (c.what === 'unsafe number') return String(calc.add(2 ** 53, 1));
-        if (c.what === 'bad operation') return strings(calc.batch('power', [1n], [2n]));
-        if (c.what === 'bad option') return String(new nanocalc.Calculator({ overflow: 'clamp' as Mode }));
+        const calc: Any = open();
+        if (c.what === 'mixed operands') return String(await calc.add(1, 2n));
+        if (c.what === 'unsafe number') return String(await calc.add(2 ** 53, 1));
+        if (c.what === 'bad operation') return strings(await calc.batch('power', [1n], [2n]));
+        if (c.what === 'bad option') return String(open({ overflow: 'clamp' as Mode }));
         calc.close();
-        return String(calc.add(1n, 2n));
+        return String(await calc.add(1n, 2n));
       }
     }
   };
@@ -94,5 +113,6 @@ export async function runContractCases(nanocalc: Package, cases: readonly Case[]
       });
     }
   }
+  if (remote !== undefined) for (const calc of calculators.values()) calc.close();
   return outcomes;
 }

@@ -85,7 +85,8 @@ pub struct Config {
     #[arg(long, env = "NANOCALC_MAX_PENDING_REQUEST_BYTES", default_value_t = DEFAULT_MAX_PENDING_REQUEST_BYTES)]
     pub max_pending_request_bytes: usize,
 
-    /// Seconds a new connection has to send HTTP/2's 24-byte preface before it is closed.
+    /// Seconds a new connection has to send HTTP/2's 24-byte preface (over HTTP/1.1, its first 24
+    /// bytes) before it is closed.
     #[arg(long = "handshake-timeout-seconds", env = "NANOCALC_HANDSHAKE_TIMEOUT_SECONDS", default_value = "10", value_parser = parse_seconds)]
     pub handshake_timeout: Duration,
 
@@ -101,6 +102,13 @@ pub struct Config {
     /// this authority (PEM) or its TLS handshake fails, before any call. Needs --tls-cert.
     #[arg(long, env = "NANOCALC_TLS_CLIENT_CA", requires = "tls_cert")]
     pub tls_client_ca: Option<PathBuf>,
+
+    /// A web page origin allowed to call the server from a browser over gRPC-Web (CORS), as
+    /// `scheme://host[:port]`, e.g. `https://app.example.com`. Repeat the flag for several (the
+    /// environment variable takes them comma-separated). A request whose `Origin` is not listed is
+    /// refused (HTTP 403) before anything is computed. Default: none (browsers cannot call it).
+    #[arg(long = "cors-origin", env = "NANOCALC_CORS_ORIGINS", value_name = "ORIGIN", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
 
     /// Bearer token every call must carry (`authorization: Bearer <token>`). Prefer the
     /// environment variable: a flag is visible to other users in the process list.
@@ -162,6 +170,9 @@ impl Config {
         if self.handshake_timeout.is_zero() {
             return Err("--handshake-timeout-seconds must be above 0".into());
         }
+        for origin in &self.cors_origins {
+            crate::cors::parse_origin(origin).map_err(|e| format!("--cors-origin {origin:?}: {e}"))?;
+        }
         if self.token.as_deref() == Some("") {
             return Err("NANOCALC_TOKEN / --token is set but empty".into());
         }
@@ -185,6 +196,7 @@ mod tests {
         assert_eq!(config.max_open_calls, 4096);
         assert_eq!(config.max_pending_request_bytes, 256 << 20);
         assert_eq!(config.handshake_timeout, Duration::from_secs(10));
+        assert!(config.cors_origins.is_empty(), "no origin is allowed by default");
     }
 
     #[test]
@@ -216,6 +228,14 @@ mod tests {
         let metrics = Config::try_parse_from(["nanocalc-server", "--metrics-addr", "127.0.0.1:0"]).unwrap();
         assert_eq!(metrics.metrics_addr, Some("127.0.0.1:0".parse().unwrap()));
         assert!(Config::try_parse_from(["nanocalc-server", "--addr", "nowhere"]).is_err());
+        let cors = ["nanocalc-server", "--cors-origin", "https://a.example", "--cors-origin", "http://127.0.0.1:8080"];
+        let cors = Config::try_parse_from(cors).unwrap();
+        assert_eq!(cors.cors_origins, ["https://a.example", "http://127.0.0.1:8080"]);
+        assert!(cors.validate().is_ok());
+        for bad in ["a.example", "https://a.example/", "https://a.example/app", "ftp://a.example", "*", ""] {
+            let refused = Config::try_parse_from(["nanocalc-server", "--cors-origin", bad]).unwrap();
+            assert!(refused.validate().is_err(), "--cors-origin {bad:?}");
+        }
         for (flag, value) in [
             ("--concurrency-limit", "0"),
             ("--max-concurrent-streams", "0"),

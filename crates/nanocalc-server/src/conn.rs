@@ -2,7 +2,8 @@
 //!
 //! - at most `--max-connections` are open at once; one more is closed as soon as it is accepted;
 //! - a connection must send HTTP/2's 24-byte client preface within `--handshake-timeout-seconds`,
-//!   or it is closed (a bare TCP connection would otherwise hold its place forever);
+//!   or it is closed (a bare TCP connection would otherwise hold its place forever); an HTTP/1.1
+//!   connection (gRPC-Web) counts its first 24 bytes the same way;
 //! - at shutdown, a connection that has not sent its preface is closed at once: hyper's graceful
 //!   shutdown waits for the HTTP/2 handshake to finish before it can say GOAWAY, so without this a
 //!   load balancer's idle TCP connection held the shutdown for the whole grace period;

@@ -5,11 +5,16 @@
 //! remote call is answered exactly as an in-process one: domain errors travel inside
 //! `CalculatorResponse`. gRPC statuses are for transport matters only: UNAUTHENTICATED (token),
 //! RESOURCE_EXHAUSTED (a message above `--max-message-bytes`), UNAVAILABLE (shutting down).
+//!
+//! Browsers call it over gRPC-Web (HTTP/1.1 or HTTP/2, tonic-web), translated to gRPC in front of
+//! every other layer, from the origins `--cors-origin` allows ([`cors`]); the unary `Calculate`
+//! works, the bidirectional `CalculateStream` cannot over gRPC-Web.
 
 pub mod auth;
 pub mod codec;
 pub mod config;
 pub mod conn;
+pub mod cors;
 pub mod guard;
 pub mod layer;
 pub mod metrics;
@@ -81,6 +86,7 @@ pub const GOODBYE: Duration = Duration::from_secs(1);
 /// closed with the runtime.
 pub async fn serve(config: &Config, bound: Bound, shutdown: impl Future<Output = ()>) -> Result<bool, BoxError> {
     let limits = config.limits();
+    let cors = cors::CorsLayer::new(&config.cors_origins)?;
     let token = auth::BearerToken::new(config.token.as_deref());
 
     let (health, health_service) = tonic_health::server::health_reporter();
@@ -121,6 +127,8 @@ pub async fn serve(config: &Config, bound: Bound, shutdown: impl Future<Output =
     let incoming = conn::guard_incoming(bound.incoming, conn_limits, closing);
 
     let mut builder = Server::builder()
+        // gRPC-Web from browsers over HTTP/1.1 (plaintext; over TLS, ALPN offers h2 only).
+        .accept_http1(true)
         .max_concurrent_streams(config.max_concurrent_streams)
         // tonic passes None (no limit) where hyper and h2 default to 1024: after that many streams
         // reset for a client's protocol errors (streams above the limit included), GOAWAY.
@@ -136,7 +144,12 @@ pub async fn serve(config: &Config, bound: Bound, shutdown: impl Future<Output =
         }
         builder = builder.tls_config(tls)?;
     }
+    // Outermost first. CORS refuses a disallowed origin before anything else; gRPC-Web is then
+    // translated to gRPC (HTTP/1.1 requests that are not gRPC-Web get 400), so the metrics, the
+    // guard, the size limits and the token see a gRPC-Web call as the gRPC call it is.
     let router = builder
+        .layer(layer::AroundLayer(cors))
+        .layer(tonic_web::GrpcWebLayer::new())
         .layer(layer::AroundLayer(metrics::MetricsLayer::new(metrics)))
         .layer(layer::AroundLayer(guard::GuardLayer::new(in_flight.clone(), config.max_open_calls, pending)))
         .layer(tower::util::MapResponseLayer::new(service::oversize_to_resource_exhausted::<tonic::body::Body>))

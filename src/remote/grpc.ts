@@ -1,5 +1,6 @@
-// A Channel on @grpc/grpc-js with raw-bytes serializers: for gRPC targets (`dns:///…`, `ipv4:…`),
-// `channelOptions`, and the runtimes other than Node (RemoteCalculatorOptions.transport 'grpc-js').
+// The 'grpc-js' transport of RemoteCalculator and RemoteStream: a Channel on @grpc/grpc-js with raw-bytes
+// serializers (the request is already the engine's bytes, the response handed over as it came), for gRPC
+// targets (`dns:///…`, `ipv4:…`), `channelOptions`, and the runtimes other than Node.
 import * as grpc from '@grpc/grpc-js';
 import { RemoteError, explainTransport } from './errors.js';
 import type { Channel, StreamCall, StreamHandlers } from './transport.js';
