@@ -19,19 +19,23 @@ after(async () => {
   rmSync(DIR, { recursive: true, force: true });
 });
 
-/** Runs `new RemoteCalculator(endpoint, options).add(2, 3)` in a fresh node: its stdout and stderr. */
-function client(endpoint: string, tls: 'ca' | 'none'): { stdout: string; stderr: string } {
+/**
+ * Runs `new RemoteCalculator(endpoint, options).add(2, 3)` in a fresh node (on the default transport, or
+ * `transport`): its stdout and stderr.
+ */
+function client(endpoint: string, tls: 'ca' | 'none', transport?: 'grpc-js'): { stdout: string; stderr: string } {
   const script = join(DIR, 'client.mjs');
   writeFileSync(
     script,
     `import { readFileSync } from 'node:fs';
 import { RemoteCalculator } from ${JSON.stringify(join(ROOT, 'dist', 'src', 'remote', 'index.js'))};
-const [endpoint, tls, ca] = process.argv.slice(2);
-const calc = new RemoteCalculator(endpoint, { timeoutMs: 5_000, ...(tls === 'ca' ? { tls: { ca: readFileSync(ca) } } : {}) });
+const [endpoint, tls, ca, transport] = process.argv.slice(2);
+const calc = new RemoteCalculator(endpoint, { timeoutMs: 5_000, transport, ...(tls === 'ca' ? { tls: { ca: readFileSync(ca) } } : {}) });
 try { console.log(String(await calc.add(2, 3))); } catch (e) { console.log('error: ' + e.message); } finally { calc.close(); }
 `,
   );
-  const r = spawnSync(process.execPath, [script, endpoint, tls, join(DIR, 'certs', 'cert.pem')], {
+  const args = [script, endpoint, tls, join(DIR, 'certs', 'cert.pem'), ...(transport ? [transport] : [])];
+  const r = spawnSync(process.execPath, args, {
     encoding: 'utf8',
     timeout: 30_000,
   });
@@ -85,15 +89,25 @@ describe('TLS as the README documents it', () => {
     assert.doesNotMatch(server.logs, /WARN|Illegal SNI/, server.logs);
   });
 
-  test('the same by IP address (what the README showed before) warns on both sides: what the test above rules out', async () => {
+  test('the same by IP address (what the README showed before) warns on both sides through grpc-js: what the test above rules out', async () => {
     const certs = join(DIR, 'certs');
     execFileSync(SELFSIGNED_BIN, ['--out-dir', certs, '--name', 'localhost', '--ip', '127.0.0.1']);
     const server = await startServer(['--tls-cert', join(certs, 'cert.pem'), '--tls-key', join(certs, 'key.pem')]);
-    const r = client(server.address, 'ca');
+    const r = client(server.address, 'ca', 'grpc-js');
     assert.equal(r.stdout, '5\n');
     assert.match(r.stderr, /DEP0123/);
     await server.stop();
     assert.match(server.logs, /Illegal SNI extension/);
+  });
+
+  test('by IP address through the default node:http2 transport: no server name sent, no warning on either side', async () => {
+    const certs = join(DIR, 'certs');
+    execFileSync(SELFSIGNED_BIN, ['--out-dir', certs, '--name', 'localhost', '--ip', '127.0.0.1']);
+    const server = await startServer(['--tls-cert', join(certs, 'cert.pem'), '--tls-key', join(certs, 'key.pem')]);
+    const r = client(server.address, 'ca');
+    assert.deepEqual(r, { stdout: '5\n', stderr: '' });
+    await server.stop();
+    assert.doesNotMatch(server.logs, /WARN|Illegal SNI/, server.logs);
   });
 
   test('a plaintext client against a TLS server: an error that names TLS, no empty "Resolution note"', async () => {

@@ -1,12 +1,18 @@
-// RemoteCalculator on Node, Bun and Deno: the transport-independent RemoteCalculatorCore
-// (./core.ts) over @grpc/grpc-js (./grpc.ts), plus stream(), the pipelined CalculateStream.
-import * as grpc from '@grpc/grpc-js';
-import { type CallOptions, RemoteCalculatorCore, type RemoteOptions } from './core.js';
-import { grpcTransport, metadataOf } from './grpc.js';
+// RemoteCalculator on Node, Bun and Deno: the transport-independent RemoteCalculatorCore (./core.ts)
+// over a Channel per replica (./transport.ts): node:http2 (./http2.ts, the default on Node) or
+// @grpc/grpc-js (./grpc.ts); plus stream(), the pipelined CalculateStream.
+import { integerOption } from '../validate.js';
+import { type CallOptions, RemoteCalculatorCore, type RemoteOptions, type Transport } from './core.js';
+import { CALCULATE } from './endpoints.js';
+import { type ChannelOptions, GrpcJsChannel, grpcJsSettings } from './grpc.js';
+import { Http2Channel } from './http2.js';
 import { RemoteStream, type StreamRoute } from './stream.js';
+import { type Channel, hostAndPort } from './transport.js';
 
 export { DEFAULT_BATCH_CHUNK_LENGTH, DEFAULT_TIMEOUT_MS } from './core.js';
 export type { CallOptions, RemoteBatchOptions, RemoteOptions } from './core.js';
+
+export const DEFAULT_KEEPALIVE_MS = 10_000;
 
 export interface RemoteCalculatorOptions extends RemoteOptions {
   /**
@@ -20,40 +26,85 @@ export interface RemoteCalculatorOptions extends RemoteOptions {
     | boolean
     | { ca?: string | Uint8Array; serverName?: string; cert?: string | Uint8Array; key?: string | Uint8Array }
     | undefined;
-  /** Extra @grpc/grpc-js channel options. */
-  channelOptions?: grpc.ChannelOptions | undefined;
+  /**
+   * How calls travel: `'http2'`, a lean gRPC client on `node:http2` (one HTTP/2 session per endpoint;
+   * the default on Node when every endpoint is `host:port` and there are no `channelOptions`), or
+   * `'grpc-js'`, @grpc/grpc-js (gRPC targets such as `dns:///name:port` or `ipv4:a,b`, `channelOptions`;
+   * the default elsewhere and on Bun and Deno). Both keep the same contract.
+   */
+  transport?: 'http2' | 'grpc-js' | undefined;
+  /**
+   * With the `'http2'` transport: while calls are in flight on a connection, it is PINGed every this
+   * many ms, and destroyed if a PING is still unanswered one period later, so that calls to a replica
+   * that vanished without a reset (host down, network cut, process stopped) end UNAVAILABLE and are
+   * retried on another replica instead of waiting for their deadline (default 10,000; 0 for none).
+   * With `'grpc-js'`, use the channel options `grpc.keepalive_time_ms` and `grpc.keepalive_timeout_ms`.
+   */
+  keepaliveMs?: number | undefined;
+  /** Extra @grpc/grpc-js channel options (with the `'grpc-js'` transport, which they select by default). */
+  channelOptions?: ChannelOptions | undefined;
 }
 
-/** The grpc-js credentials and channel options of `options`. */
-function transportOf(options: RemoteCalculatorOptions) {
-  if (typeof options !== 'object' || options === null) options = {}; // refused by the core's checks
-  const { tls } = options;
-  let credentials = grpc.credentials.createInsecure();
-  const channelOptions: grpc.ChannelOptions = {
-    'grpc.max_receive_message_length': -1,
-    'grpc.max_send_message_length': -1,
-    // A replica that comes back is used again soon.
-    'grpc.initial_reconnect_backoff_ms': 200,
-    'grpc.max_reconnect_backoff_ms': 2_000,
-    // RemoteCalculator retries itself; grpc-js's retry layer also buffers every message sent on
-    // a stream, which costs more than the call with many in flight.
-    'grpc.enable_retries': 0,
-  };
-  if (tls) {
-    const ca = typeof tls === 'object' && tls.ca !== undefined ? Buffer.from(tls.ca) : null;
-    const cert = typeof tls === 'object' && tls.cert !== undefined ? Buffer.from(tls.cert) : null;
-    const key = typeof tls === 'object' && tls.key !== undefined ? Buffer.from(tls.key) : null;
-    if ((cert === null) !== (key === null)) {
-      throw new TypeError('nanocalc: tls.cert and tls.key go together (a client certificate and its key)');
-    }
-    credentials = grpc.credentials.createSsl(ca, key, cert);
-    if (typeof tls === 'object' && tls.serverName !== undefined) {
-      channelOptions['grpc.ssl_target_name_override'] = tls.serverName;
-      channelOptions['grpc.default_authority'] = tls.serverName;
-    }
+/** The `tls` option checked and read: undefined for plaintext. */
+function tlsOption(tls: RemoteCalculatorOptions['tls']) {
+  if (!tls) return undefined;
+  const ca = typeof tls === 'object' && tls.ca !== undefined ? Buffer.from(tls.ca) : null;
+  const cert = typeof tls === 'object' && tls.cert !== undefined ? Buffer.from(tls.cert) : null;
+  const key = typeof tls === 'object' && tls.key !== undefined ? Buffer.from(tls.key) : null;
+  if ((cert === null) !== (key === null)) {
+    throw new TypeError('nanocalc: tls.cert and tls.key go together (a client certificate and its key)');
   }
-  Object.assign(channelOptions, options.channelOptions);
-  return grpcTransport(credentials, channelOptions);
+  const serverName = typeof tls === 'object' ? tls.serverName : undefined;
+  return { ca, cert, key, serverName };
+}
+
+/** Node itself (not Bun or Deno, whose node:http2 clients differ). */
+const ON_NODE =
+  typeof process === 'object' &&
+  process.release?.name === 'node' &&
+  process.versions.bun === undefined &&
+  !('Deno' in globalThis);
+
+/** The `transport` option checked, or chosen. */
+function transportOption(options: RemoteCalculatorOptions, endpoints: readonly unknown[]): 'http2' | 'grpc-js' {
+  const { transport, channelOptions } = options;
+  const plain = endpoints.every((e) => typeof e === 'string' && hostAndPort(e) !== undefined);
+  if (transport === undefined) return ON_NODE && plain && channelOptions === undefined ? 'http2' : 'grpc-js';
+  if (transport === 'grpc-js') return transport;
+  if (transport !== 'http2') throw new TypeError(`nanocalc: transport must be 'http2' or 'grpc-js'`);
+  if (channelOptions !== undefined) throw new TypeError(`nanocalc: channelOptions are for the 'grpc-js' transport`);
+  if (!plain) {
+    throw new TypeError(`nanocalc: the 'http2' transport takes "host:port" endpoints (gRPC targets need 'grpc-js')`);
+  }
+  return transport;
+}
+
+/** The core's Transport over a Channel per replica, opened as `options` say. */
+function transportOf(endpoints: string | readonly string[], options: RemoteCalculatorOptions): Transport<Channel> {
+  if (typeof options !== 'object' || options === null) options = {}; // refused by the core's checks
+  const list: readonly unknown[] =
+    typeof endpoints === 'string' ? [endpoints] : Array.isArray(endpoints) ? endpoints : [];
+  const tls = tlsOption(options.tls);
+  const transport = transportOption(options, list);
+  const token = options.token;
+  const keepaliveMs = integerOption(options.keepaliveMs, DEFAULT_KEEPALIVE_MS, 'keepaliveMs', 0, 2 ** 31 - 1);
+  let open: (address: string) => Channel;
+  if (transport === 'http2') {
+    open = (address) => {
+      const { host, port } = hostAndPort(address)!;
+      return new Http2Channel(address, host, port, { tls, token, keepaliveMs });
+    };
+  } else {
+    const settings = grpcJsSettings(tls, options.channelOptions);
+    open = (address) => new GrpcJsChannel(address, settings, token);
+  }
+  return {
+    open,
+    close: (channel) => channel.close(),
+    // The token is the channel's (set when it was opened, from the same option).
+    calculate: (endpoint, request, _token, deadline, signal) =>
+      endpoint.client.unary(CALCULATE, request, deadline, signal),
+  };
 }
 
 /**
@@ -62,10 +113,10 @@ function transportOf(options: RemoteCalculatorOptions) {
  * taking optional {@link CallOptions} last. Domain failures reject with the same
  * `CalculatorError`s; transport failures with a {@link RemoteError}.
  */
-export class RemoteCalculator extends RemoteCalculatorCore<grpc.Client> {
+export class RemoteCalculator extends RemoteCalculatorCore<Channel> {
   /** `endpoints`: one `host:port` or several (replicas, balanced round-robin). */
   constructor(endpoints: string | readonly string[], options: RemoteCalculatorOptions = {}) {
-    super(endpoints, options, transportOf(options));
+    super(endpoints, options, transportOf(endpoints, options));
   }
 
   /**
@@ -79,13 +130,12 @@ export class RemoteCalculator extends RemoteCalculatorCore<grpc.Client> {
         const skip = new Set(this.endpointsRoundRobin.all.filter((e) => tried.has(e.address)));
         if (skip.size >= this.endpointsRoundRobin.all.length) skip.clear();
         const endpoint = this.endpointsRoundRobin.pick(skip);
-        return { client: endpoint.client, address: endpoint.address };
+        return { channel: endpoint.client, address: endpoint.address };
       },
       failed: (address) => {
         const endpoint = this.endpointsRoundRobin.all.find((e) => e.address === address);
         if (endpoint !== undefined) this.endpointsRoundRobin.markDown(endpoint);
       },
-      metadata: () => metadataOf(this.token),
       maxAttempts: this.maxAttempts,
       closed: () => this.closed,
     };

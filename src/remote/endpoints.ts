@@ -33,6 +33,27 @@ export function isRetryable(error: RemoteError): boolean {
     (error.code === Status.INTERNAL && error.details.startsWith('Received RST_STREAM'))
   );
 }
+/** gRPC's status for an HTTP status that is not 200 (gRPC's http-grpc-status-mapping.md). */
+export function statusOfHttp(status: number): number {
+  switch (status) {
+    case 400:
+      return Status.INTERNAL;
+    case 401:
+      return Status.UNAUTHENTICATED;
+    case 403:
+      return Status.PERMISSION_DENIED;
+    case 404:
+      return Status.UNIMPLEMENTED;
+    case 429:
+    case 502:
+    case 503:
+    case 504:
+      return Status.UNAVAILABLE;
+    default:
+      return Status.UNKNOWN;
+  }
+}
+
 /** How long a replica that failed is skipped by the round-robin, at first and at most. */
 const DOWN_MS_FIRST = 250;
 const DOWN_MS_MAX = 5_000;

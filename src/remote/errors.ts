@@ -21,6 +21,10 @@ export const GRPC_STATUS_NAMES = [
 
 export type GrpcStatusName = (typeof GRPC_STATUS_NAMES)[number];
 
+/** What a server that closes the connection before HTTP/2's settings likely is. */
+export const CLOSED_BEFORE_HTTP2 =
+  ' — the server closed the connection before speaking HTTP/2: if it serves TLS (nanocalc serve --tls-cert), pass tls: true or { ca } to RemoteCalculator';
+
 /**
  * A remote call that failed in transport, not in arithmetic: the server could not be reached or
  * refused the call (token, message size), the deadline passed, or the call was cancelled.
@@ -49,16 +53,15 @@ export class RemoteError extends Error {
 }
 
 /**
- * grpc-js's text for a connection that failed, made readable: its empty "Resolution note: " is
- * dropped, and the two bare failures of a TLS mismatch say what they likely mean.
+ * The text of a connection that failed (grpc-js's, or the node:http2 channel's), made readable: grpc-js's
+ * empty "Resolution note: " is dropped, and the two bare failures of a TLS mismatch say what they likely mean.
  */
 export function explainTransport(details: string): string {
   let text = details.replace(/\s*\.?\s*Resolution note:\s*$/, '').replace(/\s+$/, '');
   // The server accepted the TCP connection and closed it before any HTTP/2 settings: what a TLS
   // server does to a plaintext client.
   if (/Last error: Failed to connect \(/.test(text)) {
-    text +=
-      ' — the server closed the connection before speaking HTTP/2: if it serves TLS (nanocalc serve --tls-cert), pass tls: true or { ca } to RemoteCalculator';
+    text += CLOSED_BEFORE_HTTP2;
   } else if (/wrong version number/.test(text)) {
     text += ' — the server does not speak TLS: omit the tls option to call it in plaintext';
   }

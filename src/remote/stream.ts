@@ -1,12 +1,11 @@
 // RemoteStream: calls pipelined on one CalculateStream, answered in order, moved to another
 // replica if this one fails in a retryable way (UNAVAILABLE, or reset before its status).
-import * as grpc from '@grpc/grpc-js';
 import { CalculatorError } from '../errors.js';
 import { type Operation, OPERATION_FIELD, checkBatchShape, checkOperands, checkOperation } from '../validate.js';
 import { MalformedResponse, decodeBatchInto, decodeValue, encodeBinary, encodeColumns } from './wire.js';
 import { RemoteError } from './errors.js';
-import { CALCULATE_STREAM, isRetryable, malformed } from './endpoints.js';
-import { deserialize, serialize, toRemoteError } from './grpc.js';
+import { CALCULATE_STREAM, Status, isRetryable, malformed } from './endpoints.js';
+import type { Channel, StreamCall } from './transport.js';
 import { type BatchInput, asColumn, toNumber } from './values.js';
 
 /** Requests a stream keeps written and unanswered at most; more wait in the stream's own queue. */
@@ -14,17 +13,16 @@ const STREAM_WINDOW = 512;
 
 interface Pending {
   request: Uint8Array;
-  resolve: (bytes: Buffer) => void;
+  resolve: (bytes: Uint8Array) => void;
   reject: (error: unknown) => void;
 }
 
 /** @internal How a stream reaches the replicas: the RemoteCalculator's round-robin. */
 export interface StreamRoute {
   /** The next replica, skipping `tried` (addresses) unless every replica was tried. */
-  open(tried: ReadonlySet<string>): { client: grpc.Client; address: string };
+  open(tried: ReadonlySet<string>): { channel: Channel; address: string };
   /** A replica failed: skip it for a while. */
   failed(address: string): void;
-  metadata(): grpc.Metadata;
   maxAttempts: number;
   /** Whether the RemoteCalculator was closed: its clients take no new call, so nothing is retried. */
   closed(): boolean;
@@ -45,7 +43,7 @@ export class RemoteStream {
   readonly #overflow: number;
   readonly #deadline: number;
   readonly #signal: AbortSignal | undefined;
-  #call!: grpc.ClientDuplexStream<Uint8Array, Buffer>;
+  #call!: StreamCall;
   #endpoint = '';
   #generation = 0;
   #attempts = 0;
@@ -152,45 +150,36 @@ export class RemoteStream {
 
   /** Abandons the stream: unanswered calls reject with CANCELLED. */
   cancel(): void {
-    if (this.#broken) this.#fail(new RemoteError(grpc.status.CANCELLED, 'the stream was cancelled', this.#endpoint));
+    if (this.#broken) this.#fail(new RemoteError(Status.CANCELLED, 'the stream was cancelled', this.#endpoint));
     else this.#call.cancel();
   }
 
   /** Opens the stream on the next replica and writes what is unanswered. */
   #open(): void {
     const generation = ++this.#generation;
-    const { client, address } = this.#route.open(this.#tried);
+    const { channel, address } = this.#route.open(this.#tried);
     this.#attempts++;
     this.#endpoint = address;
-    const options: grpc.CallOptions = this.#deadline === Infinity ? {} : { deadline: this.#deadline };
-    const call = client.makeBidiStreamRequest<Uint8Array, Buffer>(
-      CALCULATE_STREAM,
-      serialize,
-      deserialize,
-      this.#route.metadata(),
-      options,
-    );
-    this.#call = call;
-    call.on('data', (bytes: Buffer) => {
-      if (generation === this.#generation) this.#answer(bytes);
-    });
-    call.on('error', (error: grpc.ServiceError) => {
-      if (generation === this.#generation) this.#failed(toRemoteError(error, address, this.#signal));
-    });
-    call.on('status', (status: grpc.StatusObject) => {
-      if (generation !== this.#generation || status.code !== grpc.status.OK) return; // 'error' handles those
-      if (this.#head < this.#pending.length) {
-        this.#fail(new RemoteError(grpc.status.INTERNAL, 'the stream ended before every call was answered', address));
-      } else {
-        this.#finish();
-      }
+    this.#call = channel.stream(CALCULATE_STREAM, this.#deadline, this.#signal, {
+      message: (bytes) => {
+        if (generation === this.#generation) this.#answer(bytes);
+      },
+      end: (error) => {
+        if (generation !== this.#generation) return;
+        if (error !== undefined) this.#failed(error);
+        else if (this.#head < this.#pending.length) {
+          this.#fail(new RemoteError(Status.INTERNAL, 'the stream ended before every call was answered', address));
+        } else {
+          this.#finish();
+        }
+      },
     });
     this.#next = this.#head;
     this.#endSent = false;
     this.#flush();
   }
 
-  #answer(bytes: Buffer): void {
+  #answer(bytes: Uint8Array): void {
     const pending = this.#pending[this.#head];
     if (pending === undefined) return;
     this.#pending[this.#head++] = EMPTY_PENDING;
@@ -226,7 +215,8 @@ export class RemoteStream {
   /**
    * Writes waiting calls while fewer than STREAM_WINDOW are unanswered. (grpc-js keeps the messages
    * it has not sent yet in an array that it slices after every write: thousands written ahead
-   * cost quadratic time, so the window bounds what it holds.)
+   * cost quadratic time, so the window bounds what it holds; the node:http2 channel sends the
+   * writes of one turn as one.)
    */
   #flush(): void {
     const pending = this.#pending;
@@ -255,7 +245,7 @@ export class RemoteStream {
     }
   }
 
-  #send(request: Uint8Array): Promise<Buffer> {
+  #send(request: Uint8Array): Promise<Uint8Array> {
     if (this.#ended) return Promise.reject(new CalculatorError('CLOSED', 'nanocalc: this stream was ended'));
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
     return new Promise((resolve, reject) => {

@@ -7,7 +7,7 @@
 // (flag 0x80, `grpc-status: N` lines), or, for a call refused before any answer, in the headers.
 // Only unary calls: gRPC-Web cannot carry the bidirectional CalculateStream.
 import { type CallOptions, RemoteCalculatorCore, type RemoteOptions, type Transport } from './core.js';
-import { CALCULATE, type Endpoint, Status } from './endpoints.js';
+import { CALCULATE, type Endpoint, Status, statusOfHttp } from './endpoints.js';
 import { RemoteError } from './errors.js';
 
 export { DEFAULT_BATCH_CHUNK_LENGTH, DEFAULT_TIMEOUT_MS } from './core.js';
@@ -29,27 +29,6 @@ const TIMEOUT_DIGITS_MAX = 99_999_999;
 export function calculateUrl(address: string): string {
   const base = /^https?:\/\//i.test(address) ? address : `http://${address}`;
   return base.replace(/\/+$/, '') + CALCULATE;
-}
-
-/** gRPC's status for an HTTP status that is not 200 (gRPC's http-grpc-status-mapping.md). */
-function statusOfHttp(status: number): number {
-  switch (status) {
-    case 400:
-      return Status.INTERNAL;
-    case 401:
-      return Status.UNAUTHENTICATED;
-    case 403:
-      return Status.PERMISSION_DENIED;
-    case 404:
-      return Status.UNIMPLEMENTED;
-    case 429:
-    case 502:
-    case 503:
-    case 504:
-      return Status.UNAVAILABLE;
-    default:
-      return Status.UNKNOWN;
-  }
 }
 
 function percentDecoded(text: string): string {
