@@ -2,6 +2,8 @@
 // through the runtime's default path (bun:ffi on Bun, Deno.dlopen on Deno, Node-API on Node),
 // through the Node-API addon forced on the same runtime, and beside the same runtime's
 // pure-TypeScript baseline, so the gain of each FFI is measured on that runtime, not assumed.
+// Single calls also stand beside their floor, a no-op crossing of the same path (bench/floors.ts),
+// and the rows with a goal of issue 18 say whether it is met (✓/✗).
 //
 //   npm run bench:runtimes             runs this file under node, bun and deno, prints one table
 //   npm run bench:runtimes -- --quick  fewer samples
@@ -17,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { measure } from 'mitata';
 import { Calculator } from 'nanocalc';
 import { addNew, saturatingAdd } from './baselines.js';
+import { ffiFloor, nodeApiFloor } from './floors.js';
 
 interface RuntimeRow {
   runtime: string;
@@ -29,6 +32,13 @@ interface RuntimeRow {
   nodeApi?: number;
   /** ns/op of the pure-TypeScript baseline on the same runtime. */
   pureTs: number;
+  /** Single calls: ns of a no-op crossing on the default path (bench/floors.ts), and what it is. */
+  floor?: number;
+  floorLabel?: string;
+  /** Single calls on Bun and Deno: ns of the Node-API floor on the same runtime. */
+  nodeApiFloor?: number;
+  /** What the row is held to (issue 18), each goal with ✓ or ✗; empty when it has none. */
+  goals?: string[];
 }
 
 const args = process.argv.slice(2);
@@ -59,6 +69,32 @@ function runtimeName(): { runtime: string; version: string } {
   return { runtime: 'node', version: process.versions.node };
 }
 
+/** Each side of a row is measured in this many turns, alternating, and its figure is the median. */
+const ROUNDS = quick ? 1 : 3;
+
+function middle(values: number[]): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  const half = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[half]! : (sorted[half - 1]! + sorted[half]!) / 2;
+}
+
+/** Issue 18's goals for a row of `runtime`, each marked met (✓) or not (✗). */
+function goalsOf(runtime: string, r: RuntimeRow): string[] {
+  const mark = (ok: boolean) => (ok ? '✓' : '✗');
+  const goals: string[] = [];
+  const single = r.row.startsWith('add(');
+  if (single && r.floor !== undefined && (runtime === 'deno' || runtime === 'bun')) {
+    const bound = runtime === 'deno' ? 2 : 2.5;
+    goals.push(`≤ ${bound}× floor ${mark(r.auto <= bound * r.floor)}`);
+    if (runtime === 'bun') goals.push(`< pure TS ${mark(r.auto < r.pureTs)}`);
+  }
+  if (r.nodeApi !== undefined) {
+    // The default path is the fastest measured (single calls), within 1.1× of the best (batches).
+    goals.push(single ? `fastest path ${mark(r.auto <= r.nodeApi)}` : `≤ 1.1× best ${mark(r.auto <= 1.1 * r.nodeApi)}`);
+  }
+  return goals;
+}
+
 /** Measures this runtime's rows. */
 async function measureRows(): Promise<RuntimeRow[]> {
   const { runtime, version } = runtimeName();
@@ -75,16 +111,51 @@ async function measureRows(): Promise<RuntimeRow[]> {
   const pureAdd = () => {
     for (let k = 0; k < INNER; k++, i++) kept[k & 63] = saturatingAdd(bigints[i & 63]!, bigints[(i + 1) & 63]!);
   };
+  // The floors, in the same loop shape.
+  const napiFloor = nodeApiFloor();
+  const defaultFloor = ffiFloor() ?? napiFloor;
+  const floorLoop = (call: () => void) => () => {
+    for (let k = 0; k < INNER; k++) call();
+  };
   const rows: RuntimeRow[] = [];
-  const row = async (name: string, run: (c: Calculator) => () => unknown, pure: () => unknown, ops: number) => {
-    const r: RuntimeRow = { runtime, version, row: name, auto: 0, autoPath: auto.runtime, pureTs: 0 };
-    r.auto = await median(run(auto), ops);
-    if (addon !== undefined) r.nodeApi = await median(run(addon), ops);
-    r.pureTs = await median(pure, ops);
+  const row = async (
+    name: string,
+    run: (c: Calculator) => () => unknown,
+    pure: () => unknown,
+    ops: number,
+    single: boolean,
+  ) => {
+    const sides: [string, () => unknown][] = [
+      ['auto', run(auto)],
+      ...(addon === undefined ? [] : [['nodeApi', run(addon)] as [string, () => unknown]]),
+      ['pureTs', pure],
+      ...(single ? [['floor', floorLoop(defaultFloor.call)] as [string, () => unknown]] : []),
+      ...(single && addon !== undefined
+        ? [['nodeApiFloor', floorLoop(napiFloor.call)] as [string, () => unknown]]
+        : []),
+    ];
+    const samples = new Map<string, number[]>(sides.map(([side]) => [side, []]));
+    // A warm-up turn, discarded; then the sides alternate, so drift falls on all of them alike.
+    for (const [, fn] of sides) await median(fn, ops);
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [side, fn] of sides) samples.get(side)!.push(await median(fn, ops));
+    }
+    const figure = (side: string) => (samples.has(side) ? middle(samples.get(side)!) : undefined);
+    const r: RuntimeRow = { runtime, version, row: name, auto: figure('auto')!, autoPath: auto.runtime, pureTs: 0 };
+    const nodeApi = figure('nodeApi');
+    if (nodeApi !== undefined) r.nodeApi = nodeApi;
+    r.pureTs = figure('pureTs')!;
+    if (single) {
+      r.floor = figure('floor')!;
+      r.floorLabel = defaultFloor.label;
+      const napi = figure('nodeApiFloor');
+      if (napi !== undefined) r.nodeApiFloor = napi;
+    }
+    r.goals = goalsOf(runtime, r);
     rows.push(r);
     process.stderr.write(`  ${runtime}: measured ${name}\n`);
   };
-  await row('add(a, b), numbers', adds, pureAdd, INNER);
+  await row('add(a, b), numbers', adds, pureAdd, INNER, true);
   for (const n of [1000, 1_000_000]) {
     const a = column(n, 1);
     const b = column(n, 2);
@@ -93,6 +164,7 @@ async function measureRows(): Promise<RuntimeRow[]> {
       (c) => () => c.batch('add', a, b),
       () => addNew(a, b),
       n,
+      false,
     );
   }
   auto.close();
@@ -115,8 +187,12 @@ function formatTable(rows: readonly RuntimeRow[]): string {
     'ns/op',
     'Node-API ns/op',
     'pure TS ns/op',
+    'floor ns',
+    'default / floor',
+    'Node-API / its floor',
     'default / pure TS',
     'Node-API / default',
+    'goals (issue 18)',
   ];
   const body = rows.map((r) => [
     `${r.runtime} ${r.version}`,
@@ -125,17 +201,33 @@ function formatTable(rows: readonly RuntimeRow[]): string {
     formatNs(r.auto),
     formatNs(r.nodeApi),
     formatNs(r.pureTs),
+    formatNs(r.floor),
+    r.floor === undefined ? '—' : `${(r.auto / r.floor).toFixed(2)}×`,
+    r.nodeApi === undefined || r.nodeApiFloor === undefined ? '—' : `${(r.nodeApi / r.nodeApiFloor).toFixed(2)}×`,
     `${(r.auto / r.pureTs).toFixed(2)}×`,
     r.nodeApi === undefined ? '—' : `${(r.nodeApi / r.auto).toFixed(2)}×`,
+    (r.goals ?? []).join(', '),
   ]);
-  const right = [false, false, false, true, true, true, true, true];
+  const right = [false, false, false, true, true, true, true, true, true, true, true, false];
   const widths = header.map((h, k) => Math.max(h.length, ...body.map((cells) => cells[k]!.length)));
   const line = (cells: string[]) =>
     cells
       .map((c, k) => (right[k] ? c.padStart(widths[k]!) : c.padEnd(widths[k]!)))
       .join('  ')
       .trimEnd();
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+  const floors = [
+    ...new Set(rows.flatMap((r) => (r.floorLabel === undefined ? [] : [`${r.runtime}: ${r.floorLabel}`]))),
+  ];
+  const goals = rows.flatMap((r) => r.goals ?? []);
+  const met = rows.filter((r) => (r.goals ?? []).length > 0 && !(r.goals ?? []).some((g) => g.endsWith('✗')));
+  return [
+    line(header),
+    widths.map((w) => '-'.repeat(w)).join('  '),
+    ...body.map(line),
+    '',
+    `floors (a no-op crossing of the default path): ${floors.join('; ')}`,
+    `goals met: ${goals.filter((g) => g.endsWith('✓')).length} of ${goals.length}; rows meeting all theirs: ${met.length} of ${rows.filter((r) => (r.goals ?? []).length > 0).length}`,
+  ].join('\n');
 }
 
 async function drive(): Promise<void> {

@@ -95,8 +95,8 @@ export interface CalculatorOptions {
   maxBatchLength?: number | undefined;
   /**
    * Most threads one batch may run on (default: every core, `os.availableParallelism()`; 1 keeps
-   * each batch on one thread). Divide and remainder batches split from 65,536 elements per
-   * thread, the others (bound by memory traffic) from 1,048,576.
+   * each batch on one thread). A batch splits only when each thread's share of it costs ten times
+   * the hand-off to a pool thread (both measured once per process by the engine, per operation).
    */
   maxThreads?: number | undefined;
   /**

@@ -50,6 +50,7 @@ export function openBunEngine(u8: Uint8Array, limits: EngineLimits): Engine {
   const { ffi, symbols, registry } = load();
   const access = {
     pointerOf: (view: ArrayBufferView) => ffi.ptr(view),
+    columnOf: (view: BigInt64Array) => ffi.ptr(view),
     addressOf: (view: ArrayBufferView) => ffi.ptr(view),
     lastError: () => new ffi.CString(symbols.nanocalc_last_error_message()).toString(),
   };

@@ -17,8 +17,11 @@ const COLUMN_LENGTH_DIFFERS =
 /** The status codes of include/nanocalc.h that a binding checks for. */
 export const NANOCALC_OK = 0;
 
-/** The C ABI functions an FFI engine uses, over the runtime's pointer type `P`. */
-export interface FfiSymbols<P> {
+/**
+ * The C ABI functions an FFI engine uses, over the runtime's pointer type `P` and the type `C` in
+ * which a column crosses (a pointer on Bun; on Deno the array itself, a `buffer` argument).
+ */
+export interface FfiSymbols<P, C = P> {
   nanocalc_engine_new(maxRequestBytes: number, maxBatchLength: number, maxThreads: number): P | null;
   nanocalc_engine_free(engine: P): void;
   nanocalc_call(engine: P | null, buffer: P, length: number): number;
@@ -28,13 +31,20 @@ export interface FfiSymbols<P> {
    */
   nanocalc_call_nonblocking?: (engine: P, buffer: P, length: number) => Promise<number>;
   /** A column batch over the caller's arrays, with no copies (include/nanocalc.h). */
-  nanocalc_columns(engine: P | null, buffer: P, length: number, a: P, b: P, out: P, count: number): number;
+  nanocalc_columns(engine: P | null, buffer: P, length: number, a: C, b: C, out: C, count: number): number;
 }
 
 /** How a runtime's FFI reaches memory and the library's last error. */
-export interface FfiAccess<P> {
+export interface FfiAccess<P, C = P> {
   /** The pointer argument for a view's first byte (views of at least one byte). */
   pointerOf(view: ArrayBufferView): P;
+  /**
+   * A column as `nanocalc_columns` takes it (arrays of at least one element). It must run none of
+   * the caller's code, or it runs before the lengths are checked: on Bun `ptr(view)`; on Deno the
+   * array itself, whose address Deno takes in native code during the call (`UnsafePointer.of`
+   * costs ~450 ns a column there, ledger row 70).
+   */
+  columnOf(view: BigInt64Array): C;
   /** A view's first byte as a number (views of at least one byte). */
   addressOf(view: ArrayBufferView): number;
   /** The message of the library's last error on this thread. */
@@ -48,15 +58,15 @@ export interface FfiAccess<P> {
  * move; `view` keeps the buffer alive while the engine may use it). An engine whose Calculator was
  * dropped without close() is freed through `registry`, with its call function.
  */
-export function openFfiEngine<P>(
+export function openFfiEngine<P, C>(
   kind: 'bun-ffi' | 'deno-ffi',
-  symbols: FfiSymbols<P>,
+  symbols: FfiSymbols<P, C>,
   registry: FinalizationRegistry<P>,
-  access: FfiAccess<P>,
+  access: FfiAccess<P, C>,
   u8: Uint8Array,
   limits: EngineLimits,
 ): Engine {
-  const { pointerOf, addressOf, lastError } = access;
+  const { pointerOf, columnOf, addressOf, lastError } = access;
   let engine = symbols.nanocalc_engine_new(limits.maxRequestBytes, limits.maxBatchLength, limits.maxThreads);
   if (engine === null) throw new Error(lastError());
   const run = symbols.nanocalc_call;
@@ -80,13 +90,14 @@ export function openFfiEngine<P>(
   const runColumns = symbols.nanocalc_columns;
   // Arrays of at least one element only: a pointer to empty memory is refused by bun:ffi.
   const columns = (a: BigInt64Array, b: BigInt64Array, out: BigInt64Array): boolean => {
-    // The library reads and writes `count` elements at each address. The addresses are taken
-    // first (Deno's UnsafePointer.of walks a view's prototype chain, which can run a caller's
-    // proxy trap), then the lengths checked, the arrays' own (never a `length` property a caller
-    // defined), as the Node-API addon checks them: nothing runs between the check and the call.
-    const pointerA = pointerOf(a);
-    const pointerB = pointerOf(b);
-    const pointerOut = pointerOf(out);
+    // The library reads and writes `count` elements at each address. The columns' arguments are
+    // taken first (in case taking one could run a caller's code), then the lengths checked, the
+    // arrays' own (never a `length` property a caller defined), as the Node-API addon checks them:
+    // nothing of the caller's runs between the check and the call (Deno reads a `buffer`
+    // argument's address in native code).
+    const pointerA = columnOf(a);
+    const pointerB = columnOf(b);
+    const pointerOut = columnOf(out);
     const count = typedArrayLength.call(out);
     if (typedArrayLength.call(a) !== count || typedArrayLength.call(b) !== count) {
       throw new TypeError(COLUMN_LENGTH_DIFFERS);

@@ -1,22 +1,24 @@
 //! Column kernels: element-wise arithmetic over packed little-endian `i64` columns, written so
 //! LLVM vectorizes the loops that can be vectorized (add, subtract), and split between the calling
-//! thread and a pool of one thread fewer than the cores when a column is long enough to repay the
-//! hand-off.
+//! thread and a pool of one thread fewer than the cores when a column holds enough work to repay
+//! the hand-off (decided by cost measured once per process: [`costs`]).
 
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use crate::arith::{self, Failure, Op, Overflow, specialize};
 
-/// Fewest elements worth a thread of their own for divide and remainder, whose arithmetic bounds
-/// them: a batch runs on `k` threads only if each gets at least this many. Below it, waking a pool
-/// thread costs more than the work it takes over (measured in docs/PERFORMANCE.md, "Batches on
-/// every core").
-pub const MIN_ELEMENTS_PER_THREAD: usize = 1 << 16;
+/// Fewest elements a piece of a split batch gets, whatever the costs say: below it no batch is
+/// split, and the costs are never measured (a process of short batches never pays for that).
+pub const MIN_ELEMENTS_PER_PIECE: usize = 1 << 14;
 
-/// The same for add, subtract and multiply (and the scan for a zero divisor), which are bound by
-/// memory traffic: through the Node addon, where the copies in and out dominate, splitting them
-/// gained nothing below millions of elements.
-pub const MIN_ELEMENTS_PER_THREAD_MEMORY_BOUND: usize = 1 << 20;
+/// How many hand-offs' worth of work each piece must hold (see [`pieces_for`]): with pieces of
+/// `W = c·H` (`H` the time a pool thread takes to wake and start), two threads take `H + W` where
+/// one takes `2W`: a speed-up of `2c / (1 + c)`, 1.82× for 10, when the work is bound by the
+/// arithmetic; when it is bound by memory bandwidth and a second thread gains nothing, the most
+/// it can lose is the hand-off, `H / 2W = 1 / 2c`: 5 %.
+pub const HAND_OFFS_PER_PIECE: f64 = 10.0;
 
 /// The pool that runs all pieces but the first: one thread fewer than the machine has cores,
 /// since the calling thread computes the first piece itself. (A pool of one thread per core
@@ -39,12 +41,136 @@ fn cores() -> usize {
     *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, usize::from))
 }
 
-/// How many pieces `n` elements are cut into, with at most `max_threads` threads and at least
-/// `min_per_thread` elements each: at most one per core (the pool's threads and the caller).
-fn pieces(n: usize, max_threads: usize, min_per_thread: usize) -> usize {
-    // cores() is read only for batches long enough to split: its first read allocates.
-    let wanted = max_threads.min(n / min_per_thread);
-    if wanted <= 1 { 1 } else { wanted.min(cores()) }
+/// How many pieces a batch of `n` elements costing `ns_per_element` each on one thread is cut
+/// into, with at most `max_threads` threads: as many as the cores allow while every piece holds at
+/// least [`HAND_OFFS_PER_PIECE`] times the measured hand-off to a pool thread, and
+/// [`MIN_ELEMENTS_PER_PIECE`] elements. Memory-bound operations (add, subtract) cost least per
+/// element in cache, where they are measured, so they split only at lengths where even a
+/// bandwidth-bound second thread cannot lose more than its hand-off.
+fn pieces(n: usize, max_threads: usize, ns_per_element: impl FnOnce(&Costs) -> f64) -> usize {
+    if max_threads <= 1 || n < 2 * MIN_ELEMENTS_PER_PIECE {
+        return 1;
+    }
+    // cores() and costs() are read only for batches long enough to split: their first reads
+    // allocate, start the pool and measure.
+    let most = max_threads.min(cores());
+    if most <= 1 {
+        return 1;
+    }
+    let costs = costs();
+    pieces_for(n, most, ns_per_element(costs), costs.hand_off_ns)
+}
+
+/// [`pieces`] for given costs: at most `most` pieces.
+fn pieces_for(n: usize, most: usize, ns_per_element: f64, hand_off_ns: f64) -> usize {
+    let by_work = (n as f64 * ns_per_element) / (HAND_OFFS_PER_PIECE * hand_off_ns.max(1.0));
+    let by_length = n / MIN_ELEMENTS_PER_PIECE;
+    // `as` saturates a float (NaN to 0): a cost that went wrong measures as no split.
+    let wanted = (by_work as usize).min(by_length).min(most);
+    wanted.max(1)
+}
+
+/// What splitting costs on this machine, measured once per process ([`costs`]).
+#[derive(Clone, Debug)]
+struct Costs {
+    /// Nanoseconds from handing a piece to the pool (its threads asleep) until a pool thread
+    /// starts on it: the median of a few hand-offs.
+    hand_off_ns: f64,
+    /// Nanoseconds per element on one thread, in cache, of each operation and overflow mode's
+    /// kernel (index `op * 3 + mode`, in `Op::ALL` and `Overflow::ALL` order).
+    kernel_ns: [f64; 15],
+    /// The same for the scan of a divisor column for a zero.
+    zero_scan_ns: f64,
+    /// The same for the scan for a failing element in `Overflow::Error` mode, by operation.
+    error_scan_ns: [f64; 5],
+}
+
+fn op_index(op: Op) -> usize {
+    Op::ALL.iter().position(|&o| o == op).unwrap_or(0)
+}
+
+fn mode_index(mode: Overflow) -> usize {
+    Overflow::ALL.iter().position(|&m| m == mode).unwrap_or(0)
+}
+
+/// The costs, measured on first use (about 1.5 ms: three hand-offs with a pause before each, so
+/// the pool's threads are asleep as between a caller's batches, and every kernel and scan over
+/// 4,096 elements in cache, the fastest of five runs each).
+fn costs() -> &'static Costs {
+    static COSTS: OnceLock<Costs> = OnceLock::new();
+    COSTS.get_or_init(measure_costs)
+}
+
+fn measure_costs() -> Costs {
+    const N: usize = 4096;
+    // Operands of every size (a xorshift sequence shifted by a varying amount), as divide's speed
+    // depends on them; divisors odd, so never zero. The scans get small values, which never fail,
+    // so they read every element.
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x as i64) >> (x % 63)
+    };
+    let a: Vec<u8> = (0..N).flat_map(|_| next().to_le_bytes()).collect();
+    let b: Vec<u8> = (0..N).flat_map(|_| (next() | 1).to_le_bytes()).collect();
+    let small = |column: &[u8]| -> Vec<u8> {
+        column.chunks_exact(8).flat_map(|v| ((load(v) >> 40) | 1).to_le_bytes()).collect()
+    };
+    let (small_a, small_b) = (small(&a), small(&b));
+    let mut out = vec![0u8; N * 8];
+    // The fastest of five runs after one untimed (the first touches `out`'s pages): a run that
+    // lost its core to another process only measures slower, and a cost measured too high splits
+    // more than it should.
+    let fastest = |run: &mut dyn FnMut()| -> f64 {
+        run();
+        (0..5)
+            .map(|_| {
+                let start = Instant::now();
+                run();
+                start.elapsed().as_nanos() as f64 / N as f64
+            })
+            .fold(f64::INFINITY, f64::min)
+    };
+    let mut kernel_ns = [0.0; 15];
+    for (i, op) in Op::ALL.into_iter().enumerate() {
+        for (j, mode) in Overflow::ALL.into_iter().enumerate() {
+            kernel_ns[i * 3 + j] = fastest(&mut || columns_one_thread(op, mode, &a, &b, &mut out));
+        }
+    }
+    std::hint::black_box(&out);
+    let zero_scan_ns = fastest(&mut || {
+        std::hint::black_box(first_zero(std::hint::black_box(&small_b)));
+    });
+    let mut error_scan_ns = [0.0; 5];
+    for (i, op) in Op::ALL.into_iter().enumerate() {
+        error_scan_ns[i] = fastest(&mut || {
+            std::hint::black_box(first_error(op, std::hint::black_box(&small_a), &small_b));
+        });
+    }
+    Costs { hand_off_ns: measure_hand_off(), kernel_ns, zero_scan_ns, error_scan_ns }
+}
+
+/// The median of three hand-offs to the pool, each after a pause in which its threads go to
+/// sleep: the time from `spawn` until the job starts.
+fn measure_hand_off() -> f64 {
+    let pool = pool(); // started first: its threads' start is not a hand-off
+    let mut samples: Vec<f64> = (0..3)
+        .map(|_| {
+            std::thread::sleep(Duration::from_micros(300));
+            let started = OnceLock::new();
+            let spawned = Instant::now();
+            pool.in_place_scope(|scope| {
+                scope.spawn(|_| {
+                    let _ = started.set(Instant::now());
+                });
+            });
+            started.get().map_or(f64::INFINITY, |at| at.duration_since(spawned).as_nanos() as f64)
+        })
+        .collect();
+    samples.sort_by(f64::total_cmp);
+    samples[1]
 }
 
 /// The byte range of piece `i` of `pieces` over `len` bytes of packed values: boundaries at
@@ -54,22 +180,120 @@ fn piece(len: usize, i: usize, pieces: usize) -> core::ops::Range<usize> {
     cut(i)..cut(i + 1)
 }
 
-/// Runs `work` on every item: the first on the calling thread, the others on [`pool`]. The
-/// caller computes meanwhile instead of sleeping until a pool thread wakes (`rayon::join` from
-/// outside the pool hands both halves over and waits: measured slower than one thread through
-/// the Node addon, whose calls come with pauses in which the pool goes to sleep).
-fn on_pieces<T: Send>(items: Vec<T>, work: impl Fn(T) + Sync) {
-    let work = &work;
-    pool().in_place_scope(|scope| {
-        let mut items = items.into_iter();
-        let first = items.next();
-        for item in items {
-            scope.spawn(move |_| work(item));
-        }
-        if let Some(item) = first {
-            work(item);
-        }
+/// Runs `work` on every item, on the calling thread and on up to `items.len() - 1` threads of
+/// [`pool`]: each thread, the caller included, claims the next item no thread has started (an
+/// atomic counter) until none is left. The caller computes meanwhile instead of sleeping until a
+/// pool thread wakes (`rayon::join` from outside the pool hands both halves over and waits:
+/// measured slower than one thread through the Node addon, whose calls come with pauses in which
+/// the pool goes to sleep), and it never waits for a pool thread that has not started: it takes
+/// over every item still unclaimed and then waits only for the items a pool thread is computing.
+/// So a pool that is slow to wake, or whose threads another process keeps off the cores, costs a
+/// batch the spawns and no more (a scope would wait for every spawned job to run).
+fn on_pieces<T: Send, F: Fn(T) + Sync>(items: Vec<T>, work: F) {
+    let pieces = items.len();
+    if pieces <= 1 {
+        items.into_iter().for_each(work);
+        return;
+    }
+    let local = Local { slots: items.into_iter().map(|item| Mutex::new(Some(item))).collect(), work };
+    let claims = Arc::new(Claims {
+        next: AtomicUsize::new(0),
+        pieces,
+        done: Mutex::new(0),
+        all_done: Condvar::new(),
+        failure: Mutex::new(None),
     });
+    let run: unsafe fn(*const (), usize) = run_piece::<T, F>;
+    for _ in 1..pieces {
+        let (claims, local) = (Arc::clone(&claims), Erased(core::ptr::from_ref(&local).cast::<()>()));
+        pool().spawn(move || {
+            // SAFETY: `local` is read only for an item claimed below `pieces`, and the caller
+            // does not return (nor drop `local`) before every such item is finished.
+            claims.take_pieces(|i| unsafe { run(local.get(), i) });
+        });
+    }
+    // SAFETY: as above; `local` lives on this frame.
+    claims.take_pieces(|i| unsafe { run(core::ptr::from_ref(&local).cast(), i) });
+    claims.wait_all();
+    let failure = claims.failure.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+    if let Some(payload) = failure {
+        std::panic::resume_unwind(payload);
+    }
+}
+
+/// What [`on_pieces`] lends the threads that claim an item: the items and the work.
+struct Local<T, F> {
+    slots: Vec<Mutex<Option<T>>>,
+    work: F,
+}
+
+/// Runs item `i` of the [`Local`] at `local`.
+///
+/// # Safety
+/// `local` points to a live `Local<T, F>` and `i` is below its number of items.
+unsafe fn run_piece<T, F: Fn(T)>(local: *const (), i: usize) {
+    // SAFETY: by the contract above.
+    let local = unsafe { &*local.cast::<Local<T, F>>() };
+    let item = local.slots[i].lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+    if let Some(item) = item {
+        (local.work)(item);
+    }
+}
+
+/// A [`Local`]'s address, sent to a pool thread (read only under [`on_pieces`]' rules).
+struct Erased(*const ());
+
+// SAFETY: the address is dereferenced only as `on_pieces` allows, and `Local` holds `T: Send`
+// items behind mutexes and a `Sync` function.
+unsafe impl Send for Erased {}
+
+impl Erased {
+    /// The address (a method, so a closure captures the whole `Erased`, not its raw pointer).
+    fn get(&self) -> *const () {
+        self.0
+    }
+}
+
+/// The shared count of [`on_pieces`]' items, owned by every thread that may claim one (so a pool
+/// thread that starts after the batch is over reads only this).
+struct Claims {
+    next: AtomicUsize,
+    pieces: usize,
+    done: Mutex<usize>,
+    all_done: Condvar,
+    /// The first panic of an item, on whichever thread: the caller resumes it.
+    failure: Mutex<Option<Panic>>,
+}
+
+type Panic = Box<dyn std::any::Any + Send>;
+
+impl Claims {
+    /// Claims and runs items until none is left; an item that panics is counted done, and the
+    /// first panic kept for the caller, which resumes it once every item is done.
+    fn take_pieces(&self, run: impl Fn(usize)) {
+        loop {
+            let i = self.next.fetch_add(1, Ordering::AcqRel);
+            if i >= self.pieces {
+                return;
+            }
+            if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(i))) {
+                self.failure.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get_or_insert(payload);
+            }
+            let mut done = self.done.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            *done += 1;
+            if *done == self.pieces {
+                self.all_done.notify_all();
+            }
+        }
+    }
+
+    /// Waits until every item is done (the mutex orders their writes before the caller's reads).
+    fn wait_all(&self) {
+        let mut done = self.done.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        while *done < self.pieces {
+            done = self.all_done.wait(done).unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+    }
 }
 
 #[inline(always)]
@@ -88,7 +312,10 @@ fn zip_map(a: &[u8], b: &[u8], out: &mut [u8], f: impl Fn(i64, i64) -> i64) {
 /// remainder), or with [`Overflow::Error`] a result that does not fit. Searched on up to
 /// `max_threads` threads; nothing is written, so a failing batch leaves its output untouched.
 pub fn first_failure(op: Op, mode: Overflow, a: &[u8], b: &[u8], max_threads: usize) -> Option<(usize, Failure)> {
-    let pieces = pieces(b.len() / 8, max_threads, MIN_ELEMENTS_PER_THREAD_MEMORY_BOUND);
+    let pieces = pieces(b.len() / 8, max_threads, |costs| match mode {
+        Overflow::Error => costs.error_scan_ns[op_index(op)],
+        _ => costs.zero_scan_ns,
+    });
     if mode != Overflow::Error {
         let zero = op.can_fail().then(|| split_first(b.len(), pieces, |range| first_zero(&b[range])))?;
         return zero.map(|index| (index, Failure::DivisionByZero));
@@ -179,8 +406,23 @@ fn first_where(a: &[u8], b: &[u8], fails: impl Fn(i64, i64) -> i64) -> Option<us
 /// a multiple of 8), on up to `max_threads` threads. The caller has checked with
 /// [`first_failure`] that no element fails.
 pub fn columns(op: Op, mode: Overflow, a: &[u8], b: &[u8], out: &mut [u8], max_threads: usize) {
-    let min_per_thread = if op.can_fail() { MIN_ELEMENTS_PER_THREAD } else { MIN_ELEMENTS_PER_THREAD_MEMORY_BOUND };
-    split_columns(op, mode, a, b, out, pieces(out.len() / 8, max_threads, min_per_thread));
+    let pieces = pieces(out.len() / 8, max_threads, |costs| costs.kernel_ns[op_index(op) * 3 + mode_index(mode)]);
+    split_columns(op, mode, a, b, out, pieces);
+}
+
+/// How many pieces [`columns`] cuts a batch of `n` elements into, and the measured costs that
+/// decide it (hand-off and ns per element, as text): for the benches and the examples.
+#[doc(hidden)]
+pub fn columns_split(op: Op, mode: Overflow, n: usize, max_threads: usize) -> (usize, String) {
+    let chosen = pieces(n, max_threads, |costs| costs.kernel_ns[op_index(op) * 3 + mode_index(mode)]);
+    (chosen, format!("{:?}", costs()))
+}
+
+/// [`columns`] cut into exactly `pieces` pieces whatever they cost (at most one per core each
+/// running at once): for the benches that compare a forced split with the chosen one.
+#[doc(hidden)]
+pub fn columns_in_pieces(op: Op, mode: Overflow, a: &[u8], b: &[u8], out: &mut [u8], pieces: usize) {
+    split_columns(op, mode, a, b, out, pieces.max(1));
 }
 
 fn split_columns(op: Op, mode: Overflow, a: &[u8], b: &[u8], out: &mut [u8], pieces: usize) {
@@ -315,16 +557,80 @@ mod tests {
     }
 
     #[test]
-    fn pieces_follow_the_thresholds_and_the_pool() {
-        let min = MIN_ELEMENTS_PER_THREAD;
+    fn pieces_follow_the_costs_and_the_pool() {
         let most = cores();
         assert_eq!(pool().current_num_threads(), (most - 1).max(1));
-        assert_eq!(pieces(2 * min - 1, 4, min), 1);
-        assert_eq!(pieces(2 * min, 4, min), 2.min(most));
-        assert_eq!(pieces(3 * min + 5, 3, min), 3.min(most));
-        assert_eq!(pieces(1000 * min, 1000, min), most, "one per pool thread and the caller");
-        assert_eq!(pieces(1000 * min, 1, min), 1);
-        assert_eq!(pieces(0, 4, min), 1);
+        // Work of exactly two pieces of HAND_OFFS_PER_PIECE hand-offs each, and just below.
+        let (hand_off, cost) = (20_000.0, 2.0);
+        let two = (2.0 * HAND_OFFS_PER_PIECE * hand_off / cost) as usize;
+        assert_eq!(pieces_for(two, 4, cost, hand_off), 2);
+        assert_eq!(pieces_for(two - 1, 4, cost, hand_off), 1);
+        assert_eq!(pieces_for(3 * two, 4, cost, hand_off), 4, "at most `most`");
+        assert_eq!(pieces_for(3 * two, 2, cost, hand_off), 2);
+        // However cheap a hand-off, no piece below MIN_ELEMENTS_PER_PIECE.
+        assert_eq!(pieces_for(2 * MIN_ELEMENTS_PER_PIECE - 1, 8, 1000.0, 1.0), 1);
+        assert_eq!(pieces_for(3 * MIN_ELEMENTS_PER_PIECE, 8, 1000.0, 1.0), 3);
+        // A cost that went wrong means no split.
+        assert_eq!(pieces_for(1 << 30, 8, f64::NAN, hand_off), 1);
+        assert_eq!(pieces_for(1 << 30, 8, 1.0, f64::INFINITY), 1);
+        assert_eq!(pieces_for(0, 8, 1.0, 1.0), 1);
+        // Through the measured costs: one thread asked, or a short batch, is one piece; never
+        // more pieces than cores.
+        assert_eq!(pieces(1 << 30, 1, |_| 1.0), 1);
+        assert_eq!(pieces(2 * MIN_ELEMENTS_PER_PIECE - 1, 8, |_| 1.0), 1);
+        assert!(pieces(1 << 30, 1000, |_| 1.0) <= most);
+        let costs = costs();
+        assert!(costs.hand_off_ns > 0.0 && costs.hand_off_ns.is_finite(), "{costs:?}");
+        let all = costs.kernel_ns.iter().chain(&costs.error_scan_ns).chain([&costs.zero_scan_ns]);
+        assert!(all.copied().all(|ns| ns > 0.0 && ns < 1000.0), "{costs:?}");
+    }
+
+    #[test]
+    fn a_batch_never_waits_for_a_pool_thread_that_has_not_started() {
+        // Every pool thread held by a job of its own until the batch is over: the caller must
+        // take over every piece (a scope would wait for its spawned jobs, here for ever).
+        let (release, held) = std::sync::mpsc::channel::<()>();
+        let held = Arc::new(Mutex::new(held));
+        let (started, ready) = std::sync::mpsc::channel();
+        for _ in 0..pool().current_num_threads() {
+            let (held, started) = (Arc::clone(&held), started.clone());
+            pool().spawn(move || {
+                let _ = started.send(());
+                let _ = held.lock().map(|held| held.recv());
+            });
+        }
+        for _ in 0..pool().current_num_threads() {
+            ready.recv().expect("a pool thread started");
+        }
+        let (finished, result) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let n = 100_000;
+            let a = bytes(&(0..n).map(|i| i * 3 - 7).collect::<Vec<_>>());
+            let b = bytes(&(0..n).map(|i| i % 11 + 1).collect::<Vec<_>>());
+            let (mut one, mut split) = (vec![0; a.len()], vec![0; a.len()]);
+            columns_one_thread(Op::Divide, Overflow::Saturate, &a, &b, &mut one);
+            split_columns(Op::Divide, Overflow::Saturate, &a, &b, &mut split, 4);
+            let _ = finished.send(one == split);
+        });
+        let outcome = result.recv_timeout(Duration::from_secs(20));
+        for _ in 0..pool().current_num_threads() {
+            let _ = release.send(());
+        }
+        assert_eq!(outcome, Ok(true), "the batch finished on the caller alone, with the right values");
+    }
+
+    #[test]
+    fn a_panic_in_a_piece_reaches_the_caller_after_every_piece_is_done() {
+        let done = AtomicUsize::new(0);
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            on_pieces((0..6).collect(), |i: usize| {
+                std::thread::sleep(Duration::from_millis(5));
+                assert_ne!(i, 2, "piece 2 fails");
+                done.fetch_add(1, Ordering::SeqCst);
+            });
+        }));
+        assert!(outcome.is_err(), "the panic is resumed on the caller");
+        assert_eq!(done.load(Ordering::SeqCst), 5, "every other piece ran before it was");
     }
 
     #[test]

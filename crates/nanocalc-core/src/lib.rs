@@ -38,7 +38,7 @@ pub mod pb {
 }
 
 pub use arith::{Failure, Op, Overflow};
-pub use kernels::{MIN_ELEMENTS_PER_THREAD, MIN_ELEMENTS_PER_THREAD_MEMORY_BOUND};
+pub use kernels::{HAND_OFFS_PER_PIECE, MIN_ELEMENTS_PER_PIECE};
 pub use pb::ErrorCode;
 
 use core::fmt::Write as _;
@@ -56,9 +56,10 @@ pub struct Limits {
     pub max_expression_bytes: usize,
     /// Deepest nesting of parentheses in an expression (it bounds the parser's recursion).
     pub max_expression_depth: usize,
-    /// Most threads one column batch may run on (1: the calling thread alone). Batches split only
-    /// from [`MIN_ELEMENTS_PER_THREAD`] elements per thread for divide and remainder,
-    /// [`MIN_ELEMENTS_PER_THREAD_MEMORY_BOUND`] for the others, and never over more threads than
+    /// Most threads one column batch may run on (1: the calling thread alone). A batch splits
+    /// only when each piece holds [`HAND_OFFS_PER_PIECE`] times the cost of handing a piece to a
+    /// pool thread, by the cost per element of its operation and overflow mode (both measured
+    /// once per process), and [`MIN_ELEMENTS_PER_PIECE`] elements; never over more threads than
     /// the machine has cores (the caller and a pool of one fewer).
     pub max_threads: usize,
 }
