@@ -582,7 +582,9 @@ mod tests {
         let costs = costs();
         assert!(costs.hand_off_ns > 0.0 && costs.hand_off_ns.is_finite(), "{costs:?}");
         let all = costs.kernel_ns.iter().chain(&costs.error_scan_ns).chain([&costs.zero_scan_ns]);
-        assert!(all.copied().all(|ns| ns > 0.0 && ns < 1000.0), "{costs:?}");
+        // Measured, so positive and finite; no upper bound: under valgrind (npm run test:valgrind)
+        // an element costs ~2 µs.
+        assert!(all.copied().all(|ns| ns > 0.0 && ns.is_finite()), "{costs:?}");
     }
 
     #[test]
