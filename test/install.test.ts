@@ -108,7 +108,10 @@ describe('install from a registry (verdaccio on 127.0.0.1)', { timeout: 300_000 
 
   test('pnpm add nanocalc: the same', () => {
     const dir = project('with-pnpm');
-    run(join(BIN, 'pnpm'), ['add', `nanocalc@${VERSION}`, '--store-dir', join(work, 'pnpm-store')], dir);
+    // pnpm keeps registry metadata in ~/.cache/pnpm by host and port: a registry of an earlier run on
+    // the same port made it expect that run's tarballs (ERR_PNPM_TARBALL_INTEGRITY).
+    const pnpmDirs = ['--store-dir', join(work, 'pnpm-store'), '--cache-dir', join(work, 'pnpm-cache')];
+    run(join(BIN, 'pnpm'), ['add', `nanocalc@${VERSION}`, ...pnpmDirs], dir);
     checkInstalled(dir);
   });
 
