@@ -243,8 +243,8 @@ interface Flood {
  */
 async function flood(server: Server, connections: number, perConnection: number): Promise<Flood> {
   const result: Flood = { advertised: Infinity, refused: 0, peakKiB: 0 };
-  // The second of silence counts from the server's first bytes, so a slow start is not silence.
-  let lastHeard = Number.POSITIVE_INFINITY;
+  // The second of silence counts from the connection (a reset connection hears nothing more).
+  let lastHeard = Date.now();
   const block = hpack([
     [':method', 'POST'],
     [':scheme', 'http'],
@@ -328,7 +328,12 @@ describe('item 6: streams, connections and pending request bytes are bounded; me
 }, () => {
   test('40,000 HEADERS-only streams on one connection: refused beyond the limit, RSS bounded and given back', async () => {
     const server = await start();
-    const seen = await floodAndMeasure(server, 1, 40_000);
+    // The server closes the flooding connection with some of the flood still unread, so its kernel
+    // resets the connection, and a reset drops what the client had received and not yet read: in
+    // about one run in three, the client read nothing at all. Up to three connections, until one
+    // reads the server's frames up to its last, the GOAWAY (each measured the same way).
+    let seen = await floodAndMeasure(server, 1, 40_000);
+    for (let k = 0; k < 2 && seen.goaway === undefined; k++) seen = await floodAndMeasure(server, 1, 40_000);
     assert.equal(seen.advertised, 256, `SETTINGS_MAX_CONCURRENT_STREAMS (${seen.figures})`);
     assert.ok(seen.refused > 0, `streams beyond the limit are refused (${seen.figures})`);
     assert.equal(seen.goaway, 11, `after 1,024 refusals, GOAWAY ENHANCE_YOUR_CALM (${seen.figures})`);
