@@ -33,6 +33,15 @@ export function isRetryable(error: RemoteError): boolean {
     (error.code === Status.INTERNAL && error.details.startsWith('Received RST_STREAM'))
   );
 }
+/** `grpc-timeout` for `ms` (at least 1 ms): at most 8 digits and a unit (ms, else seconds, else hours). */
+export function grpcTimeout(ms: number): string {
+  const m = Math.max(1, Math.ceil(ms));
+  if (m < 100_000_000) return `${m}m`;
+  const s = Math.ceil(m / 1000);
+  if (s < 100_000_000) return `${s}S`;
+  return `${Math.min(99_999_999, Math.ceil(s / 3600))}H`;
+}
+
 /** gRPC's status for an HTTP status that is not 200 (gRPC's http-grpc-status-mapping.md). */
 export function statusOfHttp(status: number): number {
   switch (status) {

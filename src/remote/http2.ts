@@ -4,7 +4,7 @@
 // (https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md, http-grpc-status-mapping.md) and
 // as @grpc/grpc-js words them, so a RemoteError is the same whichever channel carried the call.
 import * as http2 from 'node:http2';
-import { Status, statusOfHttp } from './endpoints.js';
+import { Status, grpcTimeout, statusOfHttp } from './endpoints.js';
 import { CLOSED_BEFORE_HTTP2, RemoteError, explainTransport } from './errors.js';
 import type { Channel, StreamCall, StreamHandlers } from './transport.js';
 
@@ -240,15 +240,6 @@ export class Http2Channel implements Channel {
     this.#connection?.session.close();
     this.#connection = undefined;
   }
-}
-
-/** `grpc-timeout`: at most 8 digits and a unit (ms, else seconds, else hours). */
-function grpcTimeout(ms: number): string {
-  const m = Math.max(1, Math.ceil(ms));
-  if (m < 100_000_000) return `${m}m`;
-  const s = Math.ceil(m / 1000);
-  if (s < 100_000_000) return `${s}S`;
-  return `${Math.min(99_999_999, Math.ceil(s / 3600))}H`;
 }
 
 /**

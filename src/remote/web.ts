@@ -7,7 +7,7 @@
 // (flag 0x80, `grpc-status: N` lines), or, for a call refused before any answer, in the headers.
 // Only unary calls: gRPC-Web cannot carry the bidirectional CalculateStream.
 import { type CallOptions, RemoteCalculatorCore, type RemoteOptions, type Transport } from './core.js';
-import { CALCULATE, type Endpoint, Status, statusOfHttp } from './endpoints.js';
+import { CALCULATE, type Endpoint, Status, grpcTimeout, statusOfHttp } from './endpoints.js';
 import { RemoteError } from './errors.js';
 
 export { DEFAULT_BATCH_CHUNK_LENGTH, DEFAULT_TIMEOUT_MS } from './core.js';
@@ -19,8 +19,6 @@ export type WebRemoteCalculatorOptions = RemoteOptions;
 const FRAME_PREFIX = 5;
 const TRAILERS_FLAG = 0x80;
 const COMPRESSED_FLAG = 0x01;
-/** grpc-timeout's value has at most 8 digits. */
-const TIMEOUT_DIGITS_MAX = 99_999_999;
 
 /**
  * The URL of Calculate on the server at `address`: `http(s)://host:port` (a path prefix kept, for a
@@ -96,12 +94,6 @@ function fail(code: number, details: string, endpoint: string): never {
   throw new RemoteError(code, details, endpoint);
 }
 
-/** `grpc-timeout` for the time left until `deadline` (at least 1 ms). */
-function grpcTimeout(deadline: number): string {
-  const ms = Math.max(1, Math.ceil(deadline - Date.now()));
-  return ms <= TIMEOUT_DIGITS_MAX ? `${ms}m` : `${Math.min(TIMEOUT_DIGITS_MAX, Math.ceil(ms / 1000))}S`;
-}
-
 /** Unary calls over gRPC-Web with `fetch`; an endpoint's client is its Calculate URL. */
 export const fetchTransport: Transport<string> = {
   open: calculateUrl,
@@ -127,7 +119,7 @@ export const fetchTransport: Transport<string> = {
       'x-grpc-web': '1',
     };
     if (token !== undefined) headers.authorization = `Bearer ${token}`;
-    if (deadline !== Infinity) headers['grpc-timeout'] = grpcTimeout(deadline);
+    if (deadline !== Infinity) headers['grpc-timeout'] = grpcTimeout(deadline - Date.now());
     const body = new Uint8Array(FRAME_PREFIX + request.length);
     new DataView(body.buffer).setUint32(1, request.length);
     body.set(request, FRAME_PREFIX);
