@@ -9,8 +9,10 @@
 //   number as a parameter, one-byte length since the body's maximum size is known);
 // - for oneof members whose type has packed fixed-width lists (e.g. ColumnBatch): a frame writer
 //   whose padded lengths put every list at a multiple of 8 bytes, and the lists' offsets;
-// - for every message field: its key byte (tag and wire type), so readers need no literals;
-// - the layout of the buffer shared with the engine (SHARED_BUFFER_LAYOUT below: not in the schema).
+// - for every message field: its number and its key byte (tag and wire type), so readers need no
+//   literals;
+// - the layout of the buffer shared with the engine, as one `Layout` object (SHARED_BUFFER_LAYOUT below:
+//   not in the schema).
 // With the option `lang=rust` it writes instead `wire.rs` for crates/nanocalc-core: the same keys,
 // enum values and layout as Rust constants, so the two languages share one source of these facts.
 // Shapes the hot path does not need make it stop with an error rather than emit a guess.
@@ -134,7 +136,11 @@ function generateEnum(f: GeneratedFile, e: DescEnum): void {
   f.print();
 }
 
-function generateKeys(f: GeneratedFile, message: DescMessage): void {
+function generateFieldNumbersAndKeys(f: GeneratedFile, message: DescMessage): void {
+  f.print(f.jsDoc(`Field numbers of the fields of \`${message.typeName}\`.`));
+  f.print(f.export('const', `${message.name}Field`), ' = {');
+  for (const field of message.fields) f.print('  ', field.localName, ': ', field.number, ',');
+  f.print('} as const;');
   f.print(f.jsDoc(`Key bytes (field number and wire type) of the fields of \`${message.typeName}\`.`));
   f.print(f.export('const', `${message.name}Key`), ' = {');
   for (const field of message.fields) f.print('  ', field.localName, ': ', hex(key(field)), ',');
@@ -332,10 +338,18 @@ function generateColumnFrame(f: GeneratedFile, message: DescMessage, member: Des
 }
 
 function generateLayout(f: GeneratedFile): void {
+  f.print(
+    f.jsDoc(
+      'The layout of the buffer shared with the engine (crates/nanocalc-core/src/shared_buffer.rs): three u32 ' +
+        'control words, the request from REQUEST_OFFSET, the response after it.',
+    ),
+  );
+  f.print(f.export('const', 'Layout'), ' = {');
   for (const { name, value, doc } of SHARED_BUFFER_LAYOUT) {
-    f.print(f.jsDoc(doc));
-    f.print(f.export('const', name), ' = ', value > 0xffff ? `0x${value.toString(16)}` : value, ';');
+    f.print(f.jsDoc(doc, '  '));
+    f.print('  ', name, ': ', value > 0xffff ? `0x${value.toString(16)}` : value, ',');
   }
+  f.print('} as const;');
   f.print();
 }
 
@@ -349,8 +363,10 @@ function generateRust(schema: Schema<Options>): void {
   f.print('// `npm run gen:codec` regenerates it with its TypeScript twin, src/gen/nanocalc/v1/calculator_codec.ts;');
   f.print('// a test fails when either is stale.');
   f.print();
-  f.print('//! The wire facts of the schema and the layout of the shared buffer, as constants: key bytes (field');
-  f.print('//! number and wire type) of every field, the values of every enum, and where the control words and the');
+  f.print('//! The wire facts of the schema and the layout of the shared buffer, as constants: the number and');
+  f.print(
+    '//! the key byte (field number and wire type) of every field, the values of every enum, and where the control words and the',
+  );
   f.print('//! request are. Generated with the TypeScript codec from one source, so the two sides cannot drift.');
   f.print();
   for (const { name, value, rust, doc } of SHARED_BUFFER_LAYOUT) {
@@ -367,6 +383,12 @@ function generateRust(schema: Schema<Options>): void {
         for (const v of type.values) f.print('    pub const ', v.name.slice(prefix.length), ': i32 = ', v.number, ';');
         f.print('}');
       } else if (type.kind === 'message') {
+        f.print();
+        f.print('/// Field numbers of the fields of `', type.typeName, '`.');
+        f.print('pub mod ', snake(type.name), '_field {');
+        for (const field of type.fields)
+          f.print('    pub const ', field.name.toUpperCase(), ': u32 = ', field.number, ';');
+        f.print('}');
         f.print();
         f.print('/// Key bytes (field number and wire type) of the fields of `', type.typeName, '`.');
         f.print('pub mod ', snake(type.name), '_key {');
@@ -410,7 +432,7 @@ function generateTs(schema: Schema<Options>): void {
     }
     for (const type of schema.typesInFile(file)) {
       if (type.kind !== 'message') continue;
-      generateKeys(f, type);
+      generateFieldNumbersAndKeys(f, type);
       if (isScalarMessage(type)) generateScalarEncoders(f, type);
       for (const oneof of type.oneofs) generateOneof(f, type, oneof);
     }

@@ -4,13 +4,8 @@
 // requests and the chunks of long batches are in ./chunks.ts, result arrays in ./result-arrays.ts.
 import {
   EXPRESSION_HEADER_MAX,
-  FIELD,
-  NEED_CAPACITY,
-  REQUEST_LENGTH_WORD,
-  REQUEST_OFFSET,
-  RESPONSE_LENGTH_WORD,
-  RESPONSE_START_WORD,
-  SMALL_RESPONSE_MAX,
+  Layout,
+  OVERFLOW_FIELD_MAX,
   type Operation,
   columnsRequestLength,
   decodeBatchResult,
@@ -19,12 +14,13 @@ import {
   encodeErrorResponse,
   encodeExpressionHeader,
   encodeExpressionInPlace,
-  OVERFLOW_FIELD_MAX,
   writeOverflow,
 } from './codec.js';
+import { type BinaryOperation, installBinaryOperations } from './binary-operations.js';
 import {
   type BatchInput,
   type OverflowMode,
+  OPERATION_FIELD,
   canFail,
   checkBatchShape,
   checkOperation,
@@ -234,47 +230,26 @@ export class CalculatorCore {
   }
 
   /** `a + b`; a sum beyond the i64 range saturates, wraps or throws OVERFLOW (the `overflow` option). */
-  add(a: number, b: number): number;
-  add(a: bigint, b: bigint): bigint;
-  add(a: number | bigint, b: number | bigint): number | bigint {
-    return typeof a === 'number' ? this.#binaryNumbers(FIELD.add, a, b) : this.#binaryBigints(FIELD.add, a, b);
-  }
-
+  declare add: BinaryOperation;
   /** `a - b`; beyond the i64 range as the `overflow` option says (saturated by default). */
-  subtract(a: number, b: number): number;
-  subtract(a: bigint, b: bigint): bigint;
-  subtract(a: number | bigint, b: number | bigint): number | bigint {
-    return typeof a === 'number'
-      ? this.#binaryNumbers(FIELD.subtract, a, b)
-      : this.#binaryBigints(FIELD.subtract, a, b);
-  }
-
+  declare subtract: BinaryOperation;
   /** `a * b`; beyond the i64 range as the `overflow` option says (saturated by default). */
-  multiply(a: number, b: number): number;
-  multiply(a: bigint, b: bigint): bigint;
-  multiply(a: number | bigint, b: number | bigint): number | bigint {
-    return typeof a === 'number'
-      ? this.#binaryNumbers(FIELD.multiply, a, b)
-      : this.#binaryBigints(FIELD.multiply, a, b);
-  }
-
+  declare multiply: BinaryOperation;
   /**
    * `a / b` truncated toward zero; `MIN / -1` overflows (saturate: `MAX`, wrap: `MIN`); `b = 0`
    * throws DIVISION_BY_ZERO.
    */
-  divide(a: number, b: number): number;
-  divide(a: bigint, b: bigint): bigint;
-  divide(a: number | bigint, b: number | bigint): number | bigint {
-    return typeof a === 'number' ? this.#binaryNumbers(FIELD.divide, a, b) : this.#binaryBigints(FIELD.divide, a, b);
-  }
-
+  declare divide: BinaryOperation;
   /** `a % b` with the sign of `a` (`MIN % -1 = 0`); `b = 0` throws DIVISION_BY_ZERO. */
-  remainder(a: number, b: number): number;
-  remainder(a: bigint, b: bigint): bigint;
-  remainder(a: number | bigint, b: number | bigint): number | bigint {
-    return typeof a === 'number'
-      ? this.#binaryNumbers(FIELD.remainder, a, b)
-      : this.#binaryBigints(FIELD.remainder, a, b);
+  declare remainder: BinaryOperation;
+
+  static {
+    installBinaryOperations(CalculatorCore.prototype, (operation) => {
+      const field = OPERATION_FIELD[operation];
+      return function (this: CalculatorCore, a: number | bigint, b: number | bigint): number | bigint {
+        return typeof a === 'number' ? this.#binaryNumbers(field, a, b) : this.#binaryBigints(field, a, b);
+      };
+    });
   }
 
   /**
@@ -348,7 +323,7 @@ export class CalculatorCore {
     // the copies of the path below.
     const columnCall = out === undefined ? n > ON_HEAP_RESULT_MAX : n > 0 && isBigInt64Array(out);
     if (columnCall && isBigInt64Array(a) && isBigInt64Array(b)) {
-      this.#u32[REQUEST_LENGTH_WORD] = writeColumnsFrame(this.#u8, ask, n);
+      this.#u32[Layout.REQUEST_LENGTH_WORD] = writeColumnsFrame(this.#u8, ask, n);
       const result = out ?? newResultArray(n);
       if (!runColumns(a, b, result)) this.#throwColumnsError(0, n);
       return result;
@@ -387,7 +362,7 @@ export class CalculatorCore {
       // Typed arrays run no code of the caller's while they are read: no BUSY state needed.
       for (let from = 0; from < n; from += chunkLength) {
         const count = Math.min(chunkLength, n - from);
-        this.#u32[REQUEST_LENGTH_WORD] = writeColumnsFrame(this.#u8, ask, count);
+        this.#u32[Layout.REQUEST_LENGTH_WORD] = writeColumnsFrame(this.#u8, ask, count);
         const done = runColumns(i64View(a, from, count), i64View(b, from, count), i64View(result, from, count));
         if (!done) this.#throwColumnsError(from, count);
       }
@@ -527,7 +502,9 @@ export class CalculatorCore {
         0,
       );
     }
-    this.#reserve(align8(REQUEST_OFFSET + EXPRESSION_HEADER_MAX + 3 * n + OVERFLOW_FIELD_MAX) + SMALL_RESPONSE_MAX);
+    this.#reserve(
+      align8(Layout.REQUEST_OFFSET + EXPRESSION_HEADER_MAX + 3 * n + OVERFLOW_FIELD_MAX) + Layout.SMALL_RESPONSE_MAX,
+    );
     const u8 = this.#u8;
     let length = 0;
     // Short ASCII texts (the grammar's alphabet) are copied as they are, after a header written for
@@ -540,19 +517,19 @@ export class CalculatorCore {
         if (c >= 0x80) break;
         u8[at + i] = c;
       }
-      length = at + n - REQUEST_OFFSET;
+      length = at + n - Layout.REQUEST_OFFSET;
     }
     if (i < n) {
-      const { written } = utf8.encodeInto(text, u8.subarray(REQUEST_OFFSET + EXPRESSION_HEADER_MAX));
+      const { written } = utf8.encodeInto(text, u8.subarray(Layout.REQUEST_OFFSET + EXPRESSION_HEADER_MAX));
       length = encodeExpressionInPlace(u8, written);
     }
-    length += writeOverflow(u8, REQUEST_OFFSET + length, overflow);
+    length += writeOverflow(u8, Layout.REQUEST_OFFSET + length, overflow);
     // The buffer holds the request and SMALL_RESPONSE_MAX more: the engine never asks for room.
     const u32 = this.#u32;
-    u32[REQUEST_LENGTH_WORD] = length;
+    u32[Layout.REQUEST_LENGTH_WORD] = length;
     this.#run();
-    const start = u32[RESPONSE_START_WORD]!;
-    return decodeBigintResultFast(u8, start, start + u32[RESPONSE_LENGTH_WORD]!, true);
+    const start = u32[Layout.RESPONSE_START_WORD]!;
+    return decodeBigintResultFast(u8, start, start + u32[Layout.RESPONSE_LENGTH_WORD]!, true);
   }
 
   /**
@@ -572,8 +549,8 @@ export class CalculatorCore {
         `request of ${length} bytes exceeds the limit of ${this.#maxRequestBytes} bytes (maxRequestBytes)`,
       );
     }
-    this.#reserve(align8(REQUEST_OFFSET + length) + SMALL_RESPONSE_MAX);
-    this.#u8.set(request, REQUEST_OFFSET);
+    this.#reserve(align8(Layout.REQUEST_OFFSET + length) + Layout.SMALL_RESPONSE_MAX);
+    this.#u8.set(request, Layout.REQUEST_OFFSET);
     const [start, end] = this.#call(length);
     return this.#u8.slice(start, end);
   }
@@ -637,15 +614,8 @@ export class CalculatorCore {
     if (typeof b !== 'number') throw operandTypeError(a, b);
     if (!Number.isSafeInteger(a) || !Number.isSafeInteger(b)) throw unsafeOperandError(a, b);
     const u8 = this.#u8;
-    const u32 = this.#u32;
-    const end = encodeCalculatorRequestBinaryOpNumbers(u8, REQUEST_OFFSET, field, a, b);
-    // The overflow field, written whatever the mode and counted only when not the default: no branch.
-    u8[end] = CalculatorRequestKey.overflow;
-    u8[end + 1] = this.#overflow;
-    u32[REQUEST_LENGTH_WORD] = end + this.#overflowLength - REQUEST_OFFSET;
-    this.#run();
-    const start = u32[RESPONSE_START_WORD]!;
-    return decodeNumberResultFast(u8, start, start + u32[RESPONSE_LENGTH_WORD]!);
+    const start = this.#runSingle(encodeCalculatorRequestBinaryOpNumbers(u8, Layout.REQUEST_OFFSET, field, a, b));
+    return decodeNumberResultFast(u8, start, start + this.#u32[Layout.RESPONSE_LENGTH_WORD]!);
   }
 
   #binaryBigints(field: number, a: unknown, b: unknown): bigint {
@@ -653,14 +623,21 @@ export class CalculatorCore {
     if (typeof a !== 'bigint' || typeof b !== 'bigint') throw operandTypeError(a, b);
     if (a < I64_MIN || a > I64_MAX || b < I64_MIN || b > I64_MAX) throw i64OperandError(a, b);
     const u8 = this.#u8;
+    const start = this.#runSingle(encodeCalculatorRequestBinaryOpBigints(u8, Layout.REQUEST_OFFSET, field, a, b));
+    return decodeBigintResultFast(u8, start, start + this.#u32[Layout.RESPONSE_LENGTH_WORD]!);
+  }
+
+  /**
+   * Runs the single operation whose request ends at `end`, after writing its overflow field (whatever
+   * the mode, counted only when not the default: no branch); returns where the response starts.
+   */
+  #runSingle(end: number): number {
     const u32 = this.#u32;
-    const end = encodeCalculatorRequestBinaryOpBigints(u8, REQUEST_OFFSET, field, a, b);
-    u8[end] = CalculatorRequestKey.overflow;
-    u8[end + 1] = this.#overflow;
-    u32[REQUEST_LENGTH_WORD] = end + this.#overflowLength - REQUEST_OFFSET;
+    this.#u8[end] = CalculatorRequestKey.overflow;
+    this.#u8[end + 1] = this.#overflow;
+    u32[Layout.REQUEST_LENGTH_WORD] = end + this.#overflowLength - Layout.REQUEST_OFFSET;
     this.#run();
-    const start = u32[RESPONSE_START_WORD]!;
-    return decodeBigintResultFast(u8, start, start + u32[RESPONSE_LENGTH_WORD]!);
+    return u32[Layout.RESPONSE_START_WORD]!;
   }
 
   /**
@@ -668,17 +645,17 @@ export class CalculatorCore {
    * buffer and retrying once if the engine asks for more room.
    */
   #call(length: number): [number, number] {
-    this.#u32[REQUEST_LENGTH_WORD] = length;
+    this.#u32[Layout.REQUEST_LENGTH_WORD] = length;
     this.#run();
-    if (this.#u32[RESPONSE_LENGTH_WORD] === NEED_CAPACITY) {
-      this.#reserve(this.#u32[RESPONSE_START_WORD]!, REQUEST_OFFSET + length);
+    if (this.#u32[Layout.RESPONSE_LENGTH_WORD] === Layout.NEED_CAPACITY) {
+      this.#reserve(this.#u32[Layout.RESPONSE_START_WORD]!, Layout.REQUEST_OFFSET + length);
       this.#run();
-      if (this.#u32[RESPONSE_LENGTH_WORD] === NEED_CAPACITY) {
+      if (this.#u32[Layout.RESPONSE_LENGTH_WORD] === Layout.NEED_CAPACITY) {
         throw new CalculatorError('INTERNAL', 'nanocalc: the engine asked twice for more room');
       }
     }
-    const start = this.#u32[RESPONSE_START_WORD]!;
-    return [start, start + this.#u32[RESPONSE_LENGTH_WORD]!];
+    const start = this.#u32[Layout.RESPONSE_START_WORD]!;
+    return [start, start + this.#u32[Layout.RESPONSE_LENGTH_WORD]!];
   }
 
   /** Ensures the shared buffer holds `capacity` bytes, keeping its first `keep` bytes. */

@@ -3,17 +3,12 @@
 // reading the answer; and the chunks of CHUNK_LENGTH elements that long batches and batchAsync run as.
 import {
   COLUMNS_A_OFFSET,
-  NEED_CAPACITY,
-  REQUEST_LENGTH_WORD,
-  REQUEST_OFFSET,
-  RESPONSE_LENGTH_WORD,
-  RESPONSE_START_WORD,
-  SMALL_RESPONSE_MAX,
+  Layout,
+  OVERFLOW_FIELD_MAX,
   columnsBOffset,
   columnsRequestLength,
   decodeBatchResult,
   encodeColumnsFrame,
-  OVERFLOW_FIELD_MAX,
   writeOverflow,
 } from './codec.js';
 import { type BatchInput, copyColumn } from './validate.js';
@@ -34,7 +29,8 @@ export function columnsBufferSize(n: number): number {
   // Request (with room for its overflow field), then the response: header (≤ 32 bytes with
   // alignment) and n values.
   return (
-    align8(REQUEST_OFFSET + columnsRequestLength(n) + OVERFLOW_FIELD_MAX) + Math.max(SMALL_RESPONSE_MAX, 32 + 8 * n)
+    align8(Layout.REQUEST_OFFSET + columnsRequestLength(n) + OVERFLOW_FIELD_MAX) +
+    Math.max(Layout.SMALL_RESPONSE_MAX, 32 + 8 * n)
   );
 }
 
@@ -50,7 +46,7 @@ export interface ColumnsAsk {
  */
 export function writeColumnsFrame(u8: Uint8Array, ask: ColumnsAsk, count: number): number {
   const length = encodeColumnsFrame(u8, ask.opValue, count);
-  return length + writeOverflow(u8, REQUEST_OFFSET + length, ask.overflow);
+  return length + writeOverflow(u8, Layout.REQUEST_OFFSET + length, ask.overflow);
 }
 
 /**
@@ -79,11 +75,11 @@ export function writeColumnsRequest(
  * failing element counted from the start of the whole batch (`from` is the chunk's).
  */
 export function chunkValuesAt(u8: Uint8Array, u32: Uint32Array, from: number, count: number): number {
-  if (u32[RESPONSE_LENGTH_WORD] === NEED_CAPACITY)
+  if (u32[Layout.RESPONSE_LENGTH_WORD] === Layout.NEED_CAPACITY)
     throw new CalculatorError('INTERNAL', 'nanocalc: the engine asked for more room');
-  const start = u32[RESPONSE_START_WORD]!;
+  const start = u32[Layout.RESPONSE_START_WORD]!;
   try {
-    return decodeBatchResult(u8, start, start + u32[RESPONSE_LENGTH_WORD]!, count);
+    return decodeBatchResult(u8, start, start + u32[Layout.RESPONSE_LENGTH_WORD]!, count);
   } catch (error) {
     if (error instanceof CalculatorError && error.index !== undefined && from > 0) {
       const index = from + error.index;
@@ -127,7 +123,7 @@ export class ChunkBuffer {
 
   /** Writes the column request for elements `[from, from + count)` of `a` and `b`. */
   write(ask: ColumnsAsk, a: BatchInput, b: BatchInput, from: number, count: number): void {
-    this.#u32[REQUEST_LENGTH_WORD] = writeColumnsRequest(this.u8, this.#i64, this.#i32, ask, a, b, from, count);
+    this.#u32[Layout.REQUEST_LENGTH_WORD] = writeColumnsRequest(this.u8, this.#i64, this.#i32, ask, a, b, from, count);
   }
 
   /**

@@ -12,60 +12,57 @@ import {
   CalculatorRequestOperation,
   CalculatorResponseKey,
   ExpressionKey,
+  Layout,
   calculatorRequestColumnsAOffset,
   calculatorRequestColumnsBOffset,
   calculatorRequestColumnsLength,
   encodeCalculatorRequestBinaryOpBigints,
   encodeCalculatorRequestBinaryOpNumbers,
   encodeCalculatorRequestColumnsFrame,
-  REQUEST_OFFSET,
 } from './gen/nanocalc/v1/calculator_codec.js';
-import { readVarint as readWireVarint, scratch32, scratch64, varintHi, varintLo, writeVarint64 } from './wire.js';
+import {
+  WireType,
+  readVarint as readWireVarint,
+  scratch32,
+  scratch64,
+  varintHi,
+  varintLo,
+  writeVarint64,
+} from './wire.js';
 
 export type { Operation } from './validate.js';
 
 /** `CalculatorRequest` oneof field numbers of the five binary operations, and the batch forms. */
 export const FIELD = CalculatorRequestOperation;
 
-/**
- * Layout of the buffer shared with the engine (crates/nanocalc-core, shared_buffer.rs): three u32
- * control words (request length; response start; response length, or NEED_CAPACITY with the start
- * word holding the capacity needed), then the request from REQUEST_OFFSET, then the response after it.
- */
-export {
-  NEED_CAPACITY,
-  REQUEST_LENGTH_WORD,
-  REQUEST_OFFSET,
-  RESPONSE_LENGTH_WORD,
-  RESPONSE_START_WORD,
-  SMALL_RESPONSE_MAX,
-} from './gen/nanocalc/v1/calculator_codec.js';
+/** The layout of the buffer shared with the engine (generated with its Rust twin). */
+export { Layout };
 
 const TWO_32 = 4294967296;
 
 /** Encodes `CalculatorRequest { <field>: BinaryOp { a, b } }` at REQUEST_OFFSET; returns its length. */
 export function encodeBinaryNumbers(u8: Uint8Array, field: number, a: number, b: number): number {
-  return encodeCalculatorRequestBinaryOpNumbers(u8, REQUEST_OFFSET, field, a, b) - REQUEST_OFFSET;
+  return encodeCalculatorRequestBinaryOpNumbers(u8, Layout.REQUEST_OFFSET, field, a, b) - Layout.REQUEST_OFFSET;
 }
 
 /** As {@link encodeBinaryNumbers}, for bigints already checked to be in the i64 range. */
 export function encodeBinaryBigints(u8: Uint8Array, field: number, a: bigint, b: bigint): number {
-  return encodeCalculatorRequestBinaryOpBigints(u8, REQUEST_OFFSET, field, a, b) - REQUEST_OFFSET;
+  return encodeCalculatorRequestBinaryOpBigints(u8, Layout.REQUEST_OFFSET, field, a, b) - Layout.REQUEST_OFFSET;
 }
 
 /**
  * Layout of `CalculatorRequest { columns: ColumnBatch { operation, a, b } }` for `n` values, as
  * generated: padded lengths put both columns at multiples of 8 within the buffer.
  */
-export const COLUMNS_A_OFFSET = REQUEST_OFFSET + calculatorRequestColumnsAOffset(0);
+export const COLUMNS_A_OFFSET = Layout.REQUEST_OFFSET + calculatorRequestColumnsAOffset(0);
 export function columnsBOffset(n: number): number {
-  return REQUEST_OFFSET + calculatorRequestColumnsBOffset(n);
+  return Layout.REQUEST_OFFSET + calculatorRequestColumnsBOffset(n);
 }
 export const columnsRequestLength = calculatorRequestColumnsLength;
 
 /** Writes the framing of a column batch of `n` values; the caller fills the two columns. */
 export function encodeColumnsFrame(u8: Uint8Array, operation: number, n: number): number {
-  return encodeCalculatorRequestColumnsFrame(u8, REQUEST_OFFSET, operation, n);
+  return encodeCalculatorRequestColumnsFrame(u8, Layout.REQUEST_OFFSET, operation, n);
 }
 
 /** The most bytes the `overflow` field adds after a request (`48 <mode>`; the default is left out). */
@@ -93,9 +90,9 @@ export const EXPRESSION_HEADER_MAX = 1 + 5 + 1 + 5;
  */
 export function encodeExpressionInPlace(u8: Uint8Array, textLength: number): number {
   const pos = encodeExpressionHeader(u8, textLength);
-  const from = REQUEST_OFFSET + EXPRESSION_HEADER_MAX;
+  const from = Layout.REQUEST_OFFSET + EXPRESSION_HEADER_MAX;
   if (pos !== from) u8.copyWithin(pos, from, from + textLength);
-  return pos + textLength - REQUEST_OFFSET;
+  return pos + textLength - Layout.REQUEST_OFFSET;
 }
 
 /**
@@ -103,7 +100,11 @@ export function encodeExpressionInPlace(u8: Uint8Array, textLength: number): num
  * `textLength` UTF-8 bytes at `pos` (REQUEST_OFFSET by default; omitting an empty text, as
  * protobuf does); returns where the text goes. At most EXPRESSION_HEADER_MAX bytes.
  */
-export function encodeExpressionHeader(u8: Uint8Array, textLength: number, pos = REQUEST_OFFSET): number {
+export function encodeExpressionHeader(
+  u8: Uint8Array,
+  textLength: number,
+  pos: number = Layout.REQUEST_OFFSET,
+): number {
   u8[pos++] = CalculatorRequestKey.expression;
   if (textLength === 0) {
     u8[pos++] = 0;
@@ -163,18 +164,18 @@ function readLength(u8: Uint8Array, end: number): number {
 
 function skipField(u8: Uint8Array, key: number, end: number): void {
   switch (key & 7) {
-    case 0:
+    case WireType.Varint:
       readVarint(u8, end);
       return;
-    case 1:
+    case WireType.I64:
       cursor += 8;
       break;
-    case 2: {
+    case WireType.Len: {
       const length = readLength(u8, end);
       cursor += length;
       return;
     }
-    case 5:
+    case WireType.I32:
       cursor += 4;
       break;
     default:

@@ -4,6 +4,16 @@
 
 const TWO_32 = 4294967296;
 
+/** Protobuf's wire types: the low three bits of a field's key (https://protobuf.dev/programming-guides/encoding/). */
+export const WireType = {
+  Varint: 0,
+  I64: 1,
+  Len: 2,
+  StartGroup: 3,
+  EndGroup: 4,
+  I32: 5,
+} as const;
+
 // Scratch words for moving a bigint in and out of two's complement without BigInt arithmetic.
 export const scratch64 = new BigInt64Array(1);
 export const scratch32 = new Uint32Array(scratch64.buffer);

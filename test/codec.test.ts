@@ -15,7 +15,7 @@ import { BinaryOpSchema, CalculatorRequestSchema, ColumnBatchSchema } from '../g
 import {
   COLUMNS_A_OFFSET,
   FIELD,
-  REQUEST_OFFSET,
+  Layout,
   columnsBOffset,
   encodeBinaryBigints,
   encodeBinaryNumbers,
@@ -71,7 +71,7 @@ test('binary requests from bigints are byte for byte what protobuf-es writes', (
   fc.assert(
     fc.property(member, i64, i64, (op, a, b) => {
       const length = encodeBinaryBigints(u8, FIELD[op], a, b);
-      assert.deepEqual(u8.slice(REQUEST_OFFSET, REQUEST_OFFSET + length), reference(op, a, b));
+      assert.deepEqual(u8.slice(Layout.REQUEST_OFFSET, Layout.REQUEST_OFFSET + length), reference(op, a, b));
     }),
     { numRuns: 2000 },
   );
@@ -82,7 +82,10 @@ test('binary requests from numbers are byte for byte what protobuf-es writes', (
   fc.assert(
     fc.property(member, safe, safe, (op, a, b) => {
       const length = encodeBinaryNumbers(u8, FIELD[op], a, b);
-      assert.deepEqual(u8.slice(REQUEST_OFFSET, REQUEST_OFFSET + length), reference(op, BigInt(a), BigInt(b)));
+      assert.deepEqual(
+        u8.slice(Layout.REQUEST_OFFSET, Layout.REQUEST_OFFSET + length),
+        reference(op, BigInt(a), BigInt(b)),
+      );
     }),
     { numRuns: 2000 },
   );
@@ -92,7 +95,7 @@ test('column frames decode with protobuf-es to the same message, columns 8-byte 
   fc.assert(
     fc.property(fc.integer({ min: 0, max: 5 }), fc.array(i64, { maxLength: 40 }), (operation, values) => {
       const n = values.length;
-      const buffer = new ArrayBuffer(REQUEST_OFFSET + 64 + 16 * n);
+      const buffer = new ArrayBuffer(Layout.REQUEST_OFFSET + 64 + 16 * n);
       const u8 = new Uint8Array(buffer);
       const i64view = new BigInt64Array(buffer);
       const length = encodeColumnsFrame(u8, operation, n);
@@ -101,7 +104,10 @@ test('column frames decode with protobuf-es to the same message, columns 8-byte 
       const b = values.map((v) => (-v - 1n < -(2n ** 63n) ? v : -v - 1n));
       i64view.set(values, COLUMNS_A_OFFSET / 8);
       i64view.set(b, columnsBOffset(n) / 8);
-      const decoded = fromBinary(CalculatorRequestSchema, u8.subarray(REQUEST_OFFSET, REQUEST_OFFSET + length));
+      const decoded = fromBinary(
+        CalculatorRequestSchema,
+        u8.subarray(Layout.REQUEST_OFFSET, Layout.REQUEST_OFFSET + length),
+      );
       assert.deepEqual(
         decoded,
         create(CalculatorRequestSchema, {

@@ -3,8 +3,16 @@
 // unknown fields, groups included, are skipped within a recursion limit of 100), reading the
 // bytes in place. The result is module state (`request`), filled by `decode`; nothing is copied
 // but a column sent in several chunks (a non-canonical encoding).
-import { CalculatorRequestKey, CalculatorRequestOperation } from '../gen/nanocalc/v1/calculator_codec.js';
-import { readVarint, varintHi, varintLo } from '../wire.js';
+import {
+  BatchOperationField,
+  BinaryOpField,
+  CalculatorRequestField,
+  CalculatorRequestKey,
+  CalculatorRequestOperation,
+  ColumnBatchField,
+  ExpressionField,
+} from '../gen/nanocalc/v1/calculator_codec.js';
+import { WireType, readVarint, varintHi, varintLo } from '../wire.js';
 
 /** Why bytes are not a valid CalculatorRequest (`DecodeError`), as negative positions. */
 export const INVALID_VARINT = -1;
@@ -37,13 +45,6 @@ export function decodeErrorMessage(reason: number): string {
   return MESSAGES[-reason]!;
 }
 
-const VARINT = 0;
-const I64 = 1;
-const LEN = 2;
-const SGROUP = 3;
-const EGROUP = 4;
-const I32 = 5;
-
 /** prost's default recursion budget. */
 const RECURSION_LIMIT = 100;
 
@@ -52,8 +53,11 @@ export const EMPTY = 0;
 export const ROWS = CalculatorRequestOperation.batch;
 export const COLUMNS = CalculatorRequestOperation.columns;
 export const EXPRESSION = CalculatorRequestOperation.expression;
-/** The `overflow` field of CalculatorRequest (its key byte is CalculatorRequestKey.overflow). */
-const OVERFLOW_FIELD = CalculatorRequestKey.overflow >>> 3;
+const OVERFLOW_FIELD = CalculatorRequestField.overflow;
+/** The members of the `operation` oneof: the binary operations, then rows, columns, expression. */
+const FIRST_MEMBER = CalculatorRequestOperation.add;
+const LAST_BINARY_MEMBER = CalculatorRequestOperation.remainder;
+const LAST_MEMBER = CalculatorRequestOperation.expression;
 
 /** The decoded request. Binary operations: `member` is the operation (1 to 5). */
 export const request = {
@@ -88,7 +92,7 @@ function readKey(u8: Uint8Array, pos: number, end: number): number {
   if (next < 0) return INVALID_VARINT;
   if (varintHi !== 0) return INVALID_KEY;
   const wireType = varintLo & 7;
-  if (wireType > I32) return INVALID_WIRE_TYPE;
+  if (wireType > WireType.I32) return INVALID_WIRE_TYPE;
   const field = varintLo >>> 3;
   if (field === 0) return INVALID_TAG;
   keyField = field;
@@ -120,21 +124,21 @@ function lengthDelimited(u8: Uint8Array, pos: number, end: number): number {
 function skip(u8: Uint8Array, pos: number, end: number, wireType: number, field: number, depth: number): number {
   if (depth === 0) return RECURSION_LIMIT_REACHED;
   switch (wireType) {
-    case VARINT:
+    case WireType.Varint:
       return varint(u8, pos, end);
-    case I64:
+    case WireType.I64:
       return take(pos, end, 8);
-    case LEN: {
+    case WireType.Len: {
       const body = lengthDelimited(u8, pos, end);
       return body < 0 ? body : bodyEnd;
     }
-    case I32:
+    case WireType.I32:
       return take(pos, end, 4);
-    case SGROUP:
+    case WireType.StartGroup:
       for (;;) {
         pos = readKey(u8, pos, end);
         if (pos < 0) return pos;
-        if (keyWireType === EGROUP) return keyField === field ? pos : UNEXPECTED_END_GROUP_TAG;
+        if (keyWireType === WireType.EndGroup) return keyField === field ? pos : UNEXPECTED_END_GROUP_TAG;
         pos = skip(u8, pos, end, keyWireType, keyField, depth - 1);
         if (pos < 0) return pos;
       }
@@ -155,11 +159,11 @@ function mergeBinaryOp(u8: Uint8Array, pos: number, end: number, depth: number):
     pos = readKey(u8, pos, end);
     if (pos < 0) return pos;
     const field = keyField;
-    if (field === 1 || field === 2) {
-      if (keyWireType !== VARINT) return UNEXPECTED_WIRE_TYPE;
+    if (field === BinaryOpField.a || field === BinaryOpField.b) {
+      if (keyWireType !== WireType.Varint) return UNEXPECTED_WIRE_TYPE;
       pos = varint(u8, pos, end);
       if (pos < 0) return pos;
-      if (field === 1) {
+      if (field === BinaryOpField.a) {
         aLo = varintLo;
         aHi = varintHi;
       } else {
@@ -181,12 +185,12 @@ function mergeBinaryOp(u8: Uint8Array, pos: number, end: number, depth: number):
 function mergeColumn(u8: Uint8Array, pos: number, end: number, wireType: number, chunks: number[]): number {
   let start: number;
   let stop: number;
-  if (wireType === LEN) {
+  if (wireType === WireType.Len) {
     start = lengthDelimited(u8, pos, end);
     if (start < 0) return start;
     stop = bodyEnd;
     if ((stop - start) % 8 !== 0) return PACKED_LENGTH;
-  } else if (wireType === I64) {
+  } else if (wireType === WireType.I64) {
     start = pos;
     stop = take(pos, end, 8);
     if (stop < 0) return stop;
@@ -224,7 +228,7 @@ export function decode(u8: Uint8Array, start: number, end: number): number {
     end - start >= 2 &&
     tag >= CalculatorRequestKey.add &&
     tag <= CalculatorRequestKey.remainder &&
-    (tag & 7) === LEN &&
+    (tag & 7) === WireType.Len &&
     u8[start + 1]! < 0x80 &&
     canonicalOperands(u8, start + 2, start + 2 + u8[start + 1]!, end)
   ) {
@@ -279,19 +283,19 @@ function decodeGeneral(u8: Uint8Array, start: number, end: number): number {
     if (pos < 0) return pos;
     const field = keyField;
     const wireType = keyWireType;
-    if (field === OVERFLOW_FIELD && wireType === VARINT) {
+    if (field === OVERFLOW_FIELD && wireType === WireType.Varint) {
       pos = varint(u8, pos, end);
       if (pos < 0) return pos;
       overflow = varintLo | 0;
       continue;
     }
     if (field === OVERFLOW_FIELD) return UNEXPECTED_WIRE_TYPE;
-    if (field < 1 || field > 8) {
+    if (field < FIRST_MEMBER || field > LAST_MEMBER) {
       pos = skip(u8, pos, end, wireType, field, depth);
       if (pos < 0) return pos;
       continue;
     }
-    if (wireType !== LEN) return UNEXPECTED_WIRE_TYPE;
+    if (wireType !== WireType.Len) return UNEXPECTED_WIRE_TYPE;
     const inner = depth - 1;
     const body = lengthDelimited(u8, pos, end);
     if (body < 0) return body;
@@ -327,7 +331,7 @@ function decodeGeneral(u8: Uint8Array, start: number, end: number): number {
   }
   request.member = member;
   request.overflow = overflow;
-  if (member >= 1 && member <= 5) {
+  if (member >= FIRST_MEMBER && member <= LAST_BINARY_MEMBER) {
     request.aLo = aLo;
     request.aHi = aHi | 0;
     request.bLo = bLo;
@@ -338,7 +342,7 @@ function decodeGeneral(u8: Uint8Array, start: number, end: number): number {
 
 /** The `operation` field (1, a varint) of either batch form into `request.operation`: the position after it, or an error. */
 function mergeOperation(u8: Uint8Array, pos: number, end: number): number {
-  if (keyWireType !== VARINT) return UNEXPECTED_WIRE_TYPE;
+  if (keyWireType !== WireType.Varint) return UNEXPECTED_WIRE_TYPE;
   pos = varint(u8, pos, end);
   if (pos >= 0) request.operation = varintLo | 0;
   return pos;
@@ -371,9 +375,9 @@ function mergeMessage(
 
 /** A field of `RowBatch`: `operation` or one more row. */
 function mergeRowsField(u8: Uint8Array, pos: number, end: number, depth: number): number {
-  if (keyField === 1) return mergeOperation(u8, pos, end);
-  if (keyField !== 2) return UNKNOWN_FIELD;
-  if (keyWireType !== LEN) return UNEXPECTED_WIRE_TYPE;
+  if (keyField === BatchOperationField.operation) return mergeOperation(u8, pos, end);
+  if (keyField !== BatchOperationField.operations) return UNKNOWN_FIELD;
+  if (keyWireType !== WireType.Len) return UNEXPECTED_WIRE_TYPE;
   if (depth === 0) return RECURSION_LIMIT_REACHED;
   const row = lengthDelimited(u8, pos, end);
   if (row < 0) return row;
@@ -387,15 +391,15 @@ function mergeRowsField(u8: Uint8Array, pos: number, end: number, depth: number)
 /** A field of `ColumnBatch`: `operation`, or a chunk of column `a` or `b`. */
 function mergeColumnsField(u8: Uint8Array, pos: number, end: number, _depth: number): number {
   const field = keyField;
-  if (field === 1) return mergeOperation(u8, pos, end);
-  if (field !== 2 && field !== 3) return UNKNOWN_FIELD;
-  return mergeColumn(u8, pos, end, keyWireType, field === 2 ? request.aChunks : request.bChunks);
+  if (field === ColumnBatchField.operation) return mergeOperation(u8, pos, end);
+  if (field !== ColumnBatchField.a && field !== ColumnBatchField.b) return UNKNOWN_FIELD;
+  return mergeColumn(u8, pos, end, keyWireType, field === ColumnBatchField.a ? request.aChunks : request.bChunks);
 }
 
 /** A field of `Expression`: `text`, a string (the last occurrence wins, each must be UTF-8, as prost checks). */
 function mergeExpressionField(u8: Uint8Array, pos: number, end: number, _depth: number): number {
-  if (keyField !== 1) return UNKNOWN_FIELD;
-  if (keyWireType !== LEN) return UNEXPECTED_WIRE_TYPE;
+  if (keyField !== ExpressionField.text) return UNKNOWN_FIELD;
+  if (keyWireType !== WireType.Len) return UNEXPECTED_WIRE_TYPE;
   const text = lengthDelimited(u8, pos, end);
   if (text < 0) return text;
   if (!isUtf8(u8, text, bodyEnd)) return INVALID_UTF8;

@@ -1,14 +1,8 @@
 // Writes CalculatorResponse bytes into the caller's buffer as crates/nanocalc-core/src/encode.rs
 // does (byte for byte what prost writes), with the package's one varint writer (src/wire.ts).
-import {
-  BatchResultKey,
-  CalculationErrorKey,
-  CalculatorResponseKey,
-  SMALL_RESPONSE_MAX,
-} from '../gen/nanocalc/v1/calculator_codec.js';
+import { BatchResultKey, CalculationErrorKey, CalculatorResponseKey } from '../gen/nanocalc/v1/calculator_codec.js';
 import { writeInt64Bigint, writeInt64Number, writeVarint64 } from '../wire.js';
 
-export { SMALL_RESPONSE_MAX };
 /** Longest error message written (messages are cut to it, at a character boundary). */
 export const MAX_MESSAGE_LEN = 120;
 

@@ -1,7 +1,7 @@
 // Answers one encoded CalculatorRequest with an encoded CalculatorResponse, as
 // crates/nanocalc-core/src/lib.rs's process_into does: the same checks in the same order, the
 // same errors and messages. Requests are read and responses written in place, in one buffer.
-import { CalculatorResponseKey, ErrorCode, SMALL_RESPONSE_MAX } from '../gen/nanocalc/v1/calculator_codec.js';
+import { CalculatorResponseKey, ErrorCode, Layout } from '../gen/nanocalc/v1/calculator_codec.js';
 import { writeInt64Number, writeSmallVarint } from '../wire.js';
 import {
   ADD,
@@ -83,7 +83,7 @@ export function processInto(
   outEnd: number,
   limits: Limits,
 ): number {
-  if (outEnd - out < SMALL_RESPONSE_MAX) return needCapacity(SMALL_RESPONSE_MAX);
+  if (outEnd - out < Layout.SMALL_RESPONSE_MAX) return needCapacity(Layout.SMALL_RESPONSE_MAX);
   if (length > limits.maxRequestBytes) return requestTooLong(u8, out, length, limits);
   const end = start + length;
   const reason = decode(u8, start, end);

@@ -2,16 +2,7 @@
 // control words, the request at REQUEST_OFFSET, the response after it (see that file's layout).
 // Domain failures are answered inside the response; misuse of the protocol throws, with the
 // messages the Rust engine gives.
-import {
-  CalculatorRequestKey,
-  ColumnBatchKey,
-  NEED_CAPACITY,
-  REQUEST_LENGTH_WORD,
-  REQUEST_OFFSET,
-  RESPONSE_LENGTH_WORD,
-  RESPONSE_START_WORD,
-  SMALL_RESPONSE_MAX,
-} from '../gen/nanocalc/v1/calculator_codec.js';
+import { CalculatorRequestKey, ColumnBatchKey, Layout } from '../gen/nanocalc/v1/calculator_codec.js';
 import { readVarint, varintHi, varintLo } from '../wire.js';
 import { copyOf } from '../result-arrays.js';
 import { i64View, typedArrayBuffer, typedArrayLength } from '../validate.js';
@@ -40,11 +31,11 @@ function align8(n: number): number {
 
 /** Runs the request in `u8` (laid out as the shared buffer; `u32` over the same memory) and writes the response. */
 export function run(u8: Uint8Array, u32: Uint32Array, limits: Limits): void {
-  if (u8.length < REQUEST_OFFSET) throw new Error('nanocalc: the shared buffer is too small');
-  const length = u32[REQUEST_LENGTH_WORD]!;
-  const base = align8(REQUEST_OFFSET + length);
+  if (u8.length < Layout.REQUEST_OFFSET) throw new Error('nanocalc: the shared buffer is too small');
+  const length = u32[Layout.REQUEST_LENGTH_WORD]!;
+  const base = align8(Layout.REQUEST_OFFSET + length);
   if (base > u8.length) throw new Error('nanocalc: the request runs past the shared buffer');
-  writeAnswer(u32, base, processInto(u8, REQUEST_OFFSET, length, base, u8.length, limits));
+  writeAnswer(u32, base, processInto(u8, Layout.REQUEST_OFFSET, length, base, u8.length, limits));
 }
 
 /**
@@ -53,24 +44,24 @@ export function run(u8: Uint8Array, u32: Uint32Array, limits: Limits): void {
  * which `run` then answers.
  */
 export function runSmall(u8: Uint8Array, u32: Uint32Array): boolean {
-  const length = u32[REQUEST_LENGTH_WORD]!;
-  const base = (REQUEST_OFFSET + length + 7) & ~7;
-  if (length > 10 || base + SMALL_RESPONSE_MAX > u8.length) return false;
-  const written = processSmallBinary(u8, REQUEST_OFFSET, length, base);
+  const length = u32[Layout.REQUEST_LENGTH_WORD]!;
+  const base = (Layout.REQUEST_OFFSET + length + 7) & ~7;
+  if (length > 10 || base + Layout.SMALL_RESPONSE_MAX > u8.length) return false;
+  const written = processSmallBinary(u8, Layout.REQUEST_OFFSET, length, base);
   if (written < 0) return false;
-  u32[RESPONSE_START_WORD] = base;
-  u32[RESPONSE_LENGTH_WORD] = written;
+  u32[Layout.RESPONSE_START_WORD] = base;
+  u32[Layout.RESPONSE_LENGTH_WORD] = written;
   return true;
 }
 
 /** The control words for an answer (`write_answer`): a response at `base`, or the capacity needed. */
 function writeAnswer(u32: Uint32Array, base: number, outcome: number): void {
   if (outcome === NEED_MORE) {
-    u32[RESPONSE_START_WORD] = base + capacityNeeded;
-    u32[RESPONSE_LENGTH_WORD] = NEED_CAPACITY;
+    u32[Layout.RESPONSE_START_WORD] = base + capacityNeeded;
+    u32[Layout.RESPONSE_LENGTH_WORD] = Layout.NEED_CAPACITY;
   } else {
-    u32[RESPONSE_START_WORD] = base + responseStart;
-    u32[RESPONSE_LENGTH_WORD] = outcome;
+    u32[Layout.RESPONSE_START_WORD] = base + responseStart;
+    u32[Layout.RESPONSE_LENGTH_WORD] = outcome;
   }
 }
 
@@ -90,10 +81,10 @@ function afterKey(u8: Uint8Array, pos: number, end: number, key: number): number
  * with lists of equal length, into `frame`; false for anything else.
  */
 function columnFrame(u8: Uint8Array, u32: Uint32Array): boolean {
-  const length = u32[REQUEST_LENGTH_WORD]!;
-  let end = REQUEST_OFFSET + length;
+  const length = u32[Layout.REQUEST_LENGTH_WORD]!;
+  let end = Layout.REQUEST_OFFSET + length;
   if (end > u8.length) return false;
-  let pos = afterKey(u8, REQUEST_OFFSET, end, CalculatorRequestKey.columns);
+  let pos = afterKey(u8, Layout.REQUEST_OFFSET, end, CalculatorRequestKey.columns);
   if (pos < 0 || varintHi !== 0) return false;
   // The batch, then perhaps the overflow mode as `48 <mode>` (`with_overflow`).
   const batchEnd = pos + varintLo;
@@ -134,8 +125,8 @@ export function runColumns(
   if (typedArrayLength.call(a) !== n || typedArrayLength.call(b) !== n || typedArrayLength.call(out) !== n) {
     throw new TypeError(COLUMN_LENGTH_DIFFERS);
   }
-  const length = u32[REQUEST_LENGTH_WORD]!;
-  const base = align8(REQUEST_OFFSET + length);
+  const length = u32[Layout.REQUEST_LENGTH_WORD]!;
+  const base = align8(Layout.REQUEST_OFFSET + length);
   if (base > u8.length) throw new Error('nanocalc: the request runs past the shared buffer');
   // Plain views of the caller's memory, read and written without running a caller's code; every
   // input is read before a result is written over it: an input that may share memory with `out`
@@ -144,8 +135,8 @@ export function runColumns(
   const apart = (column: BigInt64Array) => (sharesMemory(column, out) ? copyOf(column, n) : i64View(column, 0, n));
   const answer = columnsInPlace(u8, length, base, apart(a), apart(b), target, limits);
   if (answer === VALUES_WRITTEN) {
-    u32[RESPONSE_START_WORD] = 0;
-    u32[RESPONSE_LENGTH_WORD] = 0;
+    u32[Layout.RESPONSE_START_WORD] = 0;
+    u32[Layout.RESPONSE_LENGTH_WORD] = 0;
     return true;
   }
   writeAnswer(u32, base, answer);
@@ -186,7 +177,7 @@ function columnsInPlace(
   out: BigInt64Array,
   limits: Limits,
 ): number {
-  if (u8.length - base < SMALL_RESPONSE_MAX) return needCapacity(SMALL_RESPONSE_MAX);
+  if (u8.length - base < Layout.SMALL_RESPONSE_MAX) return needCapacity(Layout.SMALL_RESPONSE_MAX);
   if (length > limits.maxRequestBytes) return requestTooLong(u8, base, length, limits);
   const refused = columnChecks(u8, base, frame.operation, a.length, b.length, limits);
   if (refused >= 0) return refused;

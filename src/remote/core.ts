@@ -3,6 +3,7 @@
 // failures endpoints.ts's isRetryable names), and long batches as column requests in parallel. Each RemoteCalculator (Node's over
 // @grpc/grpc-js in ./calculator.ts, the browser's over gRPC-Web with fetch in ./web.ts) gives it a
 // Transport: how one unary Calculate call reaches one replica. No transport is imported here.
+import { RemoteBinaryOperations } from '../binary-operations.js';
 import { CalculatorError } from '../errors.js';
 import {
   type Operation,
@@ -90,7 +91,7 @@ type Decoded<T> = (bytes: Uint8Array) => T;
  * each returning a Promise and taking optional {@link CallOptions} last. Domain failures reject
  * with the same `CalculatorError`s; transport failures with a {@link RemoteError}.
  */
-export abstract class RemoteCalculatorCore<C> {
+export abstract class RemoteCalculatorCore<C> extends RemoteBinaryOperations<CallOptions> {
   /** @internal */
   protected readonly endpointsRoundRobin: RoundRobin<C>;
   /** @internal */
@@ -107,6 +108,7 @@ export abstract class RemoteCalculatorCore<C> {
 
   /** @internal `endpoints` checked and opened with `transport`. */
   constructor(endpoints: string | readonly string[], options: RemoteOptions, transport: Transport<C>) {
+    super();
     const list = typeof endpoints === 'string' ? [endpoints] : [...endpoints];
     if (list.length === 0 || !list.every((e) => typeof e === 'string' && e.length > 0)) {
       throw new TypeError('nanocalc: endpoints must be one or more "host:port" strings');
@@ -120,41 +122,6 @@ export abstract class RemoteCalculatorCore<C> {
     this.#overflow = overflowOption(options.overflow, 0, 'overflow');
     this.#transport = transport;
     this.endpointsRoundRobin = new RoundRobin(list, (address) => transport.open(address));
-  }
-
-  /** `a + b`; beyond the i64 range as the `overflow` option says (saturated by default). */
-  add(a: number, b: number, options?: CallOptions): Promise<number>;
-  add(a: bigint, b: bigint, options?: CallOptions): Promise<bigint>;
-  add(a: number | bigint, b: number | bigint, options?: CallOptions): Promise<number | bigint> {
-    return this.#binary('add', a, b, options);
-  }
-
-  /** `a - b`; beyond the i64 range as the `overflow` option says (saturated by default). */
-  subtract(a: number, b: number, options?: CallOptions): Promise<number>;
-  subtract(a: bigint, b: bigint, options?: CallOptions): Promise<bigint>;
-  subtract(a: number | bigint, b: number | bigint, options?: CallOptions): Promise<number | bigint> {
-    return this.#binary('subtract', a, b, options);
-  }
-
-  /** `a * b`; beyond the i64 range as the `overflow` option says (saturated by default). */
-  multiply(a: number, b: number, options?: CallOptions): Promise<number>;
-  multiply(a: bigint, b: bigint, options?: CallOptions): Promise<bigint>;
-  multiply(a: number | bigint, b: number | bigint, options?: CallOptions): Promise<number | bigint> {
-    return this.#binary('multiply', a, b, options);
-  }
-
-  /** `a / b` truncated toward zero (`MIN / -1` overflows: `MAX` saturated); `b = 0` rejects with DIVISION_BY_ZERO. */
-  divide(a: number, b: number, options?: CallOptions): Promise<number>;
-  divide(a: bigint, b: bigint, options?: CallOptions): Promise<bigint>;
-  divide(a: number | bigint, b: number | bigint, options?: CallOptions): Promise<number | bigint> {
-    return this.#binary('divide', a, b, options);
-  }
-
-  /** `a % b` with the sign of `a` (`MIN % -1 = 0`); `b = 0` rejects with DIVISION_BY_ZERO. */
-  remainder(a: number, b: number, options?: CallOptions): Promise<number>;
-  remainder(a: bigint, b: bigint, options?: CallOptions): Promise<bigint>;
-  remainder(a: number | bigint, b: number | bigint, options?: CallOptions): Promise<number | bigint> {
-    return this.#binary('remainder', a, b, options);
   }
 
   /**
@@ -286,7 +253,13 @@ export abstract class RemoteCalculatorCore<C> {
     return overflowOption(options?.overflow, this.#overflow, 'options.overflow');
   }
 
-  async #binary(op: Operation, a: number | bigint, b: number | bigint, options: CallOptions | undefined) {
+  /** @internal */
+  protected async binaryOperation(
+    op: Operation,
+    a: number | bigint,
+    b: number | bigint,
+    options: CallOptions | undefined,
+  ): Promise<number | bigint> {
     this.checkOpen();
     const kind = checkOperands(a, b);
     const request = encodeBinary(OPERATION_FIELD[op], BigInt(a), BigInt(b), this.overflowOf(options));

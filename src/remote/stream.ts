@@ -1,5 +1,6 @@
 // RemoteStream: calls pipelined on one CalculateStream, answered in order, moved to another
 // replica if this one fails in a retryable way (UNAVAILABLE, or reset before its status).
+import { RemoteBinaryOperations } from '../binary-operations.js';
 import { CalculatorError } from '../errors.js';
 import { type Operation, OPERATION_FIELD, checkBatchShape, checkOperands, checkOperation } from '../validate.js';
 import { MalformedResponse, decodeBatchInto, decodeValue, encodeBinary, encodeColumns } from './wire.js';
@@ -37,7 +38,7 @@ const EMPTY_PENDING: Pending = { request: new Uint8Array(0), resolve: () => {}, 
  * are pure, so this is safe); other failures reject every unanswered call with a RemoteError.
  * Call `end()` when done.
  */
-export class RemoteStream {
+export class RemoteStream extends RemoteBinaryOperations<never> {
   readonly #route: StreamRoute;
   /** The overflow mode of every call on the stream, as the schema's value. */
   readonly #overflow: number;
@@ -65,6 +66,7 @@ export class RemoteStream {
 
   /** @internal Use `RemoteCalculator.stream()`. */
   constructor(route: StreamRoute, deadline: number, signal?: AbortSignal, overflow = 0) {
+    super();
     this.#route = route;
     this.#overflow = overflow;
     this.#deadline = deadline;
@@ -77,36 +79,6 @@ export class RemoteStream {
     signal?.addEventListener('abort', this.#onAbort, { once: true });
     this.#open();
     if (signal?.aborted) this.#call.cancel();
-  }
-
-  add(a: number, b: number): Promise<number>;
-  add(a: bigint, b: bigint): Promise<bigint>;
-  add(a: number | bigint, b: number | bigint): Promise<number | bigint> {
-    return this.#binary('add', a, b);
-  }
-
-  subtract(a: number, b: number): Promise<number>;
-  subtract(a: bigint, b: bigint): Promise<bigint>;
-  subtract(a: number | bigint, b: number | bigint): Promise<number | bigint> {
-    return this.#binary('subtract', a, b);
-  }
-
-  multiply(a: number, b: number): Promise<number>;
-  multiply(a: bigint, b: bigint): Promise<bigint>;
-  multiply(a: number | bigint, b: number | bigint): Promise<number | bigint> {
-    return this.#binary('multiply', a, b);
-  }
-
-  divide(a: number, b: number): Promise<number>;
-  divide(a: bigint, b: bigint): Promise<bigint>;
-  divide(a: number | bigint, b: number | bigint): Promise<number | bigint> {
-    return this.#binary('divide', a, b);
-  }
-
-  remainder(a: number, b: number): Promise<number>;
-  remainder(a: bigint, b: bigint): Promise<bigint>;
-  remainder(a: number | bigint, b: number | bigint): Promise<number | bigint> {
-    return this.#binary('remainder', a, b);
   }
 
   /** One column request (not split, unlike `RemoteCalculator.batch`), with the stream's overflow mode. */
@@ -229,7 +201,8 @@ export class RemoteStream {
     }
   }
 
-  async #binary(op: Operation, a: number | bigint, b: number | bigint): Promise<number | bigint> {
+  /** @internal */
+  protected async binaryOperation(op: Operation, a: number | bigint, b: number | bigint): Promise<number | bigint> {
     const kind = checkOperands(a, b);
     const bytes = await this.#send(encodeBinary(OPERATION_FIELD[op], BigInt(a), BigInt(b), this.#overflow));
     const value = this.#decode(() => decodeValue(bytes));

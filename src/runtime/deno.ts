@@ -1,7 +1,13 @@
 // The engine on Deno: Deno.dlopen over the C ABI library (crates/nanocalc-ffi). Every parameter of
 // nanocalc_call is a pointer or a u32, so V8 makes it a fast call.
-import type { Engine, EngineLimits } from './engine.js';
-import { ffiLibraryPath, openFfiEngine } from './library.js';
+import { ffiEngineOpener, ffiLibraryPath, ffiSymbolsIn } from './library.js';
+
+/**
+ * Deno's names of the types of FFI_SIGNATURES (./library.ts). The columns cross as `buffer`
+ * arguments: Deno takes their addresses in native code during the call, where `UnsafePointer.of`
+ * costs ~450 ns a column (ledger row 70).
+ */
+const DENO_TYPES = { u32: 'u32', i32: 'i32', pointer: 'pointer', column: 'buffer', void: 'void' } as const;
 
 /** Deno's pointers are opaque values (or null). */
 type Pointer = object | null;
@@ -33,39 +39,14 @@ interface DenoFfi {
   UnsafePointerView: { getCString(pointer: object): string };
 }
 
-let loaded: { deno: DenoFfi; symbols: Symbols; registry: FinalizationRegistry<object> } | undefined;
-
-function load() {
-  if (loaded === undefined) {
-    const deno = (globalThis as unknown as { Deno: DenoFfi }).Deno;
-    const { symbols } = deno.dlopen(ffiLibraryPath(), {
-      nanocalc_engine_new: { parameters: ['u32', 'u32', 'u32'], result: 'pointer' },
-      nanocalc_engine_free: { parameters: ['pointer'], result: 'void' },
-      nanocalc_call: { parameters: ['pointer', 'pointer', 'u32'], result: 'i32' },
-      // The same function on a thread of Deno's: a promise of its status (for batchAsync).
-      nanocalc_call_nonblocking: {
-        name: 'nanocalc_call',
-        parameters: ['pointer', 'pointer', 'u32'],
-        result: 'i32',
-        nonblocking: true,
-      },
-      // The columns as `buffer` arguments: Deno takes their addresses in native code during the
-      // call, where `UnsafePointer.of` costs ~450 ns a column (ledger row 70).
-      nanocalc_columns: {
-        parameters: ['pointer', 'pointer', 'u32', 'buffer', 'buffer', 'buffer', 'u32'],
-        result: 'i32',
-      },
-      nanocalc_last_error_message: { parameters: [], result: 'pointer' },
-    });
-    // An engine whose Calculator was dropped without close() is freed with its call function.
-    const registry = new FinalizationRegistry<object>((engine) => symbols.nanocalc_engine_free(engine));
-    loaded = { deno, symbols, registry };
-  }
-  return loaded;
-}
-
-export function openDenoEngine(u8: Uint8Array, limits: EngineLimits): Engine {
-  const { deno, symbols, registry } = load();
+export const openDenoEngine = ffiEngineOpener('deno-ffi', () => {
+  const deno = (globalThis as unknown as { Deno: DenoFfi }).Deno;
+  const signatures = ffiSymbolsIn(DENO_TYPES, (parameters, result) => ({ parameters, result }));
+  const { symbols } = deno.dlopen(ffiLibraryPath(), {
+    ...signatures,
+    // The same function on a thread of Deno's: a promise of its status (for batchAsync).
+    nanocalc_call_nonblocking: { ...signatures.nanocalc_call, name: 'nanocalc_call', nonblocking: true },
+  });
   const access = {
     // A pointer argument is cheaper than a `buffer` one (docs/PERFORMANCE.md, Runtimes).
     pointerOf: (view: ArrayBufferView) => deno.UnsafePointer.of(view),
@@ -76,5 +57,5 @@ export function openDenoEngine(u8: Uint8Array, limits: EngineLimits): Engine {
       return message === null ? 'nanocalc: engine error' : deno.UnsafePointerView.getCString(message);
     },
   };
-  return openFfiEngine('deno-ffi', symbols, registry, access, u8, limits);
-}
+  return { symbols, access };
+});

@@ -1,6 +1,6 @@
 // The engine over the C ABI library of crates/nanocalc-ffi, shared by bun:ffi and Deno.dlopen; the
 // library's path comes from ./locate.ts.
-import { RESPONSE_LENGTH_WORD } from '../codec.js';
+import { Layout } from '../codec.js';
 import { typedArrayLength } from '../validate.js';
 import type { Engine, EngineLimits } from './engine.js';
 import { requireNative } from './locate.js';
@@ -13,6 +13,36 @@ export function ffiLibraryPath(): string {
 /** `nanocalc_core::shared_buffer::COLUMN_LENGTH_DIFFERS`, raised as a TypeError as the Node-API addon does. */
 const COLUMN_LENGTH_DIFFERS =
   "nanocalc: a batch column's length differs from its frame (detached or resized while it was being read)";
+
+/**
+ * The C ABI functions of include/nanocalc.h an FFI engine opens, in one table for both runtimes'
+ * dlopen: a `column` parameter is a BigInt64Array's memory (bun:ffi `ptr`, Deno `buffer`).
+ */
+export const FFI_SIGNATURES = {
+  nanocalc_engine_new: { parameters: ['u32', 'u32', 'u32'], result: 'pointer' },
+  nanocalc_engine_free: { parameters: ['pointer'], result: 'void' },
+  nanocalc_call: { parameters: ['pointer', 'pointer', 'u32'], result: 'i32' },
+  nanocalc_columns: { parameters: ['pointer', 'pointer', 'u32', 'column', 'column', 'column', 'u32'], result: 'i32' },
+  nanocalc_last_error_message: { parameters: [], result: 'pointer' },
+} as const satisfies Record<string, { parameters: readonly FfiType[]; result: FfiType }>;
+
+/** A parameter or result type of FFI_SIGNATURES. */
+export type FfiType = 'u32' | 'i32' | 'pointer' | 'column' | 'void';
+
+/** FFI_SIGNATURES in a runtime's dialect: each type renamed by `dialect`, the table reshaped by `entry`. */
+export function ffiSymbolsIn<E>(
+  dialect: Record<FfiType, string>,
+  entry: (parameters: string[], result: string) => E,
+): Record<keyof typeof FFI_SIGNATURES, E> {
+  const table = {} as Record<keyof typeof FFI_SIGNATURES, E>;
+  for (const [name, { parameters, result }] of Object.entries(FFI_SIGNATURES)) {
+    table[name as keyof typeof FFI_SIGNATURES] = entry(
+      parameters.map((type) => dialect[type]),
+      dialect[result],
+    );
+  }
+  return table;
+}
 
 /** The status codes of include/nanocalc.h that a binding checks for. */
 export const NANOCALC_OK = 0;
@@ -51,14 +81,40 @@ export interface FfiAccess<P, C = P> {
   lastError(): string;
 }
 
+/** The library opened by a runtime's FFI: its functions, and how that FFI reaches memory. */
+export interface FfiLibrary<P, C = P> {
+  symbols: FfiSymbols<P, C>;
+  access: FfiAccess<P, C>;
+}
+
+/**
+ * How a runtime opens engines over the library: `load` opens the library, once, when the first
+ * engine opens (and only then, so the FFI module is asked for only on its runtime). An engine
+ * whose Calculator was dropped without close() is freed through a FinalizationRegistry, with its
+ * call function.
+ */
+export function ffiEngineOpener<P, C>(
+  kind: 'bun-ffi' | 'deno-ffi',
+  load: () => FfiLibrary<P, C>,
+): (u8: Uint8Array, limits: EngineLimits) => Engine {
+  let loaded: (FfiLibrary<P, C> & { registry: FinalizationRegistry<P> }) | undefined;
+  return (u8, limits) => {
+    if (loaded === undefined) {
+      const { symbols, access } = load();
+      const registry = new FinalizationRegistry<P>((engine) => symbols.nanocalc_engine_free(engine));
+      loaded = { symbols, access, registry };
+    }
+    return openFfiEngine(kind, loaded.symbols, loaded.registry, loaded.access, u8, limits);
+  };
+}
+
 /**
  * An Engine over the C ABI library, the same on Bun and on Deno: the runtimes differ only in how
  * they take a buffer's address and read the last error message (`access`). The buffer's address and length
  * are passed on each call and refreshed when the buffer is replaced (ArrayBuffer memory does not
- * move; `view` keeps the buffer alive while the engine may use it). An engine whose Calculator was
- * dropped without close() is freed through `registry`, with its call function.
+ * move; `view` keeps the buffer alive while the engine may use it).
  */
-export function openFfiEngine<P, C>(
+function openFfiEngine<P, C>(
   kind: 'bun-ffi' | 'deno-ffi',
   symbols: FfiSymbols<P, C>,
   registry: FinalizationRegistry<P>,
@@ -109,7 +165,7 @@ export function openFfiEngine<P, C>(
       throw error.message === COLUMN_LENGTH_DIFFERS ? new TypeError(error.message) : error;
     }
     // The response length word is 0 when the values are in `out`.
-    return words[RESPONSE_LENGTH_WORD] === 0;
+    return words[Layout.RESPONSE_LENGTH_WORD] === 0;
   };
   const runAsync = async (chunk: Uint8Array): Promise<void> => {
     if (engine === null || closed) throw new Error('nanocalc: the engine is closed');

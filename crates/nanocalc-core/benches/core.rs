@@ -15,13 +15,7 @@ fn rows(n: usize) -> Vec<u8> {
 /// Rows of random sign and size (a xorshift sequence): varints of 1 to 10 bytes in an order no
 /// branch predictor learns over 100,000 rows (over 1,000 it does, and branches look free).
 fn rows_mixed(n: usize) -> Vec<u8> {
-    let mut x = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        (x as i64) >> (x % 60)
-    };
+    let mut next = nanocalc_testkit::mixed_i64s(60);
     let operations = (0..n).map(|_| pb::BinaryOp { a: next(), b: next() | 1 }).collect();
     encode(Member::Batch(pb::BatchOperation { operation: pb::Operation::Add as i32, operations }))
 }
@@ -153,50 +147,6 @@ fn threads(c: &mut Criterion) {
     group.finish();
 }
 
-/// The split itself, kernels alone (no request): each operation's column batch on one thread, forced
-/// into two pieces, and as `kernels::columns` chooses by the costs it measured (`default`, every
-/// core), so the default can be read beside both: `cargo bench -p nanocalc-core -- threads_split`.
-/// `add_throw` is the `'throw'` mode's scan for an overflow (on one thread but in `default`) and then
-/// the kernel.
-fn threads_split(c: &mut Criterion) {
-    use nanocalc_core::{Op, Overflow, kernels};
-    let mut group = c.benchmark_group("threads_split");
-    group.sample_size(20);
-    let cases = [
-        ("add", Op::Add, Overflow::Saturate),
-        ("add_throw", Op::Add, Overflow::Error),
-        ("multiply", Op::Multiply, Overflow::Saturate),
-        ("divide", Op::Divide, Overflow::Saturate),
-        ("remainder", Op::Remainder, Overflow::Saturate),
-    ];
-    for (name, op, mode) in cases {
-        for n in [1 << 15, 1 << 17, 1 << 18, 1 << 20, 4 << 20] {
-            let a: Vec<u8> = (0..n as i64).flat_map(|i| (i * 7919 - 1_000_000).to_le_bytes()).collect();
-            let b: Vec<u8> = (0..n as i64).flat_map(|i| (i % 1000 + 1).to_le_bytes()).collect();
-            let mut words = out_buffer(n * 8);
-            let out = bytemuck_bytes(&mut words);
-            group.throughput(Throughput::Elements(n as u64));
-            for threads in ["1", "2", "default"] {
-                group.bench_function(format!("{name}/{n}/{threads}"), |bench| {
-                    bench.iter(|| {
-                        let (a, b) = (black_box(&a[..]), black_box(&b[..]));
-                        let max_threads = if threads == "default" { usize::MAX } else { 1 };
-                        if mode == Overflow::Error {
-                            assert_eq!(kernels::first_failure(op, mode, a, b, max_threads), None);
-                        }
-                        match threads {
-                            "2" => kernels::columns_in_pieces(op, mode, a, b, out, 2),
-                            _ => kernels::columns(op, mode, a, b, out, max_threads),
-                        }
-                        black_box(&out[0]);
-                    })
-                });
-            }
-        }
-    }
-    group.finish();
-}
-
 /// `process_into` of `request` into `out`, which must answer (not ask for room), as bench `name`.
 fn bench_process(
     group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
@@ -237,5 +187,5 @@ fn overflow_modes(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(core, benches, shared_buffer_columns, threads, threads_split, overflow_modes);
+criterion_group!(core, benches, shared_buffer_columns, threads, overflow_modes);
 criterion_main!(core);

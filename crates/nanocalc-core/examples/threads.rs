@@ -1,7 +1,6 @@
 //! One thread, two pieces forced, and the split `kernels::columns` chooses, alternating in rounds
 //! so that the machine's drift falls on all three alike: `cargo run --release -p nanocalc-core
-//! --example threads [rounds]`. Prints each case's medians and the ratios to one thread (the
-//! criterion group `threads_split` measures the same, one after the other).
+//! --example threads [rounds]`. Prints each case's medians and the ratios to one thread.
 
 use nanocalc_core::{Op, Overflow, kernels};
 use std::hint::black_box;

@@ -5,7 +5,10 @@
 //! within prost's recursion limit of 100.
 
 use crate::arith::Op;
-use crate::wire::{batch_operation_key, binary_op_key, calculator_request_key, column_batch_key};
+use crate::wire::{
+    batch_operation_field, batch_operation_key, binary_op_field, binary_op_key, calculator_request_field,
+    calculator_request_key, column_batch_field, column_batch_key, expression_field,
+};
 
 /// Why bytes are not a valid `CalculatorRequest`. Each reason is one prost also gives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -205,11 +208,11 @@ fn merge_binary_op(mut body: &[u8], depth: u32, operands: &mut (i64, i64)) -> Re
     while !body.is_empty() {
         let (field, wire_type) = key(&mut body)?;
         match field {
-            1 => {
+            binary_op_field::A => {
                 expect(wire_type, VARINT)?;
                 operands.0 = varint(&mut body)? as i64;
             }
-            2 => {
+            binary_op_field::B => {
                 expect(wire_type, VARINT)?;
                 operands.1 = varint(&mut body)? as i64;
             }
@@ -326,7 +329,7 @@ impl Iterator for RowIter<'_> {
                     return Some(row);
                 }
                 let (field, wire_type) = key(&mut self.batch).ok()?;
-                if field == 2 {
+                if field == batch_operation_field::OPERATIONS {
                     let body = length_delimited(&mut self.batch).ok()?;
                     let mut operands = (0, 0);
                     merge_binary_op(body, RECURSION_LIMIT, &mut operands).ok()?;
@@ -338,7 +341,7 @@ impl Iterator for RowIter<'_> {
                 return None;
             }
             let (field, wire_type) = key(&mut self.top).ok()?;
-            if field == 6 {
+            if field == calculator_request_field::BATCH {
                 self.batch = length_delimited(&mut self.top).ok()?;
             } else {
                 skip(&mut self.top, wire_type, field, RECURSION_LIMIT).ok()?;
@@ -373,9 +376,9 @@ impl Request<'_> {
         match self {
             Request::Empty => 0,
             Request::Binary { op, .. } => *op as u32,
-            Request::Rows(_) => 6,
-            Request::Columns { .. } => 7,
-            Request::Expression(_) => 8,
+            Request::Rows(_) => calculator_request_field::BATCH,
+            Request::Columns { .. } => calculator_request_field::COLUMNS,
+            Request::Expression(_) => calculator_request_field::EXPRESSION,
         }
     }
 }
@@ -478,13 +481,13 @@ fn decode_general(bytes: &[u8]) -> Result<Decoded<'_>> {
     while !rest.is_empty() {
         let field_start = rest;
         let (field, wire_type) = key(&mut rest)?;
-        if field == 9 {
+        if field == calculator_request_field::OVERFLOW {
             // An enum: the varint's low 32 bits, as prost reads an `int32` (the last one wins).
             expect(wire_type, VARINT)?;
             overflow = varint(&mut rest)? as i32;
             continue;
         }
-        if !(1..=8).contains(&field) {
+        if !(calculator_request_field::ADD..=calculator_request_field::EXPRESSION).contains(&field) {
             skip(&mut rest, wire_type, field, depth)?;
             continue;
         }
@@ -494,9 +497,11 @@ fn decode_general(bytes: &[u8]) -> Result<Decoded<'_>> {
         if request.field() != field {
             // Another oneof member replaces the current one.
             request = match field {
-                6 => Request::Rows(Rows { operation: 0, count: 0, run: field_start }),
-                7 => Request::Columns { operation: 0, a: Column::Borrowed(&[]), b: Column::Borrowed(&[]) },
-                8 => Request::Expression(&[]),
+                calculator_request_field::BATCH => Request::Rows(Rows { operation: 0, count: 0, run: field_start }),
+                calculator_request_field::COLUMNS => {
+                    Request::Columns { operation: 0, a: Column::Borrowed(&[]), b: Column::Borrowed(&[]) }
+                }
+                calculator_request_field::EXPRESSION => Request::Expression(&[]),
                 _ => Request::Binary { op: Op::from_wire(field as i32).ok_or(DecodeError::InvalidTag)?, a: 0, b: 0 },
             };
         }
@@ -514,11 +519,11 @@ fn decode_general(bytes: &[u8]) -> Result<Decoded<'_>> {
                     }
                     let (field, wire_type) = key(&mut body)?;
                     match field {
-                        1 => {
+                        batch_operation_field::OPERATION => {
                             expect(wire_type, VARINT)?;
                             rows.operation = varint(&mut body)? as i32;
                         }
-                        2 => {
+                        batch_operation_field::OPERATIONS => {
                             expect(wire_type, LEN)?;
                             let row_depth = enter(inner)?;
                             let row = length_delimited(&mut body)?;
@@ -533,12 +538,12 @@ fn decode_general(bytes: &[u8]) -> Result<Decoded<'_>> {
                 while !body.is_empty() {
                     let (field, wire_type) = key(&mut body)?;
                     match field {
-                        1 => {
+                        column_batch_field::OPERATION => {
                             expect(wire_type, VARINT)?;
                             *operation = varint(&mut body)? as i32;
                         }
-                        2 => a.merge(&mut body, wire_type)?,
-                        3 => b.merge(&mut body, wire_type)?,
+                        column_batch_field::A => a.merge(&mut body, wire_type)?,
+                        column_batch_field::B => b.merge(&mut body, wire_type)?,
                         _ => skip(&mut body, wire_type, field, inner)?,
                     }
                 }
@@ -546,7 +551,7 @@ fn decode_general(bytes: &[u8]) -> Result<Decoded<'_>> {
             Request::Expression(text) => {
                 while !body.is_empty() {
                     let (field, wire_type) = key(&mut body)?;
-                    if field == 1 {
+                    if field == expression_field::TEXT {
                         // A string: the last occurrence wins, each must be UTF-8 (as prost checks).
                         expect(wire_type, LEN)?;
                         let bytes = length_delimited(&mut body)?;

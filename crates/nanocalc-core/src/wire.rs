@@ -2,8 +2,8 @@
 // `npm run gen:codec` regenerates it with its TypeScript twin, src/gen/nanocalc/v1/calculator_codec.ts;
 // a test fails when either is stale.
 
-//! The wire facts of the schema and the layout of the shared buffer, as constants: key bytes (field
-//! number and wire type) of every field, the values of every enum, and where the control words and the
+//! The wire facts of the schema and the layout of the shared buffer, as constants: the number and
+//! the key byte (field number and wire type) of every field, the values of every enum, and where the control words and the
 //! request are. Generated with the TypeScript codec from one source, so the two sides cannot drift.
 
 /// Index of the u32 control word holding the request length (bytes 0..4).
@@ -19,16 +19,35 @@ pub const NEED_CAPACITY: u32 = 0xffffffff;
 /// Every response but a batch result fits in this many bytes (an error message is cut to fit).
 pub const SMALL_RESPONSE_MAX: usize = 192;
 
+/// Field numbers of the fields of `nanocalc.v1.BinaryOp`.
+pub mod binary_op_field {
+    pub const A: u32 = 1;
+    pub const B: u32 = 2;
+}
+
 /// Key bytes (field number and wire type) of the fields of `nanocalc.v1.BinaryOp`.
 pub mod binary_op_key {
     pub const A: u8 = 0x08;
     pub const B: u8 = 0x10;
 }
 
+/// Field numbers of the fields of `nanocalc.v1.BatchOperation`.
+pub mod batch_operation_field {
+    pub const OPERATION: u32 = 1;
+    pub const OPERATIONS: u32 = 2;
+}
+
 /// Key bytes (field number and wire type) of the fields of `nanocalc.v1.BatchOperation`.
 pub mod batch_operation_key {
     pub const OPERATION: u8 = 0x08;
     pub const OPERATIONS: u8 = 0x12;
+}
+
+/// Field numbers of the fields of `nanocalc.v1.ColumnBatch`.
+pub mod column_batch_field {
+    pub const OPERATION: u32 = 1;
+    pub const A: u32 = 2;
+    pub const B: u32 = 3;
 }
 
 /// Key bytes (field number and wire type) of the fields of `nanocalc.v1.ColumnBatch`.
@@ -38,9 +57,27 @@ pub mod column_batch_key {
     pub const B: u8 = 0x1a;
 }
 
+/// Field numbers of the fields of `nanocalc.v1.Expression`.
+pub mod expression_field {
+    pub const TEXT: u32 = 1;
+}
+
 /// Key bytes (field number and wire type) of the fields of `nanocalc.v1.Expression`.
 pub mod expression_key {
     pub const TEXT: u8 = 0x0a;
+}
+
+/// Field numbers of the fields of `nanocalc.v1.CalculatorRequest`.
+pub mod calculator_request_field {
+    pub const ADD: u32 = 1;
+    pub const SUBTRACT: u32 = 2;
+    pub const MULTIPLY: u32 = 3;
+    pub const DIVIDE: u32 = 4;
+    pub const REMAINDER: u32 = 5;
+    pub const BATCH: u32 = 6;
+    pub const COLUMNS: u32 = 7;
+    pub const EXPRESSION: u32 = 8;
+    pub const OVERFLOW: u32 = 9;
 }
 
 /// Key bytes (field number and wire type) of the fields of `nanocalc.v1.CalculatorRequest`.
@@ -56,6 +93,13 @@ pub mod calculator_request_key {
     pub const OVERFLOW: u8 = 0x48;
 }
 
+/// Field numbers of the fields of `nanocalc.v1.CalculationError`.
+pub mod calculation_error_field {
+    pub const CODE: u32 = 1;
+    pub const MESSAGE: u32 = 2;
+    pub const INDEX: u32 = 3;
+}
+
 /// Key bytes (field number and wire type) of the fields of `nanocalc.v1.CalculationError`.
 pub mod calculation_error_key {
     pub const CODE: u8 = 0x08;
@@ -63,9 +107,21 @@ pub mod calculation_error_key {
     pub const INDEX: u8 = 0x18;
 }
 
+/// Field numbers of the fields of `nanocalc.v1.BatchResult`.
+pub mod batch_result_field {
+    pub const VALUES: u32 = 1;
+}
+
 /// Key bytes (field number and wire type) of the fields of `nanocalc.v1.BatchResult`.
 pub mod batch_result_key {
     pub const VALUES: u8 = 0x0a;
+}
+
+/// Field numbers of the fields of `nanocalc.v1.CalculatorResponse`.
+pub mod calculator_response_field {
+    pub const VALUE: u32 = 1;
+    pub const ERROR: u32 = 2;
+    pub const BATCH: u32 = 3;
 }
 
 /// Key bytes (field number and wire type) of the fields of `nanocalc.v1.CalculatorResponse`.

@@ -153,8 +153,8 @@ impl Metrics {
     fn try_new() -> prometheus::Result<Arc<Self>> {
         let registry = Registry::new();
         let call_labels = ["grpc_service", "grpc_method", "grpc_type"];
-        let started =
-            IntCounterVec::new(Opts::new("grpc_server_started_total", "Calls started on the server."), &call_labels)?;
+        let per_call = |name: &str, help: &str| IntCounterVec::new(Opts::new(name, help), &call_labels);
+        let started = per_call("grpc_server_started_total", "Calls started on the server.")?;
         let handled = IntCounterVec::new(
             Opts::new("grpc_server_handled_total", "Calls completed on the server, by gRPC status code."),
             &["grpc_service", "grpc_method", "grpc_type", "grpc_code"],
@@ -171,14 +171,10 @@ impl Metrics {
             Opts::new("nanocalc_calls_in_flight", "Calls started and not yet completed."),
             &call_labels,
         )?;
-        let request_bytes = IntCounterVec::new(
-            Opts::new("nanocalc_request_bytes_total", "Bytes of request bodies received (gRPC-framed messages)."),
-            &call_labels,
-        )?;
-        let response_bytes = IntCounterVec::new(
-            Opts::new("nanocalc_response_bytes_total", "Bytes of response bodies sent (gRPC-framed messages)."),
-            &call_labels,
-        )?;
+        let request_bytes =
+            per_call("nanocalc_request_bytes_total", "Bytes of request bodies received (gRPC-framed messages).")?;
+        let response_bytes =
+            per_call("nanocalc_response_bytes_total", "Bytes of response bodies sent (gRPC-framed messages).")?;
         let engine = EngineMetrics {
             requests: IntCounter::new(
                 "nanocalc_engine_requests_total",

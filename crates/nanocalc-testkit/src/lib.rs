@@ -278,3 +278,15 @@ pub fn evaluate(text: &str, overflow: i32, max_depth: usize) -> Result<i64, (pb:
     assert_eq!(values.len(), 1, "{text:?}");
     Ok(values[0])
 }
+
+/// A xorshift sequence of `i64`s of every size, each shifted right by `x % shift_modulus` bits:
+/// varints of 1 to 10 bytes (or operands of every width) in an order no branch predictor learns.
+pub fn mixed_i64s(shift_modulus: u64) -> impl FnMut() -> i64 {
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x as i64) >> (x % shift_modulus)
+    }
+}

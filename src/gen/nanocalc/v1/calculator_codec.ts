@@ -9,29 +9,34 @@
 import { writeInt64Bigint, writeInt64Number, writePaddedVarint, writeSmallVarint } from "../../../wire.js";
 
 /**
- * Index of the u32 control word holding the request length (bytes 0..4).
+ * The layout of the buffer shared with the engine (crates/nanocalc-core/src/shared_buffer.rs): three u32 control words, the request from REQUEST_OFFSET, the response after it.
  */
-export const REQUEST_LENGTH_WORD = 0;
-/**
- * Index of the u32 control word holding where the response starts (bytes 4..8), or the capacity needed.
- */
-export const RESPONSE_START_WORD = 1;
-/**
- * Index of the u32 control word holding the response length (bytes 8..12), or NEED_CAPACITY.
- */
-export const RESPONSE_LENGTH_WORD = 2;
-/**
- * Where the request starts: after the control words, 8-byte aligned.
- */
-export const REQUEST_OFFSET = 16;
-/**
- * The response length word when the buffer is too small; the start word then holds the capacity needed.
- */
-export const NEED_CAPACITY = 0xffffffff;
-/**
- * Every response but a batch result fits in this many bytes (an error message is cut to fit).
- */
-export const SMALL_RESPONSE_MAX = 192;
+export const Layout = {
+  /**
+   * Index of the u32 control word holding the request length (bytes 0..4).
+   */
+  REQUEST_LENGTH_WORD: 0,
+  /**
+   * Index of the u32 control word holding where the response starts (bytes 4..8), or the capacity needed.
+   */
+  RESPONSE_START_WORD: 1,
+  /**
+   * Index of the u32 control word holding the response length (bytes 8..12), or NEED_CAPACITY.
+   */
+  RESPONSE_LENGTH_WORD: 2,
+  /**
+   * Where the request starts: after the control words, 8-byte aligned.
+   */
+  REQUEST_OFFSET: 16,
+  /**
+   * The response length word when the buffer is too small; the start word then holds the capacity needed.
+   */
+  NEED_CAPACITY: 0xffffffff,
+  /**
+   * Every response but a batch result fits in this many bytes (an error message is cut to fit).
+   */
+  SMALL_RESPONSE_MAX: 192,
+} as const;
 
 /**
  * The values of `nanocalc.v1.Operation`.
@@ -81,6 +86,13 @@ export const ErrorCode = {
 export const ErrorCodeNames: readonly (string | undefined)[] = ['UNSPECIFIED', 'DIVISION_BY_ZERO', 'INVALID_REQUEST', 'LIMIT_EXCEEDED', 'INTERNAL', 'SYNTAX_ERROR', 'OVERFLOW'];
 
 /**
+ * Field numbers of the fields of `nanocalc.v1.BinaryOp`.
+ */
+export const BinaryOpField = {
+  a: 1,
+  b: 2,
+} as const;
+/**
  * Key bytes (field number and wire type) of the fields of `nanocalc.v1.BinaryOp`.
  */
 export const BinaryOpKey = {
@@ -119,6 +131,13 @@ export function encodeBinaryOpBigints(u8: Uint8Array, pos: number, a: bigint, b:
 }
 
 /**
+ * Field numbers of the fields of `nanocalc.v1.BatchOperation`.
+ */
+export const BatchOperationField = {
+  operation: 1,
+  operations: 2,
+} as const;
+/**
  * Key bytes (field number and wire type) of the fields of `nanocalc.v1.BatchOperation`.
  */
 export const BatchOperationKey = {
@@ -126,6 +145,14 @@ export const BatchOperationKey = {
   operations: 0x12,
 } as const;
 
+/**
+ * Field numbers of the fields of `nanocalc.v1.ColumnBatch`.
+ */
+export const ColumnBatchField = {
+  operation: 1,
+  a: 2,
+  b: 3,
+} as const;
 /**
  * Key bytes (field number and wire type) of the fields of `nanocalc.v1.ColumnBatch`.
  */
@@ -136,12 +163,32 @@ export const ColumnBatchKey = {
 } as const;
 
 /**
+ * Field numbers of the fields of `nanocalc.v1.Expression`.
+ */
+export const ExpressionField = {
+  text: 1,
+} as const;
+/**
  * Key bytes (field number and wire type) of the fields of `nanocalc.v1.Expression`.
  */
 export const ExpressionKey = {
   text: 0x0a,
 } as const;
 
+/**
+ * Field numbers of the fields of `nanocalc.v1.CalculatorRequest`.
+ */
+export const CalculatorRequestField = {
+  add: 1,
+  subtract: 2,
+  multiply: 3,
+  divide: 4,
+  remainder: 5,
+  batch: 6,
+  columns: 7,
+  expression: 8,
+  overflow: 9,
+} as const;
 /**
  * Key bytes (field number and wire type) of the fields of `nanocalc.v1.CalculatorRequest`.
  */
@@ -247,6 +294,14 @@ export function encodeCalculatorRequestColumnsFrame(u8: Uint8Array, pos: number,
 }
 
 /**
+ * Field numbers of the fields of `nanocalc.v1.CalculationError`.
+ */
+export const CalculationErrorField = {
+  code: 1,
+  message: 2,
+  index: 3,
+} as const;
+/**
  * Key bytes (field number and wire type) of the fields of `nanocalc.v1.CalculationError`.
  */
 export const CalculationErrorKey = {
@@ -256,12 +311,26 @@ export const CalculationErrorKey = {
 } as const;
 
 /**
+ * Field numbers of the fields of `nanocalc.v1.BatchResult`.
+ */
+export const BatchResultField = {
+  values: 1,
+} as const;
+/**
  * Key bytes (field number and wire type) of the fields of `nanocalc.v1.BatchResult`.
  */
 export const BatchResultKey = {
   values: 0x0a,
 } as const;
 
+/**
+ * Field numbers of the fields of `nanocalc.v1.CalculatorResponse`.
+ */
+export const CalculatorResponseField = {
+  value: 1,
+  error: 2,
+  batch: 3,
+} as const;
 /**
  * Key bytes (field number and wire type) of the fields of `nanocalc.v1.CalculatorResponse`.
  */
