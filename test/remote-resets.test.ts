@@ -1,7 +1,7 @@
 // nanocalc-test: node-only
 // A stream reset before its gRPC status: what a proxy sends when the replica behind it dies
-// mid-answer. A node:http2 server on 127.0.0.1 plays that proxy: it resets the first `resets`
-// streams after their response headers, then answers as nanocalc-server does (the in-process
+// mid-answer. A node:http2 server on 127.0.0.1 plays that proxy: it resets the stream of each of
+// the next `resetNext(n)` messages after its response headers, then answers as nanocalc-server does (the in-process
 // Calculator's process() on the request's bytes). RemoteCalculator and RemoteStream must retry
 // the reset calls (calculations are pure), and fail with INTERNAL once the attempts run out.
 
@@ -18,7 +18,7 @@ interface ResettingServer {
   address: string;
   /** Streams reset so far, and streams answered. */
   readonly counts: { reset: number; answered: number };
-  /** How many of the next streams are reset (after their headers, before any status). */
+  /** How many of the next messages have their stream reset (after its headers, before any status). */
   resetNext(n: number): void;
   close(): Promise<void>;
 }
@@ -48,8 +48,6 @@ async function startResettingServer(): Promise<ResettingServer> {
   const counts = { reset: 0, answered: 0 };
   const server: Http2Server = createServer();
   server.on('stream', (stream: ServerHttp2Stream) => {
-    const reset = toReset > 0;
-    if (reset) toReset--;
     let pending: Buffer = Buffer.alloc(0);
     let headersSent = false;
     // Trailers after the last data frame (waitForTrailers), as gRPC ends every answer.
@@ -64,7 +62,8 @@ async function startResettingServer(): Promise<ResettingServer> {
       pending = rest;
       for (const message of messages) {
         respondOnce();
-        if (reset) {
+        if (toReset > 0) {
+          toReset--;
           counts.reset++;
           stream.close(constants.NGHTTP2_INTERNAL_ERROR);
           return;
@@ -140,6 +139,22 @@ describe('a stream reset before its status (a proxy whose replica died mid-answe
       assert.deepEqual(answers, [3n, 6n, 4n]);
       await stream.end();
       assert.ok(server.counts.reset >= 1);
+    } finally {
+      calc.close();
+    }
+  });
+
+  test('a stream answered between its cuts outlives maxAttempts cuts', async () => {
+    const calc = new RemoteCalculator(server.address, { maxAttempts: 2 });
+    try {
+      const stream = calc.stream();
+      const before = server.counts.reset;
+      for (let i = 0n; i < 5n; i++) {
+        server.resetNext(1);
+        assert.equal(await stream.add(i, 1n), i + 1n, `call ${i} after its stream was reset`);
+      }
+      assert.equal(server.counts.reset - before, 5, 'each call was reset once, then answered');
+      await stream.end();
     } finally {
       calc.close();
     }

@@ -47,6 +47,7 @@ export class RemoteStream extends RemoteBinaryOperations<never> {
   #call!: StreamCall;
   #endpoint = '';
   #generation = 0;
+  /** Streams opened since the last answer (the current one included): bounded by maxAttempts. */
   #attempts = 0;
   readonly #tried = new Set<string>();
   /** Calls in order: answered before #head, written before #next, the rest waiting for the window. */
@@ -160,6 +161,10 @@ export class RemoteStream extends RemoteBinaryOperations<never> {
       this.#next -= this.#head;
       this.#head = 0;
     }
+    // The stream works: its failures so far are behind it, and so are the replicas they ruled out.
+    // (Else a long-lived stream would fail on its next cut once it had been cut maxAttempts times.)
+    this.#attempts = 1;
+    this.#tried.clear();
     pending.resolve(bytes);
     this.#flush();
   }
