@@ -7,6 +7,7 @@
 //   batch            batch('add', a, b): the reference (a new array, no copies: the column call)
 //   batchAsync       batchAsync('add', a, b), and the event loop's worst gap meanwhile (1 ms timer)
 //   allocate         the new result array (newResultArray)
+//   new chunks       a new pair of chunk buffers, allocated and written once (their page faults)
 //   copy in          every chunk's request written (ChunkBuffer.write: both columns copied)
 //   engine, here     every chunk's request run by the engine on this thread (`call`, no hand-off)
 //   engine, pool     every chunk's request run through runAsync, one after the other, each awaited
@@ -31,7 +32,9 @@ const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const option = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
 const sizes = (option('--sizes') ?? (quick ? '2000000' : '2000000,20000000')).split(',').map(Number);
-const rounds = Number(option('--rounds') ?? (quick ? 3 : 7));
+const roundsOption = option('--rounds');
+/** Alternating rounds: many, since a new result's memory is fresh (page faults) or reused by turns. */
+const roundsFor = (n: number) => Number(roundsOption ?? (quick ? 3 : n >= 10_000_000 ? 5 : 9));
 
 function column(n: number, seed: number): BigInt64Array {
   const values = new BigInt64Array(n);
@@ -50,6 +53,7 @@ const now = () => performance.now();
 /** The parts of one batchAsync of `n`, each timed alone (ms). */
 interface Parts {
   allocate: number;
+  freshChunks: number;
   copyIn: number;
   engineHere: number;
   enginePool: number;
@@ -66,6 +70,11 @@ async function parts(engine: Engine, ask: ColumnsAsk, a: BigInt64Array, b: BigIn
   let t = now();
   const result = newResultArray(n);
   const allocate = now() - t;
+  // What a new pair of chunk buffers costs, first touch included (batchAsync keeps its pair since
+  // ledger row 75; before, every batchAsync made a new one).
+  t = now();
+  for (const fresh of [ChunkBuffer.forLength(chunkLength), ChunkBuffer.forLength(chunkLength)]) fresh.u8.fill(1);
+  const freshChunks = now() - t;
   // Copy in, run here, copy out, over chunk buffers alternating as batchAsync's do.
   let copyIn = 0;
   let engineHere = 0;
@@ -123,7 +132,7 @@ async function parts(engine: Engine, ask: ColumnsAsk, a: BigInt64Array, b: BigIn
     running = next;
   }
   const pipeline = now() - begun;
-  return { allocate, copyIn, engineHere, enginePool, copyOut, pipeline, busy, waiting };
+  return { allocate, freshChunks, copyIn, engineHere, enginePool, copyOut, pipeline, busy, waiting };
 }
 
 /** batchAsync once, with a 1 ms timer: its time and the event loop's worst gap (ms). */
@@ -156,7 +165,7 @@ const fmt = (ms: number) => (ms >= 10 ? ms.toFixed(1) : ms.toFixed(2));
 console.log(
   `batchAsync('add') split, ${runtimeName()}, ${availableParallelism()} threads, load ${loadavg()
     .map((x) => x.toFixed(2))
-    .join(' ')}; medians over ${rounds} alternating rounds, ms per batch`,
+    .join(' ')}; medians over alternating rounds, ms per batch`,
 );
 for (const n of sizes) {
   const limits = { maxBatchLength: Math.max(n, 8_000_000), maxRequestBytes: 2 ** 31 - 1 };
@@ -174,7 +183,8 @@ for (const n of sizes) {
   // The goal's two sides in turns of `repeat` calls each (steady state, as a caller making many:
   // the collector and the allocator settle as in the bench's loops), alternating, a turn of each
   // discarded first; each side's figure is the median of its calls.
-  const repeat = n >= 10_000_000 ? 3 : 7;
+  const repeat = n >= 10_000_000 ? 3 : 9;
+  const rounds = roundsFor(n);
   for (let round = -1; round < rounds; round++) {
     for (let k = 0; k < repeat; k++) {
       const t = now();
@@ -197,16 +207,28 @@ for (const n of sizes) {
   }
   const m = (key: string) => middle(samples[key]!);
   const perOp = (key: string) => `${((m(key) * 1e6) / n).toFixed(2)} ns/op`;
-  console.log(`\n×${n.toLocaleString('en-US')} (${Math.ceil(n / CHUNK_LENGTH)} chunks of ≤ ${CHUNK_LENGTH.toLocaleString('en-US')})`);
+  console.log(
+    `\n×${n.toLocaleString('en-US')} (${Math.ceil(n / CHUNK_LENGTH)} chunks of ≤ ${CHUNK_LENGTH.toLocaleString('en-US')}; ${rounds} rounds of ${repeat} calls a side)`,
+  );
   const lines: [string, string][] = [
     ['batch, new array', `${fmt(m('batch'))} ms (${perOp('batch')})`],
-    ['batchAsync', `${fmt(m('batchAsync'))} ms (${perOp('batchAsync')}), ${(m('batchAsync') / m('batch')).toFixed(2)}× batch; worst event-loop gap ${fmt(m('worst gap'))} ms (max ${fmt(Math.max(...samples['worst gap']!))})`],
+    [
+      'batchAsync',
+      `${fmt(m('batchAsync'))} ms (${perOp('batchAsync')}), ${(m('batchAsync') / m('batch')).toFixed(2)}× batch; worst event-loop gap ${fmt(m('worst gap'))} ms (max ${fmt(Math.max(...samples['worst gap']!))})`,
+    ],
     ['  allocate the result', `${fmt(m('allocate'))} ms`],
+    ['  a new pair of chunk buffers', `${fmt(m('freshChunks'))} ms (allocated and first written)`],
     ['  copy in (all chunks)', `${fmt(m('copyIn'))} ms`],
     ['  engine, on this thread', `${fmt(m('engineHere'))} ms`],
-    ['  engine, through the pool', `${fmt(m('enginePool'))} ms (hand-offs: ${fmt(m('enginePool') - m('engineHere'))} ms, ${fmt(((m('enginePool') - m('engineHere')) * 1000) / Math.ceil(n / CHUNK_LENGTH))} µs a chunk)`],
+    [
+      '  engine, through the pool',
+      `${fmt(m('enginePool'))} ms (hand-offs: ${fmt(m('enginePool') - m('engineHere'))} ms, ${fmt(((m('enginePool') - m('engineHere')) * 1000) / Math.ceil(n / CHUNK_LENGTH))} µs a chunk)`,
+    ],
     ['  copy out (all chunks)', `${fmt(m('copyOut'))} ms`],
-    ['  pipeline re-timed', `${fmt(m('pipeline'))} ms: JavaScript thread copying ${fmt(m('busy'))} ms, waiting for the pool ${fmt(m('waiting'))} ms`],
+    [
+      '  pipeline re-timed',
+      `${fmt(m('pipeline'))} ms: JavaScript thread copying ${fmt(m('busy'))} ms, waiting for the pool ${fmt(m('waiting'))} ms`,
+    ],
   ];
   const width = Math.max(...lines.map(([k]) => k.length));
   for (const [k, v] of lines) console.log(`${k.padEnd(width)}  ${v}`);

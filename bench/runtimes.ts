@@ -330,7 +330,11 @@ async function drive(): Promise<void> {
   );
   console.log(formatSplit(splits));
   const json = args.includes('--json') ? args[args.indexOf('--json') + 1] : undefined;
-  if (json !== undefined) writeFileSync(json, `${JSON.stringify({ date: new Date().toISOString(), loadavg: loadavg(), rows, split: splits }, null, 2)}\n`);
+  if (json !== undefined)
+    writeFileSync(
+      json,
+      `${JSON.stringify({ date: new Date().toISOString(), loadavg: loadavg(), rows, split: splits }, null, 2)}\n`,
+    );
 }
 
 if (args.includes('--measure')) {

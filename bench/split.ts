@@ -20,7 +20,10 @@ import {
   RESPONSE_START_WORD,
   decodeNumberResultFast,
 } from '../src/codec.js';
-import { CalculatorRequestKey, encodeCalculatorRequestBinaryOpNumbers } from '../src/gen/nanocalc/v1/calculator_codec.js';
+import {
+  CalculatorRequestKey,
+  encodeCalculatorRequestBinaryOpNumbers,
+} from '../src/gen/nanocalc/v1/calculator_codec.js';
 import type { Engine } from '../src/runtime/engine.js';
 import { openEngine } from '../src/runtime/open.js';
 import type { Calculator } from 'nanocalc';
