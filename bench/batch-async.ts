@@ -15,6 +15,8 @@
 //   copy out         every chunk's values copied into the result (ChunkBuffer.read)
 //   pipeline         batchAsync's own loop (#batchOnPool) re-timed from here: the JavaScript thread's
 //                    busy time (copying) and its time waiting for the pool, summed over the chunks
+//   no copy out      that pipeline with the values left in the chunks: what a pool writing them
+//                    straight into the result would leave to the JavaScript thread (an upper bound)
 //
 //   node dist/bench/batch-async.js [--quick] [--sizes 2000000,20000000] [--rounds 7]
 //   (npm run bench:batch-async)
@@ -62,6 +64,8 @@ interface Parts {
   pipeline: number;
   busy: number;
   waiting: number;
+  /** The pipeline with the values left in the chunks (no copy out). */
+  noCopyOut: number;
 }
 
 async function parts(engine: Engine, ask: ColumnsAsk, a: BigInt64Array, b: BigInt64Array, n: number): Promise<Parts> {
@@ -103,36 +107,42 @@ async function parts(engine: Engine, ask: ColumnsAsk, a: BigInt64Array, b: BigIn
     await engine.runAsync(chunk.u8);
     enginePool += now() - t;
   }
-  // batchAsync's pipeline (CalculatorCore.#batchOnPool), timed: chunk k + 1 copied in while k runs.
-  let busy = 0;
-  let waiting = 0;
-  const begun = now();
-  const out = newResultArray(n);
-  let running: { chunk: ChunkBuffer; from: number; count: number; done: Promise<void> } | undefined;
-  for (let from = 0, k = 0; ; k++) {
-    let next: typeof running;
-    if (from < n) {
-      const count = Math.min(chunkLength, n - from);
-      const chunk = chunks[k & 1]!;
-      t = now();
-      chunk.write(ask, a, b, from, count);
-      busy += now() - t;
-      next = { chunk, from, count, done: engine.runAsync(chunk.u8) };
-      from += count;
+  // batchAsync's pipeline (CalculatorCore.#batchOnPool), timed: chunk k + 1 copied in while k runs;
+  // and the same with the values left in the chunks (what a pool writing them straight into the
+  // result would leave the JavaScript thread: an upper bound of that design's gain).
+  const pipelined = async (copyOut: boolean) => {
+    let busy = 0;
+    let waiting = 0;
+    const begun = now();
+    const out = newResultArray(n);
+    let running: { chunk: ChunkBuffer; from: number; count: number; done: Promise<void> } | undefined;
+    for (let from = 0, k = 0; ; k++) {
+      let next: typeof running;
+      if (from < n) {
+        const count = Math.min(chunkLength, n - from);
+        const chunk = chunks[k & 1]!;
+        t = now();
+        chunk.write(ask, a, b, from, count);
+        busy += now() - t;
+        next = { chunk, from, count, done: engine.runAsync(chunk.u8) };
+        from += count;
+      }
+      if (running !== undefined) {
+        t = now();
+        await running.done;
+        waiting += now() - t;
+        t = now();
+        if (copyOut) running.chunk.read(running.from, running.count, out);
+        busy += now() - t;
+      }
+      if (next === undefined) break;
+      running = next;
     }
-    if (running !== undefined) {
-      t = now();
-      await running.done;
-      waiting += now() - t;
-      t = now();
-      running.chunk.read(running.from, running.count, out);
-      busy += now() - t;
-    }
-    if (next === undefined) break;
-    running = next;
-  }
-  const pipeline = now() - begun;
-  return { allocate, freshChunks, copyIn, engineHere, enginePool, copyOut, pipeline, busy, waiting };
+    return { took: now() - begun, busy, waiting };
+  };
+  const { took: pipeline, busy, waiting } = await pipelined(true);
+  const { took: noCopyOut } = await pipelined(false);
+  return { allocate, freshChunks, copyIn, engineHere, enginePool, copyOut, pipeline, busy, waiting, noCopyOut };
 }
 
 /** batchAsync once, with a 1 ms timer: its time and the event loop's worst gap (ms). */
@@ -229,6 +239,7 @@ for (const n of sizes) {
       '  pipeline re-timed',
       `${fmt(m('pipeline'))} ms: JavaScript thread copying ${fmt(m('busy'))} ms, waiting for the pool ${fmt(m('waiting'))} ms`,
     ],
+    ['  pipeline, no copy out', `${fmt(m('noCopyOut'))} ms (${(m('noCopyOut') / m('batch')).toFixed(2)}× batch)`],
   ];
   const width = Math.max(...lines.map(([k]) => k.length));
   for (const [k, v] of lines) console.log(`${k.padEnd(width)}  ${v}`);
