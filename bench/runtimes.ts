@@ -283,7 +283,7 @@ function formatSplit(splits: readonly SplitRow[]): string {
     ...SPLIT_STEPS.map((step, k) => {
       const ns = r.steps[step];
       // Each step from `engine` to `add` adds one part to the one before it.
-      const before = k >= 1 && k <= 4 ? r.steps[SPLIT_STEPS[k - 1]!] : undefined;
+      const before = k >= 1 && k < SPLIT_STEPS.length - 1 ? r.steps[SPLIT_STEPS[k - 1]!] : undefined;
       const delta = before === undefined ? '' : ` (${ns - before >= 0 ? '+' : '−'}${formatNs(Math.abs(ns - before))})`;
       return `${formatNs(ns)}${delta}`;
     }),
@@ -332,8 +332,9 @@ async function drive(): Promise<void> {
   if (rows.length > 0) console.log(formatTable(rows));
   console.log(
     '\nadd(a, b) with numbers, split (ns per call, medians of alternating turns; in brackets what each step adds to the one before):\n' +
-      '  floor: a no-op crossing; engine: the engine call with an add request already in the buffer; + encode: the TypeScript\n' +
-      '  encoder first; + decode: the answer decoded; add: calculator.add(a, b); pure TS: the BigInt saturating add\n',
+      '  floor: a no-op crossing; engine: the engine call with an add request already in the buffer; + encode, same operands:\n' +
+      '  the TypeScript encoder first, always 123 + 456; + encode: the operands of the other loops; + decode: the answer\n' +
+      '  decoded; add: calculator.add(a, b); pure TS: the BigInt saturating add (bench/split.ts)\n',
   );
   console.log(formatSplit(splits));
   const json = args.includes('--json') ? args[args.indexOf('--json') + 1] : undefined;

@@ -8,7 +8,10 @@
 //   floor      a no-op crossing of the same path (bench/floors.ts)
 //   engine     the engine's call with an `add` request already in the shared buffer, re-sent each
 //              time, nothing read back: the crossing + the Rust engine decoding, adding, encoding
-//   + encode   the same, the request first written by the TypeScript encoder (and the length word)
+//   + encode, same operands   the same, the request first written by the TypeScript encoder (and
+//              the length word), always for 123 + 456: the encoder's own cost
+//   + encode   the same with the operands of the other loops (64 pairs in turn, 1- and 2-byte
+//              varints): adds reading them and the engine's work varying with them
 //   + decode   the same, the answer then decoded (decodeNumberResultFast)
 //   add        the full `calculator.add(a, b)` (adds the checks and the Calculator's method)
 //   pure TS    the pure-TypeScript BigInt saturating add (bench/baselines.ts)
@@ -31,7 +34,15 @@ import { saturatingAdd } from './baselines.js';
 import type { Floor } from './floors.js';
 
 /** The steps, in order; each figure is ns per call. */
-export const SPLIT_STEPS = ['floor', 'engine', '+ encode', '+ decode', 'add', 'pure TS'] as const;
+export const SPLIT_STEPS = [
+  'floor',
+  'engine',
+  '+ encode, same operands',
+  '+ encode',
+  '+ decode',
+  'add',
+  'pure TS',
+] as const;
 export type SplitStep = (typeof SPLIT_STEPS)[number];
 
 /** One loop of 1,000 calls per step. */
@@ -78,6 +89,12 @@ export function splitLoops(calc: Calculator, floor: Floor, kept: unknown[]): { l
       u32[REQUEST_LENGTH_WORD] = end - REQUEST_OFFSET;
       encodeCalculatorRequestBinaryOpNumbers(u8, REQUEST_OFFSET, FIELD.add, 123, 456);
       for (let k = 0; k < INNER; k++) run();
+    },
+    '+ encode, same operands': () => {
+      for (let k = 0; k < INNER; k++) {
+        encode(123, 456);
+        run();
+      }
     },
     '+ encode': () => {
       for (let k = 0; k < INNER; k++, i++) {
