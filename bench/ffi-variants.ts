@@ -36,7 +36,8 @@ const g = globalThis as {
 
 const u8 = new Uint8Array(64 * 1024);
 const u32 = new Uint32Array(u8.buffer);
-u32[REQUEST_LENGTH_WORD] = encodeCalculatorRequestBinaryOpNumbers(u8, REQUEST_OFFSET, FIELD.add, 123, 456) - REQUEST_OFFSET;
+u32[REQUEST_LENGTH_WORD] =
+  encodeCalculatorRequestBinaryOpNumbers(u8, REQUEST_OFFSET, FIELD.add, 123, 456) - REQUEST_OFFSET;
 const length = u8.length;
 const engineNew = { args: ['u32', 'u32', 'u32'] };
 
@@ -61,8 +62,16 @@ variants.push([
   },
 ]);
 
-if (g.Deno !== undefined) {
-  const deno = g.Deno;
+/** Each runtime's symbols: the call as the Calculator declares it, with no result, and a third signature. */
+interface Opened {
+  own: unknown;
+  pointer: unknown;
+  call: Fn;
+  callVoid: Fn;
+  third: [string, Fn, unknown];
+}
+
+function openDeno(deno: NonNullable<typeof g.Deno>): Opened {
   const { symbols } = deno.dlopen(ffiLibraryPath(), {
     nanocalc_engine_new: { parameters: engineNew.args, result: 'pointer' },
     nanocalc_call: { parameters: ['pointer', 'pointer', 'u32'], result: 'i32' },
@@ -71,28 +80,16 @@ if (g.Deno !== undefined) {
   });
   const own = symbols.nanocalc_engine_new!(limits.maxRequestBytes, limits.maxBatchLength, 1);
   const pointer = deno.UnsafePointer.of(u8);
-  const call = symbols.nanocalc_call!;
-  const callVoid = symbols.call_void!;
-  const callBuffer = symbols.call_buffer!;
-  variants.push([
-    'symbol',
-    () => {
-      for (let k = 0; k < INNER; k++) call(own, pointer, length);
-    },
-  ]);
-  variants.push([
-    'void result',
-    () => {
-      for (let k = 0; k < INNER; k++) callVoid(own, pointer, length);
-    },
-  ]);
-  variants.push([
-    'buffer arg',
-    () => {
-      for (let k = 0; k < INNER; k++) callBuffer(own, u8, length);
-    },
-  ]);
-} else if (g.Bun !== undefined) {
+  return {
+    own,
+    pointer,
+    call: symbols.nanocalc_call!,
+    callVoid: symbols.call_void!,
+    third: ['buffer arg', symbols.call_buffer!, u8],
+  };
+}
+
+function openBun(): Opened {
   const ffi = createRequire(import.meta.url)('bun:ffi') as {
     dlopen(path: string, symbols: Record<string, unknown>): { symbols: Record<string, Fn> };
     ptr(view: ArrayBufferView): number;
@@ -108,28 +105,36 @@ if (g.Deno !== undefined) {
   });
   const own = symbols.nanocalc_engine_new!(limits.maxRequestBytes, limits.maxBatchLength, 1);
   const pointer = ffi.ptr(u8);
-  const call = symbols.nanocalc_call!;
   const callVoid = voidLib.symbols.nanocalc_call!;
-  const callU64 = u64Lib.symbols.nanocalc_call!;
-  variants.push([
-    'symbol',
-    () => {
-      for (let k = 0; k < INNER; k++) call(own, pointer, length);
-    },
-  ]);
-  variants.push([
-    'void result',
-    () => {
-      for (let k = 0; k < INNER; k++) callVoid(own, pointer, length);
-    },
-  ]);
-  variants.push([
-    'u64 args',
-    () => {
-      for (let k = 0; k < INNER; k++) callU64(own, pointer, length);
-    },
-  ]);
+  return {
+    own,
+    pointer,
+    call: symbols.nanocalc_call!,
+    callVoid,
+    third: ['u64 args', u64Lib.symbols.nanocalc_call!, pointer],
+  };
 }
+
+const { own, pointer, call, callVoid, third } = g.Deno !== undefined ? openDeno(g.Deno) : openBun();
+const [thirdName, callThird, thirdBuffer] = third;
+variants.push([
+  'symbol',
+  () => {
+    for (let k = 0; k < INNER; k++) call(own, pointer, length);
+  },
+]);
+variants.push([
+  'void result',
+  () => {
+    for (let k = 0; k < INNER; k++) callVoid(own, pointer, length);
+  },
+]);
+variants.push([
+  thirdName,
+  () => {
+    for (let k = 0; k < INNER; k++) callThird(own, thirdBuffer, length);
+  },
+]);
 
 let sink: unknown;
 const samples = new Map<string, number[]>(variants.map(([name]) => [name, []]));

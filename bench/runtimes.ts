@@ -179,9 +179,7 @@ async function measureRows(): Promise<RuntimeRow[]> {
       ...(addon === undefined ? [] : [['nodeApi', run(addon)] as [string, () => unknown]]),
       ['pureTs', pure],
       ...(single ? [['floor', defaultFloorLoop] as [string, () => unknown]] : []),
-      ...(single && addon !== undefined
-        ? [['nodeApiFloor', napiFloorLoop] as [string, () => unknown]]
-        : []),
+      ...(single && addon !== undefined ? [['nodeApiFloor', napiFloorLoop] as [string, () => unknown]] : []),
     ];
     // A warm-up turn, discarded; then the sides alternate, so drift falls on all of them alike.
     const figure = await alternate(sides, ops, ROUNDS);
