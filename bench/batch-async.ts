@@ -75,7 +75,7 @@ async function parts(engine: Engine, ask: ColumnsAsk, a: BigInt64Array, b: BigIn
   const result = newResultArray(n);
   const allocate = now() - t;
   // What a new pair of chunk buffers costs, first touch included (batchAsync keeps its pair since
-  // ledger row 75; before, every batchAsync made a new one).
+  // ledger row 74; before, every batchAsync made a new one).
   t = now();
   for (const fresh of [ChunkBuffer.forLength(chunkLength), ChunkBuffer.forLength(chunkLength)]) fresh.u8.fill(1);
   const freshChunks = now() - t;
