@@ -19,8 +19,19 @@ export interface Floor {
   label: string;
 }
 
+// Each floor is made once per process: a second one (another dlopen, another function) through the
+// same call site in this file would make that site polymorphic, and on Deno a polymorphic call of an
+// FFI symbol is no longer a fast call (~95 ns instead of ~5: seen when bench:runtimes made two).
+let napi: Floor | undefined;
+let ffi: Floor | undefined;
+
 /** The Node-API floor (`boundaryFloor` of the bench addon), on any runtime that loads addons. */
 export function nodeApiFloor(): Floor {
+  napi ??= openNodeApiFloor();
+  return napi;
+}
+
+function openNodeApiFloor(): Floor {
   const addon = createRequire(import.meta.url)('../../target/bench-addon/nanocalc.node') as {
     boundaryFloor(): void;
   };
@@ -44,6 +55,11 @@ interface BunFfi {
 
 /** The FFI floor of this runtime (`bun:ffi` on Bun, a Deno fast call on Deno); undefined on Node. */
 export function ffiFloor(): Floor | undefined {
+  ffi ??= openFfiFloor();
+  return ffi;
+}
+
+function openFfiFloor(): Floor | undefined {
   const g = globalThis as { Bun?: unknown; Deno?: DenoFfi };
   if (g.Deno !== undefined) {
     const { symbols } = g.Deno.dlopen(ffiLibraryPath(), {

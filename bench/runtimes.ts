@@ -3,23 +3,27 @@
 // through the Node-API addon forced on the same runtime, and beside the same runtime's
 // pure-TypeScript baseline, so the gain of each FFI is measured on that runtime, not assumed.
 // Single calls also stand beside their floor, a no-op crossing of the same path (bench/floors.ts),
-// and the rows with a goal of issue 18 say whether it is met (✓/✗).
+// and the rows with a goal of issue 18 say whether it is met (✓/✗). A second table splits one
+// `add(a, b)` on the default path into its parts (bench/split.ts), each a difference in one run.
 //
 //   npm run bench:runtimes             runs this file under node, bun and deno, prints one table
 //   npm run bench:runtimes -- --quick  fewer samples
 //   npm run bench:runtimes -- --json out.json   also writes the rows as JSON
+//   npm run bench:runtimes -- --split  the split of add(a, b) only (bench/split.ts)
 //
 // Each runtime runs `dist/bench/runtimes.js --measure` and prints its rows as JSON; the driver
 // (under Node) collects and prints them.
 
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 import { measure } from 'mitata';
 import { Calculator } from 'nanocalc';
 import { addNew, saturatingAdd } from './baselines.js';
 import { ffiFloor, nodeApiFloor } from './floors.js';
+import { SPLIT_STEPS, type SplitStep, splitLoops } from './split.js';
 
 interface RuntimeRow {
   runtime: string;
@@ -43,6 +47,7 @@ interface RuntimeRow {
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
+const splitOnly = args.includes('--split');
 const INNER = 1000;
 
 let sink: unknown;
@@ -95,6 +100,43 @@ function goalsOf(runtime: string, r: RuntimeRow): string[] {
   return goals;
 }
 
+/** The split of one `add(a, b)` with numbers on a runtime's default path (bench/split.ts): ns per call. */
+interface SplitRow {
+  runtime: string;
+  version: string;
+  path: string;
+  steps: Record<SplitStep, number>;
+}
+
+/** Each side alternating with the others, a warm-up turn discarded; the median of its turns. */
+async function alternate(sides: readonly (readonly [string, () => unknown])[], ops: number, rounds: number) {
+  const samples = new Map<string, number[]>(sides.map(([side]) => [side, []]));
+  for (const [, fn] of sides) await median(fn, ops);
+  for (let round = 0; round < rounds; round++) {
+    for (const [side, fn] of sides) samples.get(side)!.push(await median(fn, ops));
+  }
+  return (side: string) => (samples.has(side) ? middle(samples.get(side)!) : undefined);
+}
+
+/** Measures the split of `add(a, b)` on this runtime's default path, its steps alternating. */
+async function measureSplit(): Promise<SplitRow> {
+  const { runtime, version } = runtimeName();
+  const calc = new Calculator();
+  const kept: unknown[] = new Array(64);
+  const { loops, close } = splitLoops(calc, ffiFloor() ?? nodeApiFloor(), kept);
+  // More turns than the other rows: each step is read as a difference of two figures.
+  const figure = await alternate(
+    SPLIT_STEPS.map((step) => [step, loops[step]] as const),
+    INNER,
+    quick ? 1 : 2 * ROUNDS - 1,
+  );
+  const steps = Object.fromEntries(SPLIT_STEPS.map((step) => [step, figure(step)!])) as Record<SplitStep, number>;
+  close();
+  calc.close();
+  process.stderr.write(`  ${runtime}: measured the split of add(a, b)\n`);
+  return { runtime, version, path: calc.runtime, steps };
+}
+
 /** Measures this runtime's rows. */
 async function measureRows(): Promise<RuntimeRow[]> {
   const { runtime, version } = runtimeName();
@@ -114,8 +156,15 @@ async function measureRows(): Promise<RuntimeRow[]> {
   // The floors, in the same loop shape.
   const napiFloor = nodeApiFloor();
   const defaultFloor = ffiFloor() ?? napiFloor;
-  const floorLoop = (call: () => void) => () => {
-    for (let k = 0; k < INNER; k++) call();
+  // Two loops written out, not one made twice: closures of one function share its call sites'
+  // feedback, and a call site that has seen two targets is polymorphic (on Deno, no fast call).
+  const defaultFloorCall = defaultFloor.call;
+  const defaultFloorLoop = () => {
+    for (let k = 0; k < INNER; k++) defaultFloorCall();
+  };
+  const napiFloorCall = napiFloor.call;
+  const napiFloorLoop = () => {
+    for (let k = 0; k < INNER; k++) napiFloorCall();
   };
   const rows: RuntimeRow[] = [];
   const row = async (
@@ -129,18 +178,11 @@ async function measureRows(): Promise<RuntimeRow[]> {
       ['auto', run(auto)],
       ...(addon === undefined ? [] : [['nodeApi', run(addon)] as [string, () => unknown]]),
       ['pureTs', pure],
-      ...(single ? [['floor', floorLoop(defaultFloor.call)] as [string, () => unknown]] : []),
-      ...(single && addon !== undefined
-        ? [['nodeApiFloor', floorLoop(napiFloor.call)] as [string, () => unknown]]
-        : []),
+      ...(single ? [['floor', defaultFloorLoop] as [string, () => unknown]] : []),
+      ...(single && addon !== undefined ? [['nodeApiFloor', napiFloorLoop] as [string, () => unknown]] : []),
     ];
-    const samples = new Map<string, number[]>(sides.map(([side]) => [side, []]));
     // A warm-up turn, discarded; then the sides alternate, so drift falls on all of them alike.
-    for (const [, fn] of sides) await median(fn, ops);
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const [side, fn] of sides) samples.get(side)!.push(await median(fn, ops));
-    }
-    const figure = (side: string) => (samples.has(side) ? middle(samples.get(side)!) : undefined);
+    const figure = await alternate(sides, ops, ROUNDS);
     const r: RuntimeRow = { runtime, version, row: name, auto: figure('auto')!, autoPath: auto.runtime, pureTs: 0 };
     const nodeApi = figure('nodeApi');
     if (nodeApi !== undefined) r.nodeApi = nodeApi;
@@ -230,11 +272,36 @@ function formatTable(rows: readonly RuntimeRow[]): string {
   ].join('\n');
 }
 
+/** The split table: each step's figure and what it adds to the step before (ns per call). */
+function formatSplit(splits: readonly SplitRow[]): string {
+  const header = ['runtime', 'path', ...SPLIT_STEPS.map((s) => `${s} ns`), 'add / floor', 'add / pure TS'];
+  const body = splits.map((r) => [
+    `${r.runtime} ${r.version}`,
+    r.path,
+    ...SPLIT_STEPS.map((step, k) => {
+      const ns = r.steps[step];
+      // Each step from `engine` to `add` adds one part to the one before it.
+      const before = k >= 1 && k < SPLIT_STEPS.length - 1 ? r.steps[SPLIT_STEPS[k - 1]!] : undefined;
+      const delta = before === undefined ? '' : ` (${ns - before >= 0 ? '+' : '−'}${formatNs(Math.abs(ns - before))})`;
+      return `${formatNs(ns)}${delta}`;
+    }),
+    `${(r.steps.add / r.steps.floor).toFixed(2)}×`,
+    `${(r.steps.add / r.steps['pure TS']).toFixed(2)}×`,
+  ]);
+  const widths = header.map((h, k) => Math.max(h.length, ...body.map((cells) => cells[k]!.length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, k) => (k < 2 ? c.padEnd(widths[k]!) : c.padStart(widths[k]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+}
+
 async function drive(): Promise<void> {
   // Imported here so the measuring runs (under Bun and Deno) load nothing of the test tree.
   const { runtimeBinary } = await import('../test/runtimes/run.js');
   const self = fileURLToPath(import.meta.url);
-  const flags = ['--measure', ...(quick ? ['--quick'] : [])];
+  const flags = ['--measure', ...(quick ? ['--quick'] : []), ...(splitOnly ? ['--split'] : [])];
   const commands: [string, string, string[]][] = [
     ['node', process.execPath, [self, ...flags]],
     ['bun', runtimeBinary('bun'), [self, ...flags]],
@@ -245,6 +312,7 @@ async function drive(): Promise<void> {
     ],
   ];
   const rows: RuntimeRow[] = [];
+  const splits: SplitRow[] = [];
   for (const [name, binary, argv] of commands) {
     process.stderr.write(`${name}: ${binary}\n`);
     const out = execFileSync(binary, argv, {
@@ -252,18 +320,32 @@ async function drive(): Promise<void> {
       stdio: ['ignore', 'pipe', 'inherit'],
       env: { ...process.env, NO_COLOR: '1' },
     });
-    rows.push(...(JSON.parse(out.trim().split('\n').pop()!) as RuntimeRow[]));
+    const measured = JSON.parse(out.trim().split('\n').pop()!) as { rows: RuntimeRow[]; split: SplitRow };
+    rows.push(...measured.rows);
+    splits.push(measured.split);
   }
   console.log(
     '\nnanocalc per runtime (medians, ns per operation; each runtime beside its own pure-TypeScript baseline)\n',
   );
-  console.log(formatTable(rows));
+  if (rows.length > 0) console.log(formatTable(rows));
+  console.log(
+    '\nadd(a, b) with numbers, split (ns per call, medians of alternating turns; in brackets what each step adds to the one before):\n' +
+      '  floor: a no-op crossing; engine: the engine call with an add request already in the buffer; + encode, same operands:\n' +
+      '  the TypeScript encoder first, always 123 + 456; + encode: the operands of the other loops; + decode: the answer\n' +
+      '  decoded; add: calculator.add(a, b); pure TS: the BigInt saturating add (bench/split.ts)\n',
+  );
+  console.log(formatSplit(splits));
   const json = args.includes('--json') ? args[args.indexOf('--json') + 1] : undefined;
-  if (json !== undefined) writeFileSync(json, `${JSON.stringify({ date: new Date().toISOString(), rows }, null, 2)}\n`);
+  if (json !== undefined)
+    writeFileSync(
+      json,
+      `${JSON.stringify({ date: new Date().toISOString(), loadavg: loadavg(), rows, split: splits }, null, 2)}\n`,
+    );
 }
 
 if (args.includes('--measure')) {
-  console.log(JSON.stringify(await measureRows()));
+  const split = await measureSplit();
+  console.log(JSON.stringify({ rows: splitOnly ? [] : await measureRows(), split }));
 } else {
   await drive();
 }

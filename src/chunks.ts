@@ -111,10 +111,14 @@ export class ChunkBuffer {
 
   /** A private buffer for chunks of up to `capacity` elements. */
   static forLength(capacity: number): ChunkBuffer {
-    return new ChunkBuffer(new ArrayBuffer(columnsBufferSize(capacity)));
+    return new ChunkBuffer(new ArrayBuffer(columnsBufferSize(capacity)), capacity);
   }
 
-  constructor(buffer: ArrayBufferLike) {
+  /** The most elements of a chunk written here (0 when not known: the shared buffer). */
+  readonly capacity: number;
+
+  constructor(buffer: ArrayBufferLike, capacity = 0) {
+    this.capacity = capacity;
     this.u8 = new Uint8Array(buffer);
     this.#i64 = new BigInt64Array(buffer);
     this.#i32 = new Int32Array(buffer);

@@ -268,6 +268,32 @@ describe('batchAsync and its inputs', () => {
     assert.deepEqual(Array.from(calc.batch('add', [1n], [2n])), [3n], 'the calculator still works');
   });
 
+  test('chunk buffers kept between batches: after a failed, a cancelled and overlapping batches, each is right', async () => {
+    const own = new Calculator(BIG_LIMITS);
+    const n = 3 * CHUNK + 1;
+    const a = i64Column(n, 51);
+    const b = i64Column(n, 52, true);
+    const zero = b.slice();
+    zero[2 * CHUNK + 3] = 0n;
+    const expected = own.batch('divide', a, b);
+    await assert.rejects(
+      own.batchAsync('divide', a, zero),
+      (error: CalculatorError) => error.code === 'DIVISION_BY_ZERO' && error.index === 2 * CHUNK + 3,
+    );
+    const controller = new AbortController();
+    const cancelled = own.batchAsync('divide', a, b, { signal: controller.signal });
+    await turn();
+    controller.abort();
+    await assert.rejects(cancelled, { name: 'AbortError' });
+    const results = await Promise.all([own.batchAsync('divide', a, b), own.batchAsync('divide', a, b)]);
+    results.push(await own.batchAsync('divide', a, b));
+    for (const result of results) assert.ok(bytesOf(result).equals(bytesOf(expected)));
+    const short = await own.batchAsync('divide', a.subarray(0, 5), b.subarray(0, 5));
+    assert.ok(bytesOf(short).equals(bytesOf(expected.subarray(0, 5))));
+    assert.ok(bytesOf(await own.batchAsync('divide', a, b)).equals(bytesOf(expected)), 'after a short batch');
+    own.close();
+  });
+
   test('close() while batches run rejects them with CLOSED; later calls reject too', async () => {
     const own = new Calculator(BIG_LIMITS);
     const n = 20 * CHUNK;
