@@ -17,7 +17,7 @@
 import { createRequire } from 'node:module';
 import process from 'node:process';
 import { measure } from 'mitata';
-import { FIELD, REQUEST_LENGTH_WORD, REQUEST_OFFSET } from '../src/codec.js';
+import { FIELD, Layout } from '../src/codec.js';
 import { encodeCalculatorRequestBinaryOpNumbers } from '../src/gen/nanocalc/v1/calculator_codec.js';
 import { ffiLibraryPath } from '../src/runtime/library.js';
 import { openEngine } from '../src/runtime/open.js';
@@ -36,8 +36,8 @@ const g = globalThis as {
 
 const u8 = new Uint8Array(64 * 1024);
 const u32 = new Uint32Array(u8.buffer);
-u32[REQUEST_LENGTH_WORD] =
-  encodeCalculatorRequestBinaryOpNumbers(u8, REQUEST_OFFSET, FIELD.add, 123, 456) - REQUEST_OFFSET;
+u32[Layout.REQUEST_LENGTH_WORD] =
+  encodeCalculatorRequestBinaryOpNumbers(u8, Layout.REQUEST_OFFSET, FIELD.add, 123, 456) - Layout.REQUEST_OFFSET;
 const length = u8.length;
 const engineNew = { args: ['u32', 'u32', 'u32'] };
 

@@ -15,14 +15,7 @@
 //   + decode   the same, the answer then decoded (decodeNumberResultFast)
 //   add        the full `calculator.add(a, b)` (adds the checks and the Calculator's method)
 //   pure TS    the pure-TypeScript BigInt saturating add (bench/baselines.ts)
-import {
-  FIELD,
-  REQUEST_LENGTH_WORD,
-  REQUEST_OFFSET,
-  RESPONSE_LENGTH_WORD,
-  RESPONSE_START_WORD,
-  decodeNumberResultFast,
-} from '../src/codec.js';
+import { FIELD, decodeNumberResultFast, Layout } from '../src/codec.js';
 import {
   CalculatorRequestKey,
   encodeCalculatorRequestBinaryOpNumbers,
@@ -72,13 +65,13 @@ export function splitLoops(calc: Calculator, floor: Floor, kept: unknown[]): { l
   const overflowLength = 0;
   let i = 0;
   // One request, left in the buffer for the `engine` step.
-  const end = encodeCalculatorRequestBinaryOpNumbers(u8, REQUEST_OFFSET, FIELD.add, 123, 456);
-  u32[REQUEST_LENGTH_WORD] = end - REQUEST_OFFSET;
+  const end = encodeCalculatorRequestBinaryOpNumbers(u8, Layout.REQUEST_OFFSET, FIELD.add, 123, 456);
+  u32[Layout.REQUEST_LENGTH_WORD] = end - Layout.REQUEST_OFFSET;
   const encode = (a: number, b: number) => {
-    const at = encodeCalculatorRequestBinaryOpNumbers(u8, REQUEST_OFFSET, FIELD.add, a, b);
+    const at = encodeCalculatorRequestBinaryOpNumbers(u8, Layout.REQUEST_OFFSET, FIELD.add, a, b);
     u8[at] = CalculatorRequestKey.overflow;
     u8[at + 1] = overflow;
-    u32[REQUEST_LENGTH_WORD] = at + overflowLength - REQUEST_OFFSET;
+    u32[Layout.REQUEST_LENGTH_WORD] = at + overflowLength - Layout.REQUEST_OFFSET;
   };
   const call = floor.call;
   const loops: SplitLoops = {
@@ -86,8 +79,8 @@ export function splitLoops(calc: Calculator, floor: Floor, kept: unknown[]): { l
       for (let k = 0; k < INNER; k++) call();
     },
     engine: () => {
-      u32[REQUEST_LENGTH_WORD] = end - REQUEST_OFFSET;
-      encodeCalculatorRequestBinaryOpNumbers(u8, REQUEST_OFFSET, FIELD.add, 123, 456);
+      u32[Layout.REQUEST_LENGTH_WORD] = end - Layout.REQUEST_OFFSET;
+      encodeCalculatorRequestBinaryOpNumbers(u8, Layout.REQUEST_OFFSET, FIELD.add, 123, 456);
       for (let k = 0; k < INNER; k++) run();
     },
     '+ encode, same operands': () => {
@@ -106,8 +99,8 @@ export function splitLoops(calc: Calculator, floor: Floor, kept: unknown[]): { l
       for (let k = 0; k < INNER; k++, i++) {
         encode(numbers[i & 63]!, numbers[(i + 1) & 63]!);
         run();
-        const start = u32[RESPONSE_START_WORD]!;
-        kept[k & 63] = decodeNumberResultFast(u8, start, start + u32[RESPONSE_LENGTH_WORD]!);
+        const start = u32[Layout.RESPONSE_START_WORD]!;
+        kept[k & 63] = decodeNumberResultFast(u8, start, start + u32[Layout.RESPONSE_LENGTH_WORD]!);
       }
     },
     add: () => {
