@@ -397,12 +397,7 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded<'_>> {
     // The hot shape first: one binary operation, `<tag 1..5> <len < 128> <BinaryOp body>`, and
     // perhaps the overflow mode after it. Anything else takes the general path, which gives the
     // same answer for it.
-    use calculator_request_key::{ADD, DIVIDE, MULTIPLY, REMAINDER, SUBTRACT};
-    if let [tag @ (ADD | SUBTRACT | MULTIPLY | DIVIDE | REMAINDER), len @ 0..0x80, rest @ ..] = bytes
-        && let Some((body, overflow)) = with_overflow(rest, usize::from(*len))
-        && let Some(op) = Op::from_wire(i32::from(tag >> 3))
-        && let Some((a, b)) = canonical_operands(body)
-    {
+    if let Some((op, a, b, overflow)) = canonical_binary(bytes) {
         return Ok(Decoded { request: Request::Binary { op, a, b }, overflow });
     }
     if bytes.first() == Some(&calculator_request_key::COLUMNS)
@@ -412,6 +407,24 @@ pub fn decode(bytes: &[u8]) -> Result<Decoded<'_>> {
         return Ok(Decoded { request, overflow });
     }
     decode_general(bytes)
+}
+
+/// One binary operation in its canonical encoding, `<tag 1..5> <len < 128> <BinaryOp body>` and
+/// perhaps the overflow mode after it: the operation, its operands and the overflow mode's wire
+/// value. `None` for anything else, which [`decode`]'s general path answers the same. Returned in
+/// registers: the engine answers this shape without building a [`Request`] (whose fields written
+/// a byte at a time and read back a word at a time stalled store-to-load forwarding).
+#[inline(always)]
+pub(crate) fn canonical_binary(bytes: &[u8]) -> Option<(Op, i64, i64, i32)> {
+    use calculator_request_key::{ADD, DIVIDE, MULTIPLY, REMAINDER, SUBTRACT};
+    if let [tag @ (ADD | SUBTRACT | MULTIPLY | DIVIDE | REMAINDER), len @ 0..0x80, rest @ ..] = bytes
+        && let Some((body, overflow)) = with_overflow(rest, usize::from(*len))
+        && let Some(op) = Op::from_wire(i32::from(tag >> 3))
+        && let Some((a, b)) = canonical_operands(body)
+    {
+        return Some((op, a, b, overflow));
+    }
+    None
 }
 
 /// Splits `rest`, the bytes after the length of a request's only operation field, into that

@@ -65,6 +65,7 @@ fn mark_values_written(buffer: &mut [u8]) {
 }
 
 /// Writes the control words for `outcome`, a response written at `base`.
+#[inline]
 fn write_answer(buffer: &mut [u8], base: usize, outcome: Outcome) {
     let (start, len) = match outcome {
         Outcome::Written { start, len } => ((base + start) as u32, len as u32),
