@@ -353,7 +353,8 @@ where
                     Ok(Ok(_)) => {}
                     Ok(Err(_)) => return, // the connection is closing
                     Err(_) => {
-                        pinged.set_error(format!("keepalive: a PING was not answered within {} ms", period.as_millis()));
+                        pinged
+                            .set_error(format!("keepalive: a PING was not answered within {} ms", period.as_millis()));
                         pinged.dropped.store(true, Ordering::Release);
                         pinged.kill.notify_one();
                         return;
@@ -375,7 +376,12 @@ impl Drop for Active {
 }
 
 /// One unary call: the request (already framed) sent, the answer's single message read, its status.
-async fn unary(shared: &Shared, uri: Uri, framed: Bytes, timeout: Option<String>) -> std::result::Result<Bytes, Failure> {
+async fn unary(
+    shared: &Shared,
+    uri: Uri,
+    framed: Bytes,
+    timeout: Option<String>,
+) -> std::result::Result<Bytes, Failure> {
     // A stream refused at once (the connection is going away) is tried once more on a new one.
     let mut attempt = 0;
     let (conn, response) = loop {
@@ -547,11 +553,15 @@ async fn stream_failure(state: &ConnState, e: &h2::Error, http_status: u16) -> F
     }
     let code = reason.map_or(0, u32::from);
     match reason.unwrap_or(Reason::NO_ERROR) {
-        Reason::NO_ERROR => failure(INTERNAL, format!("Received RST_STREAM with code {code} (Call ended without gRPC status)")),
+        Reason::NO_ERROR => {
+            failure(INTERNAL, format!("Received RST_STREAM with code {code} (Call ended without gRPC status)"))
+        }
         Reason::CANCEL => failure(CANCELLED, "Call cancelled"),
         Reason::ENHANCE_YOUR_CALM => failure(RESOURCE_EXHAUSTED, "Bandwidth exhausted or memory limit exceeded"),
         Reason::INADEQUATE_SECURITY => failure(PERMISSION_DENIED, "Protocol not secure enough"),
-        Reason::INTERNAL_ERROR => failure(INTERNAL, format!("Received RST_STREAM with code {code} (Internal server error)")),
+        Reason::INTERNAL_ERROR => {
+            failure(INTERNAL, format!("Received RST_STREAM with code {code} (Internal server error)"))
+        }
         _ => failure(INTERNAL, format!("Received RST_STREAM with code {code}")),
     }
 }
@@ -579,7 +589,9 @@ fn tls_config(tls: &RemoteTls) -> Result<Arc<rustls::ClientConfig>> {
                 .map_err(|e| invalid(format!("nanocalc: tls.cert is not a PEM certificate: {e}")))?;
             let key = PrivateKeyDer::from_pem_slice(key)
                 .map_err(|e| invalid(format!("nanocalc: tls.key is not a PEM private key: {e}")))?;
-            builder.with_client_auth_cert(chain, key).map_err(|e| invalid(format!("nanocalc: tls.cert and tls.key: {e}")))?
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| invalid(format!("nanocalc: tls.cert and tls.key: {e}")))?
         }
         _ => builder.with_no_client_auth(),
     };
@@ -616,7 +628,7 @@ impl RemoteChannel {
         token: Option<String>,
         keepalive_ms: u32,
         tls: Option<RemoteTls>,
-        wake: Wake,
+        #[napi(ts_arg_type = "() => void")] wake: Wake,
     ) -> Result<Self> {
         let port = u16::try_from(port).map_err(|_| invalid("nanocalc: port out of range"))?;
         let host = host.trim_start_matches('[').trim_end_matches(']').to_string();
@@ -634,7 +646,8 @@ impl RemoteChannel {
             None => None,
             Some(tls) => {
                 let name = tls.server_name.clone().unwrap_or_else(|| host.clone());
-                let name = ServerName::try_from(name).map_err(|e| invalid(format!("nanocalc: tls server name: {e}")))?;
+                let name =
+                    ServerName::try_from(name).map_err(|e| invalid(format!("nanocalc: tls server name: {e}")))?;
                 Some((tls_config(&tls)?, name))
             }
         };
