@@ -1,6 +1,6 @@
 // RemoteCalculator on Node, Bun and Deno: the transport-independent RemoteCalculatorCore (./core.ts)
-// over a Channel per replica (./transport.ts): node:http2 (./http2.ts, the default on Node), a client in
-// Rust inside the addon (./native.ts) or @grpc/grpc-js (./grpc.ts); plus stream(), the pipelined CalculateStream.
+// over a Channel per replica (./transport.ts): a client in Rust inside the addon (./native.ts, the default
+// on Node), node:http2 (./http2.ts) or @grpc/grpc-js (./grpc.ts); plus stream(), the pipelined CalculateStream.
 import { integerOption } from '../validate.js';
 import { type CallOptions, RemoteCalculatorCore, type RemoteOptions, type Transport } from './core.js';
 import { CALCULATE } from './endpoints.js';
@@ -28,11 +28,12 @@ export interface RemoteCalculatorOptions extends RemoteOptions {
     | { ca?: string | Uint8Array; serverName?: string; cert?: string | Uint8Array; key?: string | Uint8Array }
     | undefined;
   /**
-   * How calls travel: `'http2'`, a lean gRPC client on `node:http2` (one HTTP/2 session per endpoint;
-   * the default on Node when every endpoint is `host:port` and there are no `channelOptions`), or
-   * `'grpc-js'`, @grpc/grpc-js (gRPC targets such as `dns:///name:port` or `ipv4:a,b`, `channelOptions`;
-   * the default elsewhere and on Bun and Deno), or `'native'`, a gRPC client in Rust inside the Node-API
-   * addon (`host:port` endpoints, Node only; its `stream()` goes over node:http2). All keep the same contract.
+   * How calls travel: `'native'`, a gRPC client in Rust inside the Node-API addon (one HTTP/2
+   * connection per endpoint on the addon's own thread; its `stream()` goes over node:http2; the default
+   * on Node when every endpoint is `host:port`, there are no `channelOptions` and the addon loaded),
+   * `'http2'`, a lean gRPC client on `node:http2` (one HTTP/2 session per endpoint; the default on Node
+   * without the addon), or `'grpc-js'`, @grpc/grpc-js (gRPC targets such as `dns:///name:port` or
+   * `ipv4:a,b`, `channelOptions`; the default elsewhere and on Bun and Deno). All keep the same contract.
    */
   transport?: 'http2' | 'native' | 'grpc-js' | undefined;
   /**
@@ -71,7 +72,10 @@ const ON_NODE =
 function transportOption(options: RemoteCalculatorOptions, endpoints: readonly unknown[]): 'http2' | 'native' | 'grpc-js' {
   const { transport, channelOptions } = options;
   const plain = endpoints.every((e) => typeof e === 'string' && hostAndPort(e) !== undefined);
-  if (transport === undefined) return ON_NODE && plain && channelOptions === undefined ? 'http2' : 'grpc-js';
+  if (transport === undefined) {
+    if (!ON_NODE || !plain || channelOptions !== undefined) return 'grpc-js';
+    return nativeRemote() === undefined ? 'http2' : 'native';
+  }
   if (transport === 'grpc-js') return transport;
   if (transport !== 'http2' && transport !== 'native') {
     throw new TypeError(`nanocalc: transport must be 'http2', 'native' or 'grpc-js'`);
