@@ -314,39 +314,40 @@ for (const transport of TRANSPORTS) {
   });
 }
 
-for (const transport of ['http2', 'native'] as const) describe(`keepalive ('${transport}' transport)`, () => {
-  test('a replica stopped (SIGSTOP: no reset, no answer) is left after a PING goes unanswered; its calls are retried', async () => {
-    const [a, b] = await Promise.all([startServer(), startServer()]);
-    const calc = new RemoteCalculator([a.address, b.address], {
-      transport,
-      keepaliveMs: 200,
-      timeoutMs: 20_000,
+for (const transport of ['http2', 'native'] as const)
+  describe(`keepalive ('${transport}' transport)`, () => {
+    test('a replica stopped (SIGSTOP: no reset, no answer) is left after a PING goes unanswered; its calls are retried', async () => {
+      const [a, b] = await Promise.all([startServer(), startServer()]);
+      const calc = new RemoteCalculator([a.address, b.address], {
+        transport,
+        keepaliveMs: 200,
+        timeoutMs: 20_000,
+      });
+      try {
+        for (let i = 0; i < 4; i++) assert.equal(await calc.add(i, 1), i + 1); // both connections open
+        b.process.kill('SIGSTOP');
+        const started = Date.now();
+        const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => calc.add(i, 2)));
+        assert.deepEqual(
+          answers,
+          Array.from({ length: 20 }, (_, i) => i + 2),
+        );
+        const took = Date.now() - started;
+        assert.ok(took < 5_000, `answered in ${took} ms: by keepalive, not by the 20 s deadline`);
+        // With keepalive off, a call to the stopped replica waits for its deadline.
+        const patient = new RemoteCalculator(b.address, { transport, keepaliveMs: 0, timeoutMs: 1_000 });
+        await assert.rejects(patient.add(1, 1), status('DEADLINE_EXCEEDED'));
+        patient.close();
+        const alone = new RemoteCalculator(b.address, { transport, keepaliveMs: 200, maxAttempts: 1 });
+        await assert.rejects(alone.add(1, 1), status('UNAVAILABLE', /keepalive/));
+        alone.close();
+      } finally {
+        b.process.kill('SIGCONT');
+        calc.close();
+        await Promise.all([a.stop(), b.stop()]);
+      }
     });
-    try {
-      for (let i = 0; i < 4; i++) assert.equal(await calc.add(i, 1), i + 1); // both connections open
-      b.process.kill('SIGSTOP');
-      const started = Date.now();
-      const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => calc.add(i, 2)));
-      assert.deepEqual(
-        answers,
-        Array.from({ length: 20 }, (_, i) => i + 2),
-      );
-      const took = Date.now() - started;
-      assert.ok(took < 5_000, `answered in ${took} ms: by keepalive, not by the 20 s deadline`);
-      // With keepalive off, a call to the stopped replica waits for its deadline.
-      const patient = new RemoteCalculator(b.address, { transport, keepaliveMs: 0, timeoutMs: 1_000 });
-      await assert.rejects(patient.add(1, 1), status('DEADLINE_EXCEEDED'));
-      patient.close();
-      const alone = new RemoteCalculator(b.address, { transport, keepaliveMs: 200, maxAttempts: 1 });
-      await assert.rejects(alone.add(1, 1), status('UNAVAILABLE', /keepalive/));
-      alone.close();
-    } finally {
-      b.process.kill('SIGCONT');
-      calc.close();
-      await Promise.all([a.stop(), b.stop()]);
-    }
   });
-});
 
 test("the 'http2' transport takes host:port endpoints and no channelOptions", () => {
   assert.throws(() => new RemoteCalculator('dns:///calc.local:50051', { transport: 'http2' }), TypeError);
@@ -398,7 +399,10 @@ describe("the 'native' transport against real servers", () => {
       assert.deepEqual(await remote.process(request), local.process(request));
       // Many calls in flight at once, each answered with its own value.
       const many = await Promise.all(Array.from({ length: 2_000 }, (_, i) => remote.multiply(i, 3)));
-      assert.deepEqual(many, Array.from({ length: 2_000 }, (_, i) => i * 3));
+      assert.deepEqual(
+        many,
+        Array.from({ length: 2_000 }, (_, i) => i * 3),
+      );
     } finally {
       remote.close();
       local.close();
@@ -448,7 +452,14 @@ describe("the 'native' transport against real servers", () => {
     const mtls = mutualTlsCertificates();
     const ca = readFileSync(cert.cert);
     const server = await startServer(['--tls-cert', cert.cert, '--tls-key', cert.key]);
-    const mutual = await startServer(['--tls-cert', mtls.cert, '--tls-key', mtls.key, '--tls-client-ca', mtls.clientCa]);
+    const mutual = await startServer([
+      '--tls-cert',
+      mtls.cert,
+      '--tls-key',
+      mtls.key,
+      '--tls-client-ca',
+      mtls.clientCa,
+    ]);
     const options = { transport: 'native', maxAttempts: 1, timeoutMs: 5_000 } as const;
     const calcs: RemoteCalculator[] = [];
     const open = (address: string, extra: object) => {
@@ -480,7 +491,10 @@ describe("the 'native' transport against real servers", () => {
       const calls = Array.from({ length: n }, (_, i) => calc.add(i, 1));
       setTimeout(() => a.process.kill('SIGKILL'), 5);
       const answers = await Promise.all(calls);
-      assert.deepEqual(answers, Array.from({ length: n }, (_, i) => i + 1));
+      assert.deepEqual(
+        answers,
+        Array.from({ length: n }, (_, i) => i + 1),
+      );
       // Alone, the killed replica's calls fail UNAVAILABLE.
       const alone = new RemoteCalculator(a.address, { transport: 'native', maxAttempts: 1, timeoutMs: 2_000 });
       await assert.rejects(alone.add(1, 1), isStatus('UNAVAILABLE'));

@@ -69,7 +69,10 @@ const ON_NODE =
   !('Deno' in globalThis);
 
 /** The `transport` option checked, or chosen. */
-function transportOption(options: RemoteCalculatorOptions, endpoints: readonly unknown[]): 'http2' | 'native' | 'grpc-js' {
+function transportOption(
+  options: RemoteCalculatorOptions,
+  endpoints: readonly unknown[],
+): 'http2' | 'native' | 'grpc-js' {
   const { transport, channelOptions } = options;
   const plain = endpoints.every((e) => typeof e === 'string' && hostAndPort(e) !== undefined);
   if (transport === undefined) {
@@ -82,7 +85,9 @@ function transportOption(options: RemoteCalculatorOptions, endpoints: readonly u
   }
   if (channelOptions !== undefined) throw new TypeError(`nanocalc: channelOptions are for the 'grpc-js' transport`);
   if (!plain) {
-    throw new TypeError(`nanocalc: the '${transport}' transport takes "host:port" endpoints (gRPC targets need 'grpc-js')`);
+    throw new TypeError(
+      `nanocalc: the '${transport}' transport takes "host:port" endpoints (gRPC targets need 'grpc-js')`,
+    );
   }
   if (transport === 'native' && nativeRemote() === undefined) {
     throw new TypeError(`nanocalc: the 'native' transport needs the Node-API addon with its remote client (Node only)`);

@@ -599,7 +599,7 @@ class Http2Call implements StreamCall {
 }
 
 /** Messages with their 5-byte prefixes (uncompressed), in one buffer of `length` bytes. */
-function frame(messages: Uint8Array[], length: number): Buffer {
+export function frame(messages: Uint8Array[], length: number): Buffer {
   const out = Buffer.allocUnsafe(length);
   let at = 0;
   for (const message of messages) {

@@ -4,14 +4,17 @@
 // of JavaScript for every answer that arrived meanwhile, the way Temporal's core-bridge hands
 // results back), and the AbortSignal. The Rust side keeps the contract of ./http2.ts: the same
 // headers, grpc-timeout, keepalive PINGs, and the same RemoteError codes and details for the same
-// failures. `stream()` (the bidirectional CalculateStream) is not in Rust yet: it is delegated to an
-// Http2Channel for the same endpoint (its own node:http2 session), with the same contract.
+// failures. Unary calls and streams (the bidirectional CalculateStream) alike: a stream's messages
+// of one turn are framed together and handed over in one write.
 import { rootCertificates } from 'node:tls';
 import { nodeAddon } from '../runtime/node.js';
 import { Status } from './endpoints.js';
 import { RemoteError } from './errors.js';
-import { Http2Channel, type Http2ChannelOptions } from './http2.js';
+import { type Http2ChannelOptions, frame } from './http2.js';
 import type { Channel, StreamCall, StreamHandlers } from './transport.js';
+
+/** The status of an answer that is one message of a stream, not its end (Rust's `MESSAGE`). */
+const MESSAGE = 0xffff_ffff;
 
 /** The answers that arrived: per answer, `meta` holds id, gRPC status, start and end in `data`. */
 interface RemoteAnswers {
@@ -24,6 +27,10 @@ interface RemoteAnswers {
 interface NativeRemoteChannel {
   unary(id: number, path: string, request: Uint8Array, timeoutMs: number, cancellable: boolean): void;
   cancel(id: number): void;
+  stream(id: number, path: string, timeoutMs: number): void;
+  streamWrite(id: number, framed: Uint8Array): void;
+  streamEnd(id: number): void;
+  streamCancel(id: number): void;
   take(): RemoteAnswers;
   hold(busy: boolean): void;
   close(): void;
@@ -73,8 +80,7 @@ export class NativeChannel implements Channel {
   readonly #address: string;
   readonly #native: NativeRemoteChannel;
   readonly #pending = new Map<number, Pending>();
-  readonly #streams: () => Http2Channel;
-  #streamChannel: Http2Channel | undefined;
+  readonly #streams = new Map<number, NativeStreamCall>();
   #nextId = 0;
   #closed = false;
 
@@ -89,27 +95,22 @@ export class NativeChannel implements Channel {
       if (tls.key !== null) nativeTls.key = tls.key;
       if (tls.serverName !== undefined) nativeTls.serverName = tls.serverName;
     }
-    this.#native = new binding.RemoteChannel(host, port, address, options.token ?? null, options.keepaliveMs, nativeTls, () =>
-      this.#answered(),
+    this.#native = new binding.RemoteChannel(
+      host,
+      port,
+      address,
+      options.token ?? null,
+      options.keepaliveMs,
+      nativeTls,
+      () => this.#answered(),
     );
-    this.#streams = () => {
-      if (this.#streamChannel === undefined) {
-        this.#streamChannel = new Http2Channel(address, host, port, options);
-        if (this.#closed) this.#streamChannel.close(); // its calls then fail as closed
-      }
-      return this.#streamChannel;
-    };
   }
 
   unary(path: string, request: Uint8Array, deadline: number, signal: AbortSignal | undefined): Promise<Uint8Array> {
     if (this.#closed) {
       return Promise.reject(new RemoteError(Status.UNAVAILABLE, 'the RemoteCalculator was closed', this.#address));
     }
-    if (signal?.aborted) {
-      return Promise.reject(
-        new RemoteError(Status.CANCELLED, 'Cancelled on client', this.#address, { cause: signal.reason }),
-      );
-    }
+    if (signal?.aborted) return Promise.reject(cancelledOnClient(this.#address, signal));
     let timeoutMs = -1;
     if (deadline !== Infinity) {
       timeoutMs = deadline - Date.now();
@@ -118,28 +119,41 @@ export class NativeChannel implements Channel {
       }
     }
     return new Promise((resolve, reject) => {
-      const id = (this.#nextId = (this.#nextId + 1) >>> 0);
+      const id = this.#id();
       const pending: Pending = { resolve, reject, signal, onAbort: undefined };
-      if (this.#pending.size === 0) this.#native.hold(true);
+      this.#started();
       this.#pending.set(id, pending);
       this.#native.unary(id, path, request, timeoutMs, signal !== undefined);
       if (signal !== undefined) {
         pending.onAbort = () => {
           this.#native.cancel(id);
-          this.#settle(id, pending)?.reject(
-            new RemoteError(Status.CANCELLED, 'Cancelled on client', this.#address, { cause: signal.reason }),
-          );
+          this.#settle(id, pending)?.reject(cancelledOnClient(this.#address, signal));
         };
         signal.addEventListener('abort', pending.onAbort, { once: true });
       }
     });
   }
 
-  /** A call ends: it leaves the map (the process is let go once none is left). */
+  #id(): number {
+    this.#nextId = (this.#nextId + 1) >>> 0;
+    return this.#nextId;
+  }
+
+  /** A call starts: the process is kept alive while calls are in flight. */
+  #started(): void {
+    if (this.#pending.size === 0 && this.#streams.size === 0) this.#native.hold(true);
+  }
+
+  /** A call ended (after leaving its map): the process is let go once none is left. */
+  #ended(): void {
+    if (this.#pending.size === 0 && this.#streams.size === 0) this.#native.hold(false);
+  }
+
+  /** A call ends: it leaves the map. */
   #settle(id: number, pending: Pending): Pending | undefined {
     if (!this.#pending.delete(id)) return undefined;
     if (pending.onAbort !== undefined) pending.signal?.removeEventListener('abort', pending.onAbort);
-    if (this.#pending.size === 0) this.#native.hold(false);
+    this.#ended();
     return pending;
   }
 
@@ -150,21 +164,130 @@ export class NativeChannel implements Channel {
     for (let k = 0; k < meta.length; k += 4) {
       const id = meta[k]!;
       const code = meta[k + 1]!;
+      if (code !== 0 && code !== MESSAGE) failed++;
       const pending = this.#pending.get(id);
-      if (code !== 0) failed++;
-      if (pending === undefined || this.#settle(id, pending) === undefined) continue; // cancelled meanwhile
+      if (pending === undefined) {
+        // A stream's message or end (or a call cancelled meanwhile: nothing).
+        const call = this.#streams.get(id);
+        if (call === undefined) continue;
+        if (code === MESSAGE) call.handlers.message(data.subarray(meta[k + 2]!, meta[k + 3]!));
+        else call.finish(code === 0 ? undefined : new RemoteError(code, details[failed - 1]!, this.#address));
+        continue;
+      }
+      this.#settle(id, pending);
       if (code === 0) pending.resolve(data.subarray(meta[k + 2]!, meta[k + 3]!));
       else pending.reject(new RemoteError(code, details[failed - 1]!, this.#address));
     }
   }
 
   stream(path: string, deadline: number, signal: AbortSignal | undefined, handlers: StreamHandlers): StreamCall {
-    return this.#streams().stream(path, deadline, signal, handlers);
+    const call = new NativeStreamCall(this.#native, this.#id(), this.#address, signal, handlers, (id) => {
+      this.#streams.delete(id);
+      this.#ended();
+    });
+    // A call that cannot start ends in a microtask, once its owner holds it (as ./http2.ts's).
+    let early: RemoteError | undefined;
+    let timeoutMs = -1;
+    if (this.#closed) early = new RemoteError(Status.UNAVAILABLE, 'the RemoteCalculator was closed', this.#address);
+    else if (signal?.aborted) early = cancelledOnClient(this.#address, signal);
+    else if (deadline !== Infinity) {
+      timeoutMs = deadline - Date.now();
+      if (timeoutMs <= 0) early = new RemoteError(Status.DEADLINE_EXCEEDED, 'Deadline exceeded', this.#address);
+    }
+    if (early !== undefined) {
+      call.done = true;
+      queueMicrotask(() => handlers.end(early));
+      return call;
+    }
+    this.#started();
+    this.#streams.set(call.id, call);
+    this.#native.stream(call.id, path, timeoutMs);
+    call.listen();
+    return call;
   }
 
   close(): void {
     this.#closed = true;
     this.#native.close();
-    this.#streamChannel?.close();
+  }
+}
+
+function cancelledOnClient(address: string, signal: AbortSignal | undefined): RemoteError {
+  const cause = signal?.aborted ? signal.reason : undefined;
+  return new RemoteError(Status.CANCELLED, 'Cancelled on client', address, { cause });
+}
+
+/** One bidirectional call on the addon's client: messages of one turn written together. */
+class NativeStreamCall implements StreamCall {
+  readonly #native: NativeRemoteChannel;
+  readonly id: number;
+  readonly #address: string;
+  readonly #signal: AbortSignal | undefined;
+  readonly handlers: StreamHandlers;
+  readonly #left: (id: number) => void;
+  readonly #onAbort = () => this.cancel();
+  done = false;
+  #queue: Uint8Array[] = [];
+  #queued = 0;
+  #flushScheduled = false;
+
+  constructor(
+    native: NativeRemoteChannel,
+    id: number,
+    address: string,
+    signal: AbortSignal | undefined,
+    handlers: StreamHandlers,
+    left: (id: number) => void,
+  ) {
+    this.#native = native;
+    this.id = id;
+    this.#address = address;
+    this.#signal = signal;
+    this.handlers = handlers;
+    this.#left = left;
+  }
+
+  listen(): void {
+    this.#signal?.addEventListener('abort', this.#onAbort, { once: true });
+  }
+
+  write(message: Uint8Array): void {
+    if (this.done) return;
+    this.#queue.push(message);
+    this.#queued += 5 + message.length;
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      queueMicrotask(() => this.#flush());
+    }
+  }
+
+  end(): void {
+    if (this.done) return;
+    this.#flush();
+    this.#native.streamEnd(this.id);
+  }
+
+  cancel(): void {
+    if (this.done) return;
+    this.#native.streamCancel(this.id);
+    this.finish(cancelledOnClient(this.#address, this.#signal));
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    if (this.#queue.length === 0 || this.done) return;
+    const bytes = frame(this.#queue, this.#queued);
+    this.#queue = [];
+    this.#queued = 0;
+    this.#native.streamWrite(this.id, bytes);
+  }
+
+  /** The call ended (once): with a RemoteError, or undefined for status OK. */
+  finish(error: RemoteError | undefined): void {
+    if (this.done) return;
+    this.done = true;
+    this.#signal?.removeEventListener('abort', this.#onAbort);
+    this.#left(this.id);
+    this.handlers.end(error);
   }
 }

@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU16, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -34,7 +34,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::runtime::Runtime;
-use tokio::sync::{Notify, OnceCell, oneshot};
+use tokio::sync::{Notify, OnceCell, mpsc, oneshot};
 
 /// gRPC status codes used here.
 const CANCELLED: u32 = 1;
@@ -180,11 +180,16 @@ enum Slot {
     Closed,
 }
 
-/// A finished call, waiting for JavaScript's `take()`.
+/// An answer waiting for JavaScript's `take()`: a unary call's end (its message, or a failure), a
+/// stream's message (`code` MESSAGE) or a stream's end (OK, or a failure). A failure's status is its own.
 struct Done {
     id: u32,
+    code: u32,
     result: std::result::Result<Bytes, Failure>,
 }
+
+/// The status field of an answer that is one message of a stream (not its end).
+const MESSAGE: u32 = u32::MAX;
 
 type Wake = ThreadsafeFunction<(), (), (), Status, false, true>;
 
@@ -195,13 +200,16 @@ struct Shared {
     wake: Wake,
     /// The cancellable calls in flight: dropping the sender cancels the call.
     cancels: Mutex<HashMap<u32, oneshot::Sender<()>>>,
+    /// The streams open: what JavaScript writes goes there; dropping the sender cancels the stream.
+    streams: Mutex<HashMap<u32, mpsc::UnboundedSender<Input>>>,
 }
 
 impl Shared {
-    fn complete(&self, id: u32, result: std::result::Result<Bytes, Failure>) {
+    /// Hands an answer to JavaScript: only the first of a batch wakes it.
+    fn complete(&self, id: u32, code: u32, result: std::result::Result<Bytes, Failure>) {
         let first = {
             let mut done = self.done.lock().unwrap_or_else(|e| e.into_inner());
-            done.push(Done { id, result });
+            done.push(Done { id, code, result });
             done.len() == 1
         };
         if first {
@@ -375,26 +383,34 @@ impl Drop for Active {
     }
 }
 
-/// One unary call: the request (already framed) sent, the answer's single message read, its status.
-async fn unary(
+/// A call's stream, opened: the connection it is on, the response to come, the request's body.
+struct Opened {
+    conn: Arc<Conn>,
+    response: h2::client::ResponseFuture,
+    body: h2::SendStream<Bytes>,
+    _active: Active,
+}
+
+/// Opens a call's stream (its headers sent), with `first` as its body if given (then half-closed).
+/// A stream refused at once (the connection is going away) is tried once more on a new connection.
+async fn open(
     shared: &Shared,
-    uri: Uri,
-    framed: Bytes,
-    timeout: Option<String>,
-) -> std::result::Result<Bytes, Failure> {
-    // A stream refused at once (the connection is going away) is tried once more on a new one.
+    uri: &Uri,
+    timeout: Option<&str>,
+    first: Option<Bytes>,
+) -> std::result::Result<Opened, Failure> {
+    let refused = |conn: &Conn, e: h2::Error| {
+        conn.state.draining.store(true, Ordering::Release);
+        if conn.state.dropped.load(Ordering::Acquire) || !e.is_go_away() {
+            failure(UNAVAILABLE, conn.state.failure())
+        } else {
+            failure(UNAVAILABLE, "Stream refused by server")
+        }
+    };
     let mut attempt = 0;
-    let (conn, response) = loop {
+    loop {
         attempt += 1;
         let conn = shared.connection().await?;
-        let refused = |conn: &Conn, e: h2::Error| {
-            conn.state.draining.store(true, Ordering::Release);
-            if conn.state.dropped.load(Ordering::Acquire) || !e.is_go_away() {
-                failure(UNAVAILABLE, conn.state.failure())
-            } else {
-                failure(UNAVAILABLE, "Stream refused by server")
-            }
-        };
         let mut send = match conn.send.clone().ready().await {
             Ok(send) => send,
             Err(e) if attempt == 1 => {
@@ -413,7 +429,7 @@ async fn unary(
         if let Some(token) = &shared.config.authorization {
             headers.insert(http::header::AUTHORIZATION, token.clone());
         }
-        if let Some(timeout) = &timeout
+        if let Some(timeout) = timeout
             && let Ok(value) = HeaderValue::from_str(timeout)
         {
             headers.insert("grpc-timeout", value);
@@ -422,102 +438,207 @@ async fn unary(
             Ok((response, mut body)) => {
                 conn.state.active.fetch_add(1, Ordering::AcqRel);
                 let active = Active(conn.state.clone());
-                if let Err(e) = body.send_data(framed.clone(), true) {
-                    drop(active);
+                if let Some(first) = &first
+                    && let Err(e) = body.send_data(first.clone(), true)
+                {
                     return Err(refused(&conn, e));
                 }
-                break (conn, (response, body, active));
+                return Ok(Opened { conn, response, body, _active: active });
             }
             Err(e) if attempt == 1 => {
                 let _ = refused(&conn, e);
             }
             Err(e) => return Err(refused(&conn, e)),
         }
-    };
-    let (response, _body, _active) = response;
-    let mut http_status = 0u16;
-    let result = read_answer(response, &mut http_status).await;
-    match result {
-        Ok(answer) => answer,
-        Err(e) => Err(stream_failure(&conn.state, &e, http_status).await),
     }
 }
 
-/// The answer of a stream whose response arrived: its single message, or its failure.
-async fn read_answer(
+/// One unary call: the request (already framed) sent, the answer's single message read, its status.
+async fn unary(
+    shared: &Shared,
+    uri: Uri,
+    framed: Bytes,
+    timeout: Option<String>,
+) -> std::result::Result<Bytes, Failure> {
+    let opened = open(shared, &uri, timeout.as_deref(), Some(framed)).await?;
+    let http_status = AtomicU16::new(0);
+    let mut message = None;
+    let read = read_messages(opened.response, &http_status, |bytes| {
+        if message.replace(bytes).is_some() {
+            return Err(failure(UNIMPLEMENTED, "Too many responses received"));
+        }
+        Ok(())
+    })
+    .await;
+    match read {
+        Ok(Ok(())) => message.ok_or_else(|| failure(UNIMPLEMENTED, "No message received")),
+        Ok(Err(failed)) => Err(failed),
+        Err(e) => Err(stream_failure(&opened.conn.state, &e, http_status.load(Ordering::Relaxed)).await),
+    }
+}
+
+/// What JavaScript sends on a stream.
+enum Input {
+    /// Framed messages.
+    Data(Bytes),
+    /// Half-close: no more messages.
+    End,
+}
+
+/// One bidirectional call: `input` written as it comes, each answer handed to JavaScript as it is
+/// read (`MESSAGE`), then its status. Ends without an answer when `input` is dropped (cancelled).
+async fn stream(
+    shared: &Shared,
+    id: u32,
+    uri: Uri,
+    timeout: Option<String>,
+    input: &mut mpsc::UnboundedReceiver<Input>,
+) -> Option<std::result::Result<(), Failure>> {
+    let opened = tokio::select! {
+        opened = open(shared, &uri, timeout.as_deref(), None) => opened,
+        // Cancelled while it connects.
+        None = input.recv() => return None,
+    };
+    let Opened { conn, response, mut body, _active } = match opened {
+        Ok(opened) => opened,
+        Err(failed) => return Some(Err(failed)),
+    };
+    let http_status = AtomicU16::new(0);
+    let read = read_messages(response, &http_status, |bytes| {
+        shared.complete(id, MESSAGE, Ok(bytes));
+        Ok(())
+    });
+    let write = async {
+        while let Some(input) = input.recv().await {
+            let (data, end) = match input {
+                Input::Data(data) => (data, false),
+                Input::End => (Bytes::new(), true),
+            };
+            // A stream that is already closed: the reader says how it ended.
+            if body.send_data(data, end).is_err() || end {
+                return false;
+            }
+        }
+        true // cancelled
+    };
+    tokio::pin!(read, write);
+    let mut writing = true;
+    loop {
+        tokio::select! {
+            read = &mut read => return Some(match read {
+                Ok(outcome) => outcome,
+                Err(e) => Err(stream_failure(&conn.state, &e, http_status.load(Ordering::Relaxed)).await),
+            }),
+            cancelled = &mut write, if writing => {
+                if cancelled {
+                    return None;
+                }
+                writing = false;
+            }
+        }
+    }
+}
+
+/// The messages of a response as they arrive (each to `each`), then its status: Ok(Ok) for OK,
+/// Ok(Err) for a gRPC failure, Err for an HTTP/2 error (mapped by `stream_failure`).
+async fn read_messages(
     response: h2::client::ResponseFuture,
-    http_status: &mut u16,
-) -> std::result::Result<std::result::Result<Bytes, Failure>, h2::Error> {
+    http_status: &AtomicU16,
+    mut each: impl FnMut(Bytes) -> std::result::Result<(), Failure>,
+) -> std::result::Result<std::result::Result<(), Failure>, h2::Error> {
     let response = response.await?;
-    *http_status = response.status().as_u16();
+    http_status.store(response.status().as_u16(), Ordering::Relaxed);
+    let status = http_status.load(Ordering::Relaxed);
     let (parts, mut body) = response.into_parts();
     if let Some((code, details)) = grpc_status(&parts.headers) {
         // A trailers-only response: no message.
-        return Ok(Err(if code == 0 { failure(UNIMPLEMENTED, "No message received") } else { (code, details) }));
+        return Ok(if code == 0 { Ok(()) } else { Err((code, details)) });
     }
-    if *http_status == 200 {
+    if status == 200 {
         let content_type = parts.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
         if !content_type.is_some_and(|t| t.starts_with("application/grpc")) {
             let shown = content_type.map_or_else(|| "undefined".to_string(), str::to_string);
             return Ok(Err(failure(UNKNOWN, format!("Received invalid content-type {shown}"))));
         }
     }
-    let mut chunks: Vec<Bytes> = Vec::new();
+    let mut messages = Messages::default();
     while let Some(chunk) = body.data().await {
         let chunk = chunk?;
         let _ = body.flow_control().release_capacity(chunk.len());
-        if *http_status == 200 && !chunk.is_empty() {
-            chunks.push(chunk);
+        if status == 200
+            && let Err(failed) = messages.feed(chunk, &mut each)
+        {
+            return Ok(Err(failed)); // dropping the stream resets it
         }
     }
     let trailers = body.trailers().await?;
     let Some((code, details)) = trailers.as_ref().and_then(grpc_status) else {
-        if *http_status != 200 {
-            let status = *http_status;
+        if status != 200 {
             return Ok(Err(failure(status_of_http(status), format!("Received HTTP status code {status}"))));
         }
         return Ok(Err(failure(INTERNAL, "Received RST_STREAM with code 0 (Call ended without gRPC status)")));
     };
-    let data = match chunks.len() {
-        0 => Bytes::new(),
-        1 => chunks.pop().unwrap_or_default(),
-        _ => {
-            let mut all = BytesMut::with_capacity(chunks.iter().map(Bytes::len).sum());
-            for chunk in chunks {
-                all.put(chunk);
-            }
-            all.freeze()
-        }
-    };
-    Ok(message_of(data, code, details))
+    if !messages.partial.is_empty() {
+        return Ok(Err(failure(INTERNAL, "the response ended inside a gRPC message")));
+    }
+    Ok(if code == 0 { Ok(()) } else { Err((code, details)) })
 }
 
-/// The single message of a response body, given its gRPC status.
-fn message_of(mut data: Bytes, code: u32, details: String) -> std::result::Result<Bytes, Failure> {
-    let mut message = None;
-    let mut count = 0;
-    while !data.is_empty() {
-        if data.len() < 5 {
-            return Err(failure(INTERNAL, "the response ended inside a gRPC message"));
+/// gRPC messages read from DATA: whole ones as slices of their chunk, split ones put together once.
+#[derive(Default)]
+struct Messages {
+    /// A message begun in an earlier chunk: its prefix, then as much of its body as came.
+    partial: BytesMut,
+}
+
+impl Messages {
+    fn feed(
+        &mut self,
+        mut chunk: Bytes,
+        each: &mut impl FnMut(Bytes) -> std::result::Result<(), Failure>,
+    ) -> std::result::Result<(), Failure> {
+        let compressed = || failure(INTERNAL, "Received a compressed message, but no compression was asked for");
+        let length = |prefix: &[u8]| u32::from_be_bytes([prefix[1], prefix[2], prefix[3], prefix[4]]) as usize;
+        while !chunk.is_empty() {
+            let partial = &mut self.partial;
+            if partial.is_empty() {
+                if chunk.len() >= 5 {
+                    if chunk[0] != 0 {
+                        return Err(compressed());
+                    }
+                    let n = length(&chunk);
+                    if chunk.len() - 5 >= n {
+                        chunk.advance(5);
+                        each(chunk.split_to(n))?;
+                        continue;
+                    }
+                    partial.reserve(5 + n);
+                }
+                partial.extend_from_slice(&chunk);
+                return Ok(());
+            }
+            if partial.len() < 5 {
+                let take = (5 - partial.len()).min(chunk.len());
+                partial.extend_from_slice(&chunk.split_to(take));
+                if partial.len() < 5 {
+                    return Ok(());
+                }
+                if partial[0] != 0 {
+                    return Err(compressed());
+                }
+                partial.reserve(length(partial));
+            }
+            let whole = 5 + length(partial);
+            let take = (whole - partial.len()).min(chunk.len());
+            partial.extend_from_slice(&chunk.split_to(take));
+            if partial.len() == whole {
+                let mut message = partial.split().freeze();
+                message.advance(5);
+                each(message)?;
+            }
         }
-        if data[0] != 0 {
-            return Err(failure(INTERNAL, "Received a compressed message, but no compression was asked for"));
-        }
-        let length = u32::from_be_bytes([data[1], data[2], data[3], data[4]]) as usize;
-        if data.len() - 5 < length {
-            return Err(failure(INTERNAL, "the response ended inside a gRPC message"));
-        }
-        data.advance(5);
-        count += 1;
-        if count > 1 {
-            return Err(failure(UNIMPLEMENTED, "Too many responses received"));
-        }
-        message = Some(data.split_to(length));
+        Ok(())
     }
-    if code != 0 {
-        return Err((code, details));
-    }
-    message.ok_or_else(|| failure(UNIMPLEMENTED, "No message received"))
 }
 
 /// `grpc-status` and `grpc-message` (percent-decoded) of headers or trailers, if there.
@@ -609,6 +730,15 @@ pub struct RemoteAnswers {
     pub details: Vec<String>,
 }
 
+/// A call's `grpc-timeout` and local timer for `timeout_ms` (< 0: no deadline, neither).
+fn timeouts(timeout_ms: f64) -> (Option<String>, Option<Duration>) {
+    if timeout_ms < 0.0 {
+        return (None, None);
+    }
+    let local = Duration::try_from_secs_f64(timeout_ms / 1000.0).ok().filter(|d| *d < TIMER_MAX);
+    (Some(grpc_timeout(timeout_ms)), local)
+}
+
 /// One endpoint's client (src/remote/native.ts's NativeChannel holds one).
 #[napi]
 pub struct RemoteChannel {
@@ -661,6 +791,7 @@ impl RemoteChannel {
                 done: Mutex::new(Vec::new()),
                 wake,
                 cancels: Mutex::new(HashMap::new()),
+                streams: Mutex::new(HashMap::new()),
             }),
             uri: None,
         })
@@ -670,32 +801,14 @@ impl RemoteChannel {
     /// deadline. A `cancellable` call can be ended by `cancel(id)` (its stream reset, no answer).
     #[napi]
     pub fn unary(&mut self, id: u32, path: String, request: &[u8], timeout_ms: f64, cancellable: bool) -> Result<()> {
-        let uri = match &self.uri {
-            Some((cached, uri)) if *cached == path => uri.clone(),
-            _ => {
-                let config = &self.shared.config;
-                let uri = Uri::builder()
-                    .scheme(config.scheme.clone())
-                    .authority(config.authority.clone())
-                    .path_and_query(path.as_str())
-                    .build()
-                    .map_err(|e| invalid(format!("nanocalc: path {path}: {e}")))?;
-                self.uri = Some((path, uri.clone()));
-                uri
-            }
-        };
+        let uri = self.uri_of(path)?;
         let length = u32::try_from(request.len()).map_err(|_| invalid("nanocalc: request over 4 GiB"))?;
         let mut framed = BytesMut::with_capacity(5 + request.len());
         framed.put_u8(0);
         framed.put_u32(length);
         framed.put_slice(request);
         let framed = framed.freeze();
-        let (timeout, limit) = if timeout_ms >= 0.0 {
-            let local = Duration::try_from_secs_f64(timeout_ms / 1000.0).ok().filter(|d| *d < TIMER_MAX);
-            (Some(grpc_timeout(timeout_ms)), local)
-        } else {
-            (None, None)
-        };
+        let (timeout, limit) = timeouts(timeout_ms);
         let cancel = if cancellable {
             let (sender, receiver) = oneshot::channel();
             self.shared.cancels.lock().unwrap_or_else(|e| e.into_inner()).insert(id, sender);
@@ -731,9 +844,81 @@ impl RemoteChannel {
                 }
             };
             let result = result.unwrap_or_else(|_| Err(failure(INTERNAL, "the native client panicked")));
-            shared.complete(id, result);
+            shared.complete(id, 0, result);
         });
         Ok(())
+    }
+
+    /// Opens a bidirectional call: `stream_write` sends on it, `stream_end` half-closes it,
+    /// `stream_cancel` resets it; its messages and then its end come through `take()` under `id`.
+    #[napi]
+    pub fn stream(&mut self, id: u32, path: String, timeout_ms: f64) -> Result<()> {
+        let uri = self.uri_of(path)?;
+        let (timeout, limit) = timeouts(timeout_ms);
+        let (sender, mut input) = mpsc::unbounded_channel();
+        self.shared.streams.lock().unwrap_or_else(|e| e.into_inner()).insert(id, sender);
+        let shared = self.shared.clone();
+        runtime().spawn(async move {
+            let call = AssertUnwindSafe(async {
+                let call = stream(&shared, id, uri, timeout, &mut input);
+                match limit {
+                    Some(limit) => match tokio::time::timeout(limit, call).await {
+                        Ok(result) => result,
+                        Err(_) => Some(Err(failure(DEADLINE_EXCEEDED, "Deadline exceeded"))),
+                    },
+                    None => call.await,
+                }
+            })
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| Some(Err(failure(INTERNAL, "the native client panicked"))));
+            shared.streams.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+            // None: cancelled, and JavaScript already ended it.
+            if let Some(result) = call {
+                shared.complete(id, 0, result.map(|()| Bytes::new()));
+            }
+        });
+        Ok(())
+    }
+
+    /// Sends framed messages on a stream.
+    #[napi]
+    pub fn stream_write(&self, id: u32, framed: &[u8]) {
+        if let Some(sender) = self.shared.streams.lock().unwrap_or_else(|e| e.into_inner()).get(&id) {
+            let _ = sender.send(Input::Data(Bytes::copy_from_slice(framed)));
+        }
+    }
+
+    /// Half-closes a stream: no more messages.
+    #[napi]
+    pub fn stream_end(&self, id: u32) {
+        if let Some(sender) = self.shared.streams.lock().unwrap_or_else(|e| e.into_inner()).get(&id) {
+            let _ = sender.send(Input::End);
+        }
+    }
+
+    /// Cancels a stream: its future is dropped, its HTTP/2 stream reset with CANCEL; no end follows.
+    #[napi]
+    pub fn stream_cancel(&self, id: u32) {
+        self.shared.streams.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+    }
+
+    /// The URI of `path` on this endpoint (the last one kept: calls use one or two paths).
+    fn uri_of(&mut self, path: String) -> Result<Uri> {
+        if let Some((cached, uri)) = &self.uri
+            && *cached == path
+        {
+            return Ok(uri.clone());
+        }
+        let config = &self.shared.config;
+        let uri = Uri::builder()
+            .scheme(config.scheme.clone())
+            .authority(config.authority.clone())
+            .path_and_query(path.as_str())
+            .build()
+            .map_err(|e| invalid(format!("nanocalc: path {path}: {e}")))?;
+        self.uri = Some((path, uri.clone()));
+        Ok(uri)
     }
 
     /// Cancels a call started `cancellable`: its future is dropped, its stream reset with CANCEL.
@@ -750,12 +935,12 @@ impl RemoteChannel {
         let mut data = Vec::with_capacity(size);
         let mut meta = Vec::with_capacity(done.len() * 4);
         let mut details = Vec::new();
-        for Done { id, result } in done {
+        for Done { id, code, result } in done {
             let start = data.len() as u32;
             let code = match result {
                 Ok(bytes) => {
                     data.extend_from_slice(&bytes);
-                    0
+                    code
                 }
                 Err((code, text)) => {
                     details.push(text);
