@@ -431,6 +431,21 @@ describe("the 'native' transport against real servers", () => {
     }
   });
 
+  test('a stream written to while its connection opens sends that write first (fresh calculators, 100 times)', async () => {
+    const server = await startServer();
+    try {
+      for (let i = 0; i < 100; i++) {
+        const calc = new RemoteCalculator(server.address, { transport: 'native', timeoutMs: 5_000 });
+        const stream = calc.stream();
+        assert.equal(await stream.subtract(i, 3), i - 3);
+        await stream.end();
+        calc.close();
+      }
+    } finally {
+      await server.stop();
+    }
+  });
+
   test('the token: refused without it (UNAUTHENTICATED, not retried), answered with it', async () => {
     const token = `t-${Math.random().toString(36).slice(2)}`;
     const server = await startServer([], { env: { NANOCALC_TOKEN: token } });

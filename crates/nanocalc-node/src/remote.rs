@@ -494,10 +494,18 @@ async fn stream(
     timeout: Option<String>,
     input: &mut mpsc::UnboundedReceiver<Input>,
 ) -> Option<std::result::Result<(), Failure>> {
-    let opened = tokio::select! {
-        opened = open(shared, &uri, timeout.as_deref(), None) => opened,
-        // Cancelled while it connects.
-        None = input.recv() => return None,
+    // What JavaScript writes while the stream opens is kept, and sent first.
+    let mut early = Vec::new();
+    let opening = open(shared, &uri, timeout.as_deref(), None);
+    tokio::pin!(opening);
+    let opened = loop {
+        tokio::select! {
+            opened = &mut opening => break opened,
+            input = input.recv() => match input {
+                Some(input) => early.push(input),
+                None => return None, // cancelled while it opens
+            },
+        }
     };
     let Opened { conn, response, mut body, _active } = match opened {
         Ok(opened) => opened,
@@ -509,7 +517,15 @@ async fn stream(
         Ok(())
     });
     let write = async {
-        while let Some(input) = input.recv().await {
+        let mut early = early.into_iter();
+        loop {
+            let input = match early.next() {
+                Some(input) => input,
+                None => match input.recv().await {
+                    Some(input) => input,
+                    None => return true, // cancelled
+                },
+            };
             let (data, end) = match input {
                 Input::Data(data) => (data, false),
                 Input::End => (Bytes::new(), true),
@@ -519,7 +535,6 @@ async fn stream(
                 return false;
             }
         }
-        true // cancelled
     };
     tokio::pin!(read, write);
     let mut writing = true;
