@@ -10,7 +10,7 @@ import { rootCertificates } from 'node:tls';
 import { nodeAddon } from '../runtime/node.js';
 import { Status } from './endpoints.js';
 import { RemoteError } from './errors.js';
-import { type Http2ChannelOptions, frame } from './http2.js';
+import { type Http2ChannelOptions, TurnQueue } from './http2.js';
 import type { Channel, StreamCall, StreamHandlers } from './transport.js';
 
 /** The status of an answer that is one message of a stream, not its end (Rust's `MESSAGE`). */
@@ -227,9 +227,7 @@ class NativeStreamCall implements StreamCall {
   readonly #left: (id: number) => void;
   readonly #onAbort = () => this.cancel();
   done = false;
-  #queue: Uint8Array[] = [];
-  #queued = 0;
-  #flushScheduled = false;
+  readonly #queue = new TurnQueue(() => this.#flush());
 
   constructor(
     native: NativeRemoteChannel,
@@ -252,13 +250,7 @@ class NativeStreamCall implements StreamCall {
   }
 
   write(message: Uint8Array): void {
-    if (this.done) return;
-    this.#queue.push(message);
-    this.#queued += 5 + message.length;
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      queueMicrotask(() => this.#flush());
-    }
+    if (!this.done) this.#queue.push(message);
   }
 
   end(): void {
@@ -274,12 +266,8 @@ class NativeStreamCall implements StreamCall {
   }
 
   #flush(): void {
-    this.#flushScheduled = false;
-    if (this.#queue.length === 0 || this.done) return;
-    const bytes = frame(this.#queue, this.#queued);
-    this.#queue = [];
-    this.#queued = 0;
-    this.#native.streamWrite(this.id, bytes);
+    const bytes = this.#queue.take();
+    if (bytes !== undefined && !this.done) this.#native.streamWrite(this.id, bytes);
   }
 
   /** The call ended (once): with a RemoteError, or undefined for status OK. */
