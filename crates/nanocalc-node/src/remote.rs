@@ -516,41 +516,34 @@ async fn stream(
         shared.complete(id, MESSAGE, Ok(bytes));
         Ok(())
     });
+    // Writes what comes until the stream is cancelled (its sender dropped, even after the
+    // half-close: the stream is then reset); a closed stream takes no more (the reader says why).
     let write = async {
         let mut early = early.into_iter();
+        let mut open = true;
         loop {
             let input = match early.next() {
                 Some(input) => input,
                 None => match input.recv().await {
                     Some(input) => input,
-                    None => return true, // cancelled
+                    None => return, // cancelled
                 },
             };
             let (data, end) = match input {
                 Input::Data(data) => (data, false),
                 Input::End => (Bytes::new(), true),
             };
-            // A stream that is already closed: the reader says how it ended.
-            if body.send_data(data, end).is_err() || end {
-                return false;
+            if open && (body.send_data(data, end).is_err() || end) {
+                open = false;
             }
         }
     };
-    tokio::pin!(read, write);
-    let mut writing = true;
-    loop {
-        tokio::select! {
-            read = &mut read => return Some(match read {
-                Ok(outcome) => outcome,
-                Err(e) => Err(stream_failure(&conn.state, &e, http_status.load(Ordering::Relaxed)).await),
-            }),
-            cancelled = &mut write, if writing => {
-                if cancelled {
-                    return None;
-                }
-                writing = false;
-            }
-        }
+    tokio::select! {
+        read = read => Some(match read {
+            Ok(outcome) => outcome,
+            Err(e) => Err(stream_failure(&conn.state, &e, http_status.load(Ordering::Relaxed)).await),
+        }),
+        () = write => None,
     }
 }
 
