@@ -504,12 +504,14 @@ describe("the 'native' transport against real servers", () => {
     try {
       const n = 3_000;
       const calls = Array.from({ length: n }, (_, i) => calc.add(i, 1));
-      setTimeout(() => a.process.kill('SIGKILL'), 5);
+      // Killed once the first answers are in, with most calls still in flight.
+      void calls[100]!.then(() => a.process.kill('SIGKILL'));
       const answers = await Promise.all(calls);
       assert.deepEqual(
         answers,
         Array.from({ length: n }, (_, i) => i + 1),
       );
+      await a.exited;
       // Alone, the killed replica's calls fail UNAVAILABLE.
       const alone = new RemoteCalculator(a.address, { transport: 'native', maxAttempts: 1, timeoutMs: 2_000 });
       await assert.rejects(alone.add(1, 1), isStatus('UNAVAILABLE'));

@@ -1,5 +1,5 @@
 //! The 'native' transport of `RemoteCalculator` (src/remote/native.ts): a gRPC client in Rust, on
-//! `h2` over tokio (and rustls for TLS), on a runtime the addon owns (one worker thread). It only
+//! `h2` over tokio (and rustls for TLS), on a runtime the addon owns (one thread of its own). It only
 //! moves bytes: TypeScript encodes the requests and decodes the answers, as with the other
 //! transports. One HTTP/2 connection per endpoint, reused by every call and opened again after it
 //! dies (as src/remote/http2.ts does), PINGed while calls are in flight (`keepaliveMs`).
@@ -33,7 +33,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio::runtime::Runtime;
+use tokio::runtime::Handle;
 use tokio::sync::{Notify, OnceCell, mpsc, oneshot};
 
 /// gRPC status codes used here.
@@ -57,18 +57,24 @@ const TIMER_MAX: Duration = Duration::from_secs(365 * 24 * 3600);
 const CLOSED_BEFORE_HTTP2: &str = " — the server closed the connection before speaking HTTP/2: if it serves TLS (nanocalc serve --tls-cert), pass tls: true or { ca } to RemoteCalculator";
 const NOT_TLS: &str = " — the server does not speak TLS: omit the tls option to call it in plaintext";
 
-/// The addon's runtime: one worker thread (the machine's other cores are the server's and
-/// JavaScript's), started on first use and never stopped (its thread ends with the process).
-fn runtime() -> &'static Runtime {
-    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+/// The addon's runtime: tokio's current-thread scheduler, driven by a thread of its own (the
+/// machine's other cores are JavaScript's and the server's), started on first use and never stopped
+/// (the thread ends with the process). Measured against a multi-thread runtime with one worker: less
+/// CPU per call in each of six alternating pairs (docs/PERFORMANCE.md's ledger).
+fn runtime() -> &'static Handle {
+    static RUNTIME: OnceLock<Handle> = OnceLock::new();
     RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("nanocalc-remote")
+        let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_io()
             .enable_time()
             .build()
-            .expect("nanocalc: cannot start the remote client's runtime")
+            .expect("nanocalc: cannot start the remote client's runtime");
+        let handle = runtime.handle().clone();
+        std::thread::Builder::new()
+            .name("nanocalc-remote".into())
+            .spawn(move || runtime.block_on(std::future::pending::<()>()))
+            .expect("nanocalc: cannot start the remote client's thread");
+        handle
     })
 }
 
