@@ -89,8 +89,8 @@ function transportOption(
       `nanocalc: the '${transport}' transport takes "host:port" endpoints (gRPC targets need 'grpc-js')`,
     );
   }
-  if (transport === 'native' && nativeRemote() === undefined) {
-    throw new TypeError(`nanocalc: the 'native' transport needs the Node-API addon with its remote client (Node only)`);
+  if (transport === 'native' && (!ON_NODE || nativeRemote() === undefined)) {
+    throw new TypeError(`nanocalc: the 'native' transport needs Node and the Node-API addon with its remote client`);
   }
   return transport;
 }
