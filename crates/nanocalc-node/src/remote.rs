@@ -169,6 +169,10 @@ impl ConnState {
         match error {
             None if self.plaintext => format!("No connection established{CLOSED_BEFORE_HTTP2}"),
             None => "No connection established: the server closed the connection during the TLS handshake".into(),
+            // A plaintext client answered by something that is not HTTP/2 (a TLS server's alert).
+            Some(message) if self.plaintext => {
+                format!("No connection established. Last error: {message}{CLOSED_BEFORE_HTTP2}")
+            }
             Some(message) => format!("No connection established. Last error: {message}"),
         }
     }
@@ -257,19 +261,27 @@ impl Shared {
     }
 }
 
-/// The server's first bytes mark the connection as speaking HTTP/2 (its SETTINGS come first).
+/// The server's first frame marks the connection as speaking HTTP/2 when it is SETTINGS (frame
+/// type 4, the fourth byte): a TLS server answering a plaintext client sends an alert instead.
 struct Watched<T> {
     io: T,
     state: Arc<ConnState>,
+    /// Bytes read so far, up to the first frame's type.
+    read: usize,
 }
 
 impl<T: AsyncRead + Unpin> AsyncRead for Watched<T> {
     fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
         let before = buf.filled().len();
         let poll = Pin::new(&mut self.io).poll_read(cx, buf);
-        if buf.filled().len() > before && !self.state.connected.load(Ordering::Relaxed) {
-            self.state.connected.store(true, Ordering::Release);
+        let new = buf.filled().len() - before;
+        if self.read < 4 && self.read + new >= 4 {
+            let frame_type = buf.filled()[before + 3 - self.read];
+            if frame_type == 4 {
+                self.state.connected.store(true, Ordering::Release);
+            }
         }
+        self.read = self.read.saturating_add(new);
         poll
     }
 }
@@ -305,7 +317,7 @@ async fn connect(config: &Config) -> std::result::Result<Arc<Conn>, String> {
         .map_err(|e| format!("No connection established. Last error: connect {e} {}:{}", config.host, config.port))?;
     let _ = tcp.set_nodelay(true);
     match &config.tls {
-        None => handshake(Watched { io: tcp, state: state.clone() }, state, config.keepalive).await,
+        None => handshake(Watched { io: tcp, state: state.clone(), read: 0 }, state, config.keepalive).await,
         Some((tls, name)) => {
             let connector = tokio_rustls::TlsConnector::from(tls.clone());
             let stream = connector.connect(name.clone(), tcp).await.map_err(|e| {
@@ -318,7 +330,7 @@ async fn connect(config: &Config) -> std::result::Result<Arc<Conn>, String> {
                     format!("No connection established. Last error: {message}")
                 }
             })?;
-            handshake(Watched { io: stream, state: state.clone() }, state, config.keepalive).await
+            handshake(Watched { io: stream, state: state.clone(), read: 0 }, state, config.keepalive).await
         }
     }
 }
