@@ -11,7 +11,9 @@
 // no retries or deadlines), sequential and 64 in flight. The rows with a goal of issue 17 (64 in
 // flight ≥ 50,000 calls/s, sequential p50 ≤ 100 µs and p99 ≤ 1 ms, pipelined stream ≥ 200,000 calls/s,
 // batch of 1,000,000 ≥ 50 M ops/s) are marked met (✓) or not (✗). RemoteCalculator is measured with
-// both transports in the same run: 'http2' (its lean node:http2 client, the default) and 'grpc-js'.
+// its three transports in the same run: 'native' (its client in Rust inside the addon), 'http2' (its
+// lean node:http2 client) and 'grpc-js'; the goals are marked on the one-replica rows of the first two.
+//   npm run bench:remote -- --transports native,http2   only these transports
 //
 // The client and every replica share this machine's cores: on a 2-core machine, two replicas
 // cannot run faster than one, and the figures are those of the whole system on one box.
@@ -28,6 +30,9 @@ import { type Server, startServer, stopAll } from '../test/support/servers.js';
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const jsonPath = args.includes('--json') ? args[args.indexOf('--json') + 1] : undefined;
+const TRANSPORTS = (
+  args.includes('--transports') ? args[args.indexOf('--transports') + 1]!.split(',') : ['native', 'http2', 'grpc-js']
+) as Transport[];
 
 const UNARY_CALLS = quick ? 2_000 : 10_000;
 const CONCURRENT_CALLS = quick ? 10_000 : 50_000;
@@ -102,7 +107,7 @@ function localBatchNs(a: BigInt64Array, b: BigInt64Array): number {
   return median(runs);
 }
 
-type Transport = 'http2' | 'grpc-js';
+type Transport = 'native' | 'http2' | 'grpc-js';
 
 async function measure(
   transport: Transport,
@@ -218,11 +223,11 @@ async function measure(
 }
 
 /**
- * The goal of a RemoteCalculator row: on the default transport's one-replica rows (the goals are for
- * one server; grpc-js is measured beside it).
+ * The goal of a RemoteCalculator row: on the one-replica rows of the 'native' and 'http2' transports
+ * (the goals are for one server; grpc-js is measured beside them).
  */
 function goal(transport: Transport, replicas: Server[], maxNs: number): Pick<Row, 'target'> {
-  return replicas.length === 1 && transport === 'http2' ? { target: { maxNs } } : {};
+  return replicas.length === 1 && transport !== 'grpc-js' ? { target: { maxNs } } : {};
 }
 
 /** One hand-framed gRPC unary add on `session`: resolves once the trailers say grpc-status 0. */
@@ -327,7 +332,7 @@ const baselineBatch = localBatchNs(a, b);
 try {
   for (const count of [1, 2]) {
     const replicas = await Promise.all(Array.from({ length: count }, () => startServer(['--log-level', 'warn'])));
-    for (const transport of ['http2', 'grpc-js'] as const) {
+    for (const transport of TRANSPORTS) {
       await measure(transport, replicas, baselineAdd, baselineBatch, a, b);
     }
     if (count === 1) {

@@ -77,7 +77,7 @@ export function buildCommands(target) {
   const cross = target.cargo === 'zigbuild' ? ' -x' : '';
   const cargoTarget = t.split('.')[0];
   return {
-    addon: `napi build --release${cross} --target ${t} --manifest-path crates/nanocalc-node/Cargo.toml --output-dir native --dts index.d.ts`,
+    addon: `napi build --release${cross} --target ${t} --manifest-path crates/nanocalc-node/Cargo.toml --features remote --output-dir native --dts index.d.ts`,
     library: `cargo ${target.cargo} --release --target ${t} -p nanocalc-ffi && cp target/${cargoTarget}/release/${FILES.library(target.os)} native/`,
     server: `cargo ${target.cargo} --release --target ${t} -p nanocalc-server && cp target/${cargoTarget}/release/${FILES.server(target.os)} native/`,
     package: `node scripts/build-platform.mjs package ${target.id}`,
@@ -116,7 +116,18 @@ function buildOne(what) {
     const napi = ['napi', 'build', '--release', ...(onHost ? ['-x', ...target] : [])];
     run(
       'npx',
-      [...napi, '--manifest-path', 'crates/nanocalc-node/Cargo.toml', '--output-dir', 'native', '--dts', 'index.d.ts'],
+      [
+        ...napi,
+        '--manifest-path',
+        'crates/nanocalc-node/Cargo.toml',
+        // The 'native' transport of RemoteCalculator (crates/nanocalc-node/src/remote.rs): shipped.
+        '--features',
+        'remote',
+        '--output-dir',
+        'native',
+        '--dts',
+        'index.d.ts',
+      ],
       env,
     );
     return;

@@ -1,20 +1,25 @@
-// RemoteCalculator's two transports ('http2', its own client on node:http2, and 'grpc-js') held to
-// the same contract where the replica misbehaves: real HTTP/2 servers on 127.0.0.1 (node:http2's
+// RemoteCalculator's three transports ('http2', its own client on node:http2, 'native', its client in
+// Rust inside the addon, and 'grpc-js') held to the same contract where the replica misbehaves: real HTTP/2 servers on 127.0.0.1 (node:http2's
 // server) that answer HTTP errors, reset streams, send GOAWAY or never answer, and a real
 // nanocalc-server killed and started again on the same port. Each failure is the same RemoteError
-// (status) through both transports, and what is sent (path, headers, grpc-timeout, token) is the same.
+// (status) through every transport, and what is sent (path, headers, grpc-timeout, token) is the same.
+// Then the 'native' transport against real servers: the in-process answers, a 64 MiB batch, the
+// token, TLS and mutual TLS, a replica killed mid-call.
 
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
+import { Calculator, CalculatorError } from 'nanocalc';
 import { RemoteCalculator, RemoteError } from 'nanocalc/remote';
-import { ROOT, startServer, stopAll } from './support/servers.js';
+import { i64Column } from './support/helpers.js';
+import { ROOT, mutualTlsCertificates, selfSignedCertificate, startServer, stopAll } from './support/servers.js';
 
 after(stopAll);
 
-const TRANSPORTS = ['http2', 'grpc-js'] as const;
+const TRANSPORTS = ['http2', 'native', 'grpc-js'] as const;
 
 /** An HTTP/2 server on 127.0.0.1 whose every stream is handled by `onStream`; its sessions counted. */
 async function h2Server(onStream: (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => void) {
@@ -309,39 +314,40 @@ for (const transport of TRANSPORTS) {
   });
 }
 
-describe("keepalive ('http2' transport)", () => {
-  test('a replica stopped (SIGSTOP: no reset, no answer) is left after a PING goes unanswered; its calls are retried', async () => {
-    const [a, b] = await Promise.all([startServer(), startServer()]);
-    const calc = new RemoteCalculator([a.address, b.address], {
-      transport: 'http2',
-      keepaliveMs: 200,
-      timeoutMs: 20_000,
+for (const transport of ['http2', 'native'] as const)
+  describe(`keepalive ('${transport}' transport)`, () => {
+    test('a replica stopped (SIGSTOP: no reset, no answer) is left after a PING goes unanswered; its calls are retried', async () => {
+      const [a, b] = await Promise.all([startServer(), startServer()]);
+      const calc = new RemoteCalculator([a.address, b.address], {
+        transport,
+        keepaliveMs: 200,
+        timeoutMs: 20_000,
+      });
+      try {
+        for (let i = 0; i < 4; i++) assert.equal(await calc.add(i, 1), i + 1); // both connections open
+        b.process.kill('SIGSTOP');
+        const started = Date.now();
+        const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => calc.add(i, 2)));
+        assert.deepEqual(
+          answers,
+          Array.from({ length: 20 }, (_, i) => i + 2),
+        );
+        const took = Date.now() - started;
+        assert.ok(took < 5_000, `answered in ${took} ms: by keepalive, not by the 20 s deadline`);
+        // With keepalive off, a call to the stopped replica waits for its deadline.
+        const patient = new RemoteCalculator(b.address, { transport, keepaliveMs: 0, timeoutMs: 1_000 });
+        await assert.rejects(patient.add(1, 1), status('DEADLINE_EXCEEDED'));
+        patient.close();
+        const alone = new RemoteCalculator(b.address, { transport, keepaliveMs: 200, maxAttempts: 1 });
+        await assert.rejects(alone.add(1, 1), status('UNAVAILABLE', /keepalive/));
+        alone.close();
+      } finally {
+        b.process.kill('SIGCONT');
+        calc.close();
+        await Promise.all([a.stop(), b.stop()]);
+      }
     });
-    try {
-      for (let i = 0; i < 4; i++) assert.equal(await calc.add(i, 1), i + 1); // both connections open
-      b.process.kill('SIGSTOP');
-      const started = Date.now();
-      const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => calc.add(i, 2)));
-      assert.deepEqual(
-        answers,
-        Array.from({ length: 20 }, (_, i) => i + 2),
-      );
-      const took = Date.now() - started;
-      assert.ok(took < 5_000, `answered in ${took} ms: by keepalive, not by the 20 s deadline`);
-      // With keepalive off, a call to the stopped replica waits for its deadline.
-      const patient = new RemoteCalculator(b.address, { transport: 'http2', keepaliveMs: 0, timeoutMs: 1_000 });
-      await assert.rejects(patient.add(1, 1), status('DEADLINE_EXCEEDED'));
-      patient.close();
-      const alone = new RemoteCalculator(b.address, { transport: 'http2', keepaliveMs: 200, maxAttempts: 1 });
-      await assert.rejects(alone.add(1, 1), status('UNAVAILABLE', /keepalive/));
-      alone.close();
-    } finally {
-      b.process.kill('SIGCONT');
-      calc.close();
-      await Promise.all([a.stop(), b.stop()]);
-    }
   });
-});
 
 test("the 'http2' transport takes host:port endpoints and no channelOptions", () => {
   assert.throws(() => new RemoteCalculator('dns:///calc.local:50051', { transport: 'http2' }), TypeError);
@@ -350,6 +356,169 @@ test("the 'http2' transport takes host:port endpoints and no channelOptions", ()
   assert.throws(() => new RemoteCalculator('127.0.0.1:1', { transport: 'h3' }), TypeError);
   new RemoteCalculator('dns:///calc.local:50051').close(); // gRPC targets: grpc-js by default
   new RemoteCalculator('[::1]:50051', { transport: 'http2' }).close();
+  new RemoteCalculator('[::1]:50051', { transport: 'native' }).close();
+  assert.throws(() => new RemoteCalculator('dns:///calc.local:50051', { transport: 'native' }), TypeError);
+  assert.throws(() => new RemoteCalculator('127.0.0.1:1', { transport: 'native', channelOptions: {} }), TypeError);
   assert.throws(() => new RemoteCalculator('127.0.0.1:1', { keepaliveMs: -1 }), RangeError);
   assert.throws(() => new RemoteCalculator('127.0.0.1:1', { keepaliveMs: 2 ** 31 }), RangeError);
+});
+
+describe("the 'native' transport against real servers", () => {
+  const isStatus = (name: string) => (e: unknown) => e instanceof RemoteError && e.status === name;
+
+  test('answers as the in-process Calculator: every op on edge values, batches, expressions, process()', async () => {
+    const server = await startServer();
+    const remote = new RemoteCalculator(server.address, { transport: 'native', batchChunkLength: 1000 });
+    const local = new Calculator();
+    const settle = async <T>(f: () => T | Promise<T>) => {
+      try {
+        return { value: await f() };
+      } catch (e) {
+        if (!(e instanceof CalculatorError)) throw e;
+        return { code: e.code, index: e.index };
+      }
+    };
+    try {
+      const edges = [0n, 1n, -1n, 2n, 7n, -9n, 2n ** 31n, 2n ** 62n, 2n ** 63n - 1n, -(2n ** 63n), -(2n ** 63n) + 1n];
+      const ops = ['add', 'subtract', 'multiply', 'divide', 'remainder'] as const;
+      for (const op of ops) {
+        for (const a of edges) {
+          const answers = await Promise.all(edges.map((b) => settle(() => remote[op](a, b))));
+          for (const [k, b] of edges.entries()) {
+            assert.deepEqual(answers[k], await settle(() => local[op](a, b)), `${op}(${a}, ${b})`);
+          }
+        }
+        const a = i64Column(5_000, 1);
+        const b = i64Column(5_000, 2, true);
+        assert.deepEqual(await remote.batch(op, a, b), local.batch(op, a, b), op);
+      }
+      for (const text of ['2 * (3 + -4) % 5', '9223372036854775807 + 1', '1 / 0', '(1 +']) {
+        assert.deepEqual(await settle(() => remote.evaluate(text)), await settle(() => local.evaluate(text)), text);
+      }
+      const request = Uint8Array.from([0x0a, 0x04, 0x08, 0x02, 0x10, 0x03]);
+      assert.deepEqual(await remote.process(request), local.process(request));
+      // Many calls in flight at once, each answered with its own value.
+      const many = await Promise.all(Array.from({ length: 2_000 }, (_, i) => remote.multiply(i, 3)));
+      assert.deepEqual(
+        many,
+        Array.from({ length: 2_000 }, (_, i) => i * 3),
+      );
+    } finally {
+      remote.close();
+      local.close();
+      await server.stop();
+    }
+  });
+
+  test('a batch in requests of ~60 MB each (just under the 64 MiB message limit of the server) is answered whole', async () => {
+    const server = await startServer();
+    const remote = new RemoteCalculator(server.address, {
+      transport: 'native',
+      batchChunkLength: 3_000_000,
+      timeoutMs: 120_000,
+    });
+    try {
+      const n = 6_000_000;
+      const a = i64Column(n, 3);
+      const b = i64Column(n, 4);
+      const out = await remote.batch('add', a, b);
+      const local = new Calculator();
+      assert.deepEqual(out, local.batch('add', a, b));
+      local.close();
+    } finally {
+      remote.close();
+      await server.stop();
+    }
+  });
+
+  test('a stream written to while its connection opens sends that write first (fresh calculators, 100 times)', async () => {
+    const server = await startServer();
+    try {
+      for (let i = 0; i < 100; i++) {
+        const calc = new RemoteCalculator(server.address, { transport: 'native', timeoutMs: 5_000 });
+        const stream = calc.stream();
+        assert.equal(await stream.subtract(i, 3), i - 3);
+        await stream.end();
+        calc.close();
+      }
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('the token: refused without it (UNAUTHENTICATED, not retried), answered with it', async () => {
+    const token = `t-${Math.random().toString(36).slice(2)}`;
+    const server = await startServer([], { env: { NANOCALC_TOKEN: token } });
+    const good = new RemoteCalculator(server.address, { transport: 'native', token });
+    const bad = new RemoteCalculator(server.address, { transport: 'native', token: `${token}x` });
+    const none = new RemoteCalculator(server.address, { transport: 'native' });
+    try {
+      assert.equal(await good.add(40, 2), 42);
+      await assert.rejects(bad.add(1, 2), isStatus('UNAUTHENTICATED'));
+      await assert.rejects(none.add(1, 2), isStatus('UNAUTHENTICATED'));
+    } finally {
+      for (const calc of [good, bad, none]) calc.close();
+      await server.stop();
+    }
+  });
+
+  test('TLS: answered with the CA; UNAVAILABLE in plaintext or without trusting it; mutual TLS', async () => {
+    const cert = selfSignedCertificate();
+    const mtls = mutualTlsCertificates();
+    const ca = readFileSync(cert.cert);
+    const server = await startServer(['--tls-cert', cert.cert, '--tls-key', cert.key]);
+    const mutual = await startServer([
+      '--tls-cert',
+      mtls.cert,
+      '--tls-key',
+      mtls.key,
+      '--tls-client-ca',
+      mtls.clientCa,
+    ]);
+    const options = { transport: 'native', maxAttempts: 1, timeoutMs: 5_000 } as const;
+    const calcs: RemoteCalculator[] = [];
+    const open = (address: string, extra: object) => {
+      const calc = new RemoteCalculator(address, { ...options, ...extra });
+      calcs.push(calc);
+      return calc;
+    };
+    try {
+      assert.equal(await open(server.address, { tls: { ca } }).add(40, 2), 42);
+      await assert.rejects(open(server.address, {}).add(1, 2), isStatus('UNAVAILABLE'));
+      await assert.rejects(open(server.address, { tls: true }).add(1, 2), isStatus('UNAVAILABLE'));
+      const mutualCa = readFileSync(mtls.cert);
+      const identity = { ca: mutualCa, cert: readFileSync(mtls.clientCert), key: readFileSync(mtls.clientKey) };
+      assert.equal(await open(mutual.address, { tls: identity }).multiply(6, 7), 42);
+      await assert.rejects(open(mutual.address, { tls: { ca: mutualCa } }).add(1, 2), isStatus('UNAVAILABLE'));
+    } finally {
+      for (const calc of calcs) calc.close();
+      await Promise.all([server.stop(), mutual.stop()]);
+      cert.remove();
+      mtls.remove();
+    }
+  });
+
+  test('a replica killed mid-call (SIGKILL): its calls end UNAVAILABLE and are retried on the other, none lost', async () => {
+    const [a, b] = await Promise.all([startServer(), startServer()]);
+    const calc = new RemoteCalculator([a.address, b.address], { transport: 'native', timeoutMs: 20_000 });
+    try {
+      const n = 3_000;
+      const calls = Array.from({ length: n }, (_, i) => calc.add(i, 1));
+      // Killed once the first answers are in, with most calls still in flight.
+      void calls[100]!.then(() => a.process.kill('SIGKILL'));
+      const answers = await Promise.all(calls);
+      assert.deepEqual(
+        answers,
+        Array.from({ length: n }, (_, i) => i + 1),
+      );
+      await a.exited;
+      // Alone, the killed replica's calls fail UNAVAILABLE.
+      const alone = new RemoteCalculator(a.address, { transport: 'native', maxAttempts: 1, timeoutMs: 2_000 });
+      await assert.rejects(alone.add(1, 1), isStatus('UNAVAILABLE'));
+      alone.close();
+    } finally {
+      calc.close();
+      await Promise.all([a.stop(), b.stop()]);
+    }
+  });
 });

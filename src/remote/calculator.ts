@@ -1,11 +1,12 @@
 // RemoteCalculator on Node, Bun and Deno: the transport-independent RemoteCalculatorCore (./core.ts)
-// over a Channel per replica (./transport.ts): node:http2 (./http2.ts, the default on Node) or
-// @grpc/grpc-js (./grpc.ts); plus stream(), the pipelined CalculateStream.
+// over a Channel per replica (./transport.ts): a client in Rust inside the addon (./native.ts, the default
+// on Node), node:http2 (./http2.ts) or @grpc/grpc-js (./grpc.ts); plus stream(), the pipelined CalculateStream.
 import { integerOption } from '../validate.js';
 import { type CallOptions, RemoteCalculatorCore, type RemoteOptions, type Transport } from './core.js';
 import { CALCULATE } from './endpoints.js';
 import { type ChannelOptions, GrpcJsChannel, grpcJsSettings } from './grpc.js';
 import { Http2Channel } from './http2.js';
+import { NativeChannel, nativeRemote } from './native.js';
 import { RemoteStream, type StreamRoute } from './stream.js';
 import { type Channel, hostAndPort } from './transport.js';
 
@@ -27,14 +28,16 @@ export interface RemoteCalculatorOptions extends RemoteOptions {
     | { ca?: string | Uint8Array; serverName?: string; cert?: string | Uint8Array; key?: string | Uint8Array }
     | undefined;
   /**
-   * How calls travel: `'http2'`, a lean gRPC client on `node:http2` (one HTTP/2 session per endpoint;
-   * the default on Node when every endpoint is `host:port` and there are no `channelOptions`), or
-   * `'grpc-js'`, @grpc/grpc-js (gRPC targets such as `dns:///name:port` or `ipv4:a,b`, `channelOptions`;
-   * the default elsewhere and on Bun and Deno). Both keep the same contract.
+   * How calls travel: `'native'`, a gRPC client in Rust inside the Node-API addon (one HTTP/2
+   * connection per endpoint on the addon's own thread; its `stream()` goes over node:http2; the default
+   * on Node when every endpoint is `host:port`, there are no `channelOptions` and the addon loaded),
+   * `'http2'`, a lean gRPC client on `node:http2` (one HTTP/2 session per endpoint; the default on Node
+   * without the addon), or `'grpc-js'`, @grpc/grpc-js (gRPC targets such as `dns:///name:port` or
+   * `ipv4:a,b`, `channelOptions`; the default elsewhere and on Bun and Deno). All keep the same contract.
    */
-  transport?: 'http2' | 'grpc-js' | undefined;
+  transport?: 'http2' | 'native' | 'grpc-js' | undefined;
   /**
-   * With the `'http2'` transport: while calls are in flight on a connection, it is PINGed every this
+   * With the `'http2'` and `'native'` transports: while calls are in flight on a connection, it is PINGed every this
    * many ms, and destroyed if a PING is still unanswered one period later, so that calls to a replica
    * that vanished without a reset (host down, network cut, process stopped) end UNAVAILABLE and are
    * retried on another replica instead of waiting for their deadline (default 10,000; 0 for none).
@@ -66,15 +69,28 @@ const ON_NODE =
   !('Deno' in globalThis);
 
 /** The `transport` option checked, or chosen. */
-function transportOption(options: RemoteCalculatorOptions, endpoints: readonly unknown[]): 'http2' | 'grpc-js' {
+function transportOption(
+  options: RemoteCalculatorOptions,
+  endpoints: readonly unknown[],
+): 'http2' | 'native' | 'grpc-js' {
   const { transport, channelOptions } = options;
   const plain = endpoints.every((e) => typeof e === 'string' && hostAndPort(e) !== undefined);
-  if (transport === undefined) return ON_NODE && plain && channelOptions === undefined ? 'http2' : 'grpc-js';
+  if (transport === undefined) {
+    if (!ON_NODE || !plain || channelOptions !== undefined) return 'grpc-js';
+    return nativeRemote() === undefined ? 'http2' : 'native';
+  }
   if (transport === 'grpc-js') return transport;
-  if (transport !== 'http2') throw new TypeError(`nanocalc: transport must be 'http2' or 'grpc-js'`);
+  if (transport !== 'http2' && transport !== 'native') {
+    throw new TypeError(`nanocalc: transport must be 'http2', 'native' or 'grpc-js'`);
+  }
   if (channelOptions !== undefined) throw new TypeError(`nanocalc: channelOptions are for the 'grpc-js' transport`);
   if (!plain) {
-    throw new TypeError(`nanocalc: the 'http2' transport takes "host:port" endpoints (gRPC targets need 'grpc-js')`);
+    throw new TypeError(
+      `nanocalc: the '${transport}' transport takes "host:port" endpoints (gRPC targets need 'grpc-js')`,
+    );
+  }
+  if (transport === 'native' && (!ON_NODE || nativeRemote() === undefined)) {
+    throw new TypeError(`nanocalc: the 'native' transport needs Node and the Node-API addon with its remote client`);
   }
   return transport;
 }
@@ -93,6 +109,12 @@ function transportOf(endpoints: string | readonly string[], options: RemoteCalcu
     open = (address) => {
       const { host, port } = hostAndPort(address)!;
       return new Http2Channel(address, host, port, { tls, token, keepaliveMs });
+    };
+  } else if (transport === 'native') {
+    const binding = nativeRemote()!;
+    open = (address) => {
+      const { host, port } = hostAndPort(address)!;
+      return new NativeChannel(address, host, port, { tls, token, keepaliveMs }, binding);
     };
   } else {
     const settings = grpcJsSettings(tls, options.channelOptions);

@@ -263,9 +263,7 @@ class Http2Call implements StreamCall {
   #streamError: (Error & { code?: string }) | undefined;
   /** Messages written in this turn of the event loop, sent as one DATA write (streams only). */
   readonly #batching: boolean;
-  #queue: Uint8Array[] = [];
-  #queued = 0;
-  #flushScheduled = false;
+  readonly #queue = new TurnQueue(() => this.#flush());
   #ending = false;
   // The message being read: its 5-byte prefix, then its body.
   #prefix: Buffer | undefined;
@@ -352,11 +350,6 @@ class Http2Call implements StreamCall {
       return;
     }
     this.#queue.push(message);
-    this.#queued += 5 + message.length;
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      queueMicrotask(() => this.#flush());
-    }
   }
 
   end(): void {
@@ -377,11 +370,8 @@ class Http2Call implements StreamCall {
   }
 
   #flush(): void {
-    this.#flushScheduled = false;
-    if (this.#queue.length === 0 || this.#done || this.#stream === undefined) return;
-    const bytes = frame(this.#queue, this.#queued);
-    this.#queue = [];
-    this.#queued = 0;
+    const bytes = this.#queue.take();
+    if (bytes === undefined || this.#done || this.#stream === undefined) return;
     this.#stream.write(bytes);
   }
 
@@ -595,6 +585,37 @@ class Http2Call implements StreamCall {
     if (this.#onAbort !== undefined) this.#signal?.removeEventListener('abort', this.#onAbort);
     this.#connection?.callEnded();
     this.#onEnd(error);
+  }
+}
+
+/** A stream's messages written in one turn of the event loop, framed together when it ends (`flush`). */
+export class TurnQueue {
+  readonly #flush: () => void;
+  #messages: Uint8Array[] = [];
+  #length = 0;
+  #scheduled = false;
+
+  constructor(flush: () => void) {
+    this.#flush = flush;
+  }
+
+  push(message: Uint8Array): void {
+    this.#messages.push(message);
+    this.#length += 5 + message.length;
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      queueMicrotask(this.#flush);
+    }
+  }
+
+  /** The messages queued, framed in one buffer (undefined if none), and the queue emptied. */
+  take(): Buffer | undefined {
+    this.#scheduled = false;
+    if (this.#messages.length === 0) return undefined;
+    const bytes = frame(this.#messages, this.#length);
+    this.#messages = [];
+    this.#length = 0;
+    return bytes;
   }
 }
 

@@ -1,7 +1,8 @@
 // How a RemoteCalculator reaches one replica: a Channel per endpoint, for unary calls and
-// bidirectional streams of raw gRPC messages. Two implementations: ./http2.ts (node:http2, the
-// default on Node for `host:port` endpoints) and ./grpc.ts (@grpc/grpc-js: gRPC name resolution
-// such as `dns:///` and `ipv4:` targets, channelOptions, and the runtimes other than Node).
+// bidirectional streams of raw gRPC messages. Three implementations: ./native.ts (a client in Rust
+// inside the addon, the default on Node for `host:port` endpoints), ./http2.ts (node:http2) and
+// ./grpc.ts (@grpc/grpc-js: gRPC name resolution such as `dns:///` and `ipv4:` targets,
+// channelOptions, and the runtimes other than Node).
 import type { RemoteError } from './errors.js';
 
 /** What a stream's channel tells its owner. */

@@ -27,6 +27,11 @@ pub use shared_buffer::{NEED_CAPACITY, REQUEST_OFFSET};
 #[cfg(feature = "bench-baselines")]
 mod baselines;
 
+/// The 'native' transport of RemoteCalculator: a gRPC client on tokio (feature `remote`, on in the
+/// published addon).
+#[cfg(feature = "remote")]
+mod remote;
+
 struct Engine {
     /// The shared buffer; `None` once closed. Holding it keeps a reference, so it lives as long
     /// as the engine.
