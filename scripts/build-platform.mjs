@@ -120,7 +120,7 @@ function buildOne(what) {
         ...napi,
         '--manifest-path',
         'crates/nanocalc-node/Cargo.toml',
-        // The 'native' transport of RemoteCalculator (crates/nanocalc-node/src/remote.rs): shipped.
+        // The 'native' transport of RemoteCalculator (crates/nanocalc-node/src/remote/): shipped.
         '--features',
         'remote',
         '--output-dir',

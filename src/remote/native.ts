@@ -1,5 +1,5 @@
 // The 'native' transport of RemoteCalculator: a gRPC client in Rust inside the Node-API addon
-// (crates/nanocalc-node/src/remote.rs: h2 on a tokio runtime the addon owns, rustls for TLS). This
+// (crates/nanocalc-node/src/remote/: h2 on a tokio runtime the addon owns, rustls for TLS). This
 // file is a thin layer over it: the calls in flight by id, their answers taken in batches (one wakeup
 // of JavaScript for every answer that arrived meanwhile, the way Temporal's core-bridge hands
 // results back), and the AbortSignal. The Rust side keeps the contract of ./http2.ts: the same
