@@ -29,8 +29,8 @@ export interface RemoteCalculatorOptions extends RemoteOptions {
     | undefined;
   /**
    * How calls travel: `'native'`, a gRPC client in Rust inside the Node-API addon (one HTTP/2
-   * connection per endpoint on the addon's own thread; its `stream()` goes over node:http2; the default
-   * on Node when every endpoint is `host:port`, there are no `channelOptions` and the addon loaded),
+   * connection per endpoint on the addon's own thread, for calls and streams alike; the default on
+   * Node when every endpoint is `host:port`, there are no `channelOptions` and the addon loaded),
    * `'http2'`, a lean gRPC client on `node:http2` (one HTTP/2 session per endpoint; the default on Node
    * without the addon), or `'grpc-js'`, @grpc/grpc-js (gRPC targets such as `dns:///name:port` or
    * `ipv4:a,b`, `channelOptions`; the default elsewhere and on Bun and Deno). All keep the same contract.
