@@ -170,15 +170,23 @@ const kept: unknown[] = new Array(64);
 const pureAdd = () => {
   for (let k = 0; k < INNER; k++, i++) kept[k & 63] = saturatingAdd(bigints[i & 63]!, bigints[(i + 1) & 63]!);
 };
-/** The single-call rows of `calculator`, numbers and bigints, named with `suffix`. */
-async function addRows(calculator: Calculator, suffix: string): Promise<void> {
+/**
+ * The single-call rows of `calculator`, numbers and bigints, named with `suffix`, beside `baseFn`
+ * (the pure-TypeScript add by default).
+ */
+async function addRows(
+  calculator: Calculator,
+  suffix: string,
+  baseline = 'pure TS BigInt saturating add',
+  baseFn: () => unknown = pureAdd,
+): Promise<void> {
   await row(
     `add(a, b), numbers${suffix}`,
     () => {
       for (let k = 0; k < INNER; k++, i++) kept[k & 63] = calculator.add(numbers[i & 63]!, numbers[(i + 1) & 63]!);
     },
-    'pure TS BigInt saturating add',
-    pureAdd,
+    baseline,
+    baseFn,
     INNER,
   );
   await row(
@@ -186,8 +194,8 @@ async function addRows(calculator: Calculator, suffix: string): Promise<void> {
     () => {
       for (let k = 0; k < INNER; k++, i++) kept[k & 63] = calculator.add(bigints[i & 63]!, bigints[(i + 1) & 63]!);
     },
-    'pure TS BigInt saturating add',
-    pureAdd,
+    baseline,
+    baseFn,
     INNER,
   );
 }
@@ -201,24 +209,7 @@ const FLOOR = `floor: ${floor.label}`;
 const floorLoop = () => {
   for (let k = 0; k < INNER; k++) floor.call();
 };
-await row(
-  'add(a, b), numbers',
-  () => {
-    for (let k = 0; k < INNER; k++, i++) kept[k & 63] = calc.add(numbers[i & 63]!, numbers[(i + 1) & 63]!);
-  },
-  FLOOR,
-  floorLoop,
-  INNER,
-);
-await row(
-  'add(a, b), bigints',
-  () => {
-    for (let k = 0; k < INNER; k++, i++) kept[k & 63] = calc.add(bigints[i & 63]!, bigints[(i + 1) & 63]!);
-  },
-  FLOOR,
-  floorLoop,
-  INNER,
-);
+await addRows(calc, '', FLOOR, floorLoop);
 
 const addRequest = toBinary(
   CalculatorRequestSchema,
