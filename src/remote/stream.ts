@@ -163,8 +163,12 @@ export class RemoteStream extends RemoteBinaryOperations<never> {
     }
     // The stream works: its failures so far are behind it, and so are the replicas they ruled out.
     // (Else a long-lived stream would fail on its next cut once it had been cut maxAttempts times.)
-    this.#attempts = 1;
-    this.#tried.clear();
+    // A replica is ruled out only by a failure, after which the stream is opened again: one test
+    // per answer on the pipelined path.
+    if (this.#attempts > 1) {
+      this.#attempts = 1;
+      this.#tried.clear();
+    }
     pending.resolve(bytes);
     this.#flush();
   }
